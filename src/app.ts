@@ -1,0 +1,51 @@
+// createApp(deps): the whole HTTP API as an Elysia instance, without listening, shared by the server and tests.
+import { Elysia } from "elysia";
+import type { Config } from "./config";
+import type { Db } from "./db/client";
+import { ApiError, renderError } from "./errors";
+import type { Logger } from "./lib/logger";
+import { authModule } from "./modules/auth";
+import type { TokenService } from "./modules/auth/tokens";
+import { conversationsModule } from "./modules/conversations";
+import { docsModule } from "./modules/docs";
+import { healthModule } from "./modules/health";
+import { messagesModule } from "./modules/messages";
+import type { MessageWriter } from "./modules/messages/writer";
+import { usersModule } from "./modules/users";
+import type { Hub } from "./realtime/hub";
+
+export interface AppDeps {
+  db: Db;
+  config: Config;
+  hub: Hub;
+  tokens: TokenService;
+  writer: MessageWriter;
+  log: Logger;
+  version: string;
+  /** The client's address as the server saw it (or as a trusted proxy reported it). */
+  clientAddress(request: Request): string;
+}
+
+export function createApp(deps: AppDeps) {
+  return (
+    new Elysia({
+      // Unknown body fields are a 422, not silently dropped.
+      normalize: false,
+    })
+      .onError({ as: "global" }, ({ code, error }) => renderError(code, error, deps.log))
+      .onRequest(({ request }) => {
+        const length = Number(request.headers.get("content-length") ?? 0);
+        if (length > deps.config.maxBodyBytes) {
+          throw new ApiError(413, "payload_too_large", `Request body is larger than ${deps.config.maxBodyBytes} bytes`);
+        }
+      })
+      .use(docsModule(deps.version))
+      .use(healthModule(deps))
+      .use(authModule(deps))
+      .use(usersModule(deps))
+      .use(conversationsModule(deps))
+      .use(messagesModule(deps))
+  );
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,66 @@
+// The one error type of the API and the renderer that gives every failure the contract's {detail, code} body.
+import { ValidationError } from "elysia";
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly detail: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail);
+  }
+}
+
+export const notFound = (what: string) => new ApiError(404, "not_found", `${what} not found`);
+export const unauthorized = (detail = "Could not validate credentials") =>
+  new ApiError(401, "not_authenticated", detail, { "WWW-Authenticate": "Bearer" });
+export const unprocessable = (field: string, detail: string) =>
+  new ApiError(422, "validation_error", `${field}: ${detail}`);
+
+export interface ErrorBody {
+  detail: string;
+  code: string;
+}
+
+export function errorResponse(status: number, code: string, detail: string, headers: Record<string, string> = {}) {
+  return new Response(JSON.stringify({ detail, code } satisfies ErrorBody), {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
+}
+
+/** Names the field and the rule it broke, without echoing the whole schema or value. */
+export function describeValidation(error: ValidationError): string {
+  const first = error.all[0] as { path?: string; message?: string; summary?: string } | undefined;
+  const where = error.type === "body" ? "body" : error.type;
+  if (!first) return `${where}: invalid`;
+  const field = first.path ? first.path.replace(/^\//, "").replaceAll("/", ".") : where;
+  let message = first.message ?? "invalid";
+  if (/Unexpected property/i.test(message) || /additional/i.test(message)) message = "unknown field";
+  return `${field || where}: ${message}`;
+}
+
+type Logger = { error: (msg: string, fields?: Record<string, unknown>) => void };
+
+/** Maps anything thrown in a route to a contract response. Unknown errors are logged and made opaque. */
+export function renderError(code: string | number, error: unknown, log: Logger): Response {
+  if (error instanceof ApiError) return errorResponse(error.status, error.code, error.detail, error.headers);
+  if (error instanceof ValidationError) return errorResponse(422, "validation_error", describeValidation(error));
+  switch (code) {
+    case "PARSE":
+      return errorResponse(400, "malformed_body", "Request body could not be parsed");
+    case "NOT_FOUND":
+      return errorResponse(404, "not_found", "Not found");
+    case "INVALID_COOKIE_SIGNATURE":
+      return errorResponse(400, "bad_request", "Invalid cookie");
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  if (/SQLITE_BUSY|database is locked/i.test(message)) {
+    return errorResponse(503, "busy", "The server is busy, retry shortly", { "Retry-After": "1" });
+  }
+  if (/SQLITE_CONSTRAINT/i.test(message)) return errorResponse(409, "conflict", "Conflicts with existing data");
+  if (typeof code === "number" && code >= 400 && code < 500) return errorResponse(code, "bad_request", "Bad request");
+  log.error("unhandled error", { error: message, stack: error instanceof Error ? error.stack : undefined });
+  return errorResponse(500, "internal_error", "Internal server error");
+}

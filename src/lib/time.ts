@@ -1,0 +1,4 @@
+// Timestamps: stored as Unix milliseconds, sent as ISO-8601 UTC with milliseconds and a Z.
+export const now = () => Date.now();
+export const iso = (ms: number) => new Date(ms).toISOString();
+export const isoOrNull = (ms: number | null | undefined) => (ms == null ? null : iso(ms));

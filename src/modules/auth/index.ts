@@ -1,0 +1,62 @@
+// Auth routes: signup, login (JSON or OAuth2 password form), me.
+import { Elysia } from "elysia";
+import type { AppDeps } from "../../app";
+import { ApiError } from "../../errors";
+import { createRateLimiter } from "../../lib/rate-limiter";
+import { ErrorBody, errorResponses } from "../shared-model";
+import { UserView } from "../users/model";
+import { toUserView } from "../users/service";
+import { LoginBody, SignupBody, TokenResponse } from "./model";
+import { authPlugin, bearerSecurity } from "./plugin";
+import { checkCredentials, issueToken, signup } from "./service";
+
+// Brute force: 10 failed-or-not attempts per account and 50 per address each minute.
+const LOGIN_WINDOW_MS = 60_000;
+
+export const authModule = (deps: AppDeps) => {
+  const perAccount = createRateLimiter(10, LOGIN_WINDOW_MS, deps.config.rateLimit);
+  const perAddress = createRateLimiter(50, LOGIN_WINDOW_MS, deps.config.rateLimit);
+  const limited = (retryAfter: number) =>
+    new ApiError(429, "rate_limited", "Too many login attempts, try again later", { "Retry-After": String(retryAfter) });
+
+  return new Elysia({ prefix: "/api/v1/auth", tags: ["auth"] })
+    .use(authPlugin(deps))
+    .post(
+      "/signup",
+      async ({ body, set }) => {
+        const user = await signup(deps.db, body);
+        set.status = 201;
+        return toUserView(user, deps.hub, true);
+      },
+      {
+        body: SignupBody,
+        response: { 201: UserView, 409: ErrorBody, ...errorResponses },
+        detail: { summary: "Create an account" },
+      },
+    )
+    .post(
+      "/login",
+      async ({ body, request }) => {
+        const address = deps.clientAddress(request);
+        const account = body.username.toLowerCase();
+        const wait = Math.max(perAddress.hit(address), perAccount.hit(account));
+        if (wait) throw limited(wait);
+        const user = await checkCredentials(deps.db, body.username, body.password);
+        perAccount.reset(account);
+        return issueToken(deps.tokens, user);
+      },
+      {
+        body: LoginBody,
+        response: { 200: TokenResponse, ...errorResponses },
+        detail: {
+          summary: "Log in (JSON or OAuth2 password form)",
+          description: "Accepts `application/json` `{username, password}` or the OAuth2 password form; username may be the email.",
+        },
+      },
+    )
+    .get("/me", ({ user }) => toUserView(user, deps.hub, true), {
+      auth: true,
+      response: { 200: UserView, ...errorResponses },
+      detail: { summary: "Your own profile", security: bearerSecurity },
+    });
+};

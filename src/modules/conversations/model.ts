@@ -1,0 +1,39 @@
+// Conversation schemas: the view (with participants, last message and the caller's unread count) and bodies.
+import { t, type Static } from "elysia";
+import { MessageView } from "../messages/model";
+import { Timestamp, Uuid } from "../shared-model";
+import { UserView } from "../users/model";
+
+export const MAX_PARTICIPANTS = 1000;
+
+export const ConversationView = t.Object({
+  id: Uuid,
+  name: t.Union([t.String(), t.Null()]),
+  is_group: t.Boolean(),
+  created_by: Uuid,
+  participants: t.Array(UserView),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+  last_message: t.Union([MessageView, t.Null()]),
+  unread_count: t.Integer({ minimum: 0 }),
+});
+export type ConversationView = Static<typeof ConversationView>;
+
+const Name = t.String({ maxLength: 128 });
+
+export const CreateConversationBody = t.Object(
+  {
+    participant_ids: t.Array(Uuid, { maxItems: MAX_PARTICIPANTS, description: "Other members; you are always added" }),
+    name: t.Optional(t.Union([Name, t.Null()])),
+    is_group: t.Optional(t.Boolean({ default: false })),
+  },
+  { additionalProperties: false },
+);
+export type CreateConversationBody = Static<typeof CreateConversationBody>;
+
+export const UpdateConversationBody = t.Object({ name: t.Optional(t.Union([Name, t.Null()])) }, { additionalProperties: false });
+
+export const ConversationListQuery = t.Object({
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 50 })),
+  offset: t.Optional(t.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 })),
+});

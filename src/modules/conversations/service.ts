@@ -1,0 +1,179 @@
+// Conversations: create (direct ones unique per pair), list by activity, rename, and the full view.
+import { and, eq, inArray } from "drizzle-orm";
+import type { Db } from "../../db/client";
+import { conversations, members, users, type ConversationRow } from "../../db/schema";
+import { notFound, unprocessable } from "../../errors";
+import { iso, now } from "../../lib/time";
+import type { Hub } from "../../realtime/hub";
+import { isReadFor, MESSAGE_COLUMNS, readState, toMessageView, unreadCounts, type MessageRecord } from "../messages/service";
+import { toUserView } from "../users/service";
+import type { ConversationView, CreateConversationBody } from "./model";
+
+export const directKey = (a: string, b: string) => (a < b ? `${a}:${b}` : `${b}:${a}`);
+
+export function findDirect(db: Db, a: string, b: string): ConversationRow | undefined {
+  return db.select().from(conversations).where(eq(conversations.directKey, directKey(a, b))).get();
+}
+
+function insertConversation(db: Db, row: Omit<ConversationRow, "lastSeq">, memberIds: string[]): ConversationRow {
+  return db.transaction((tx) => {
+    const created = tx.insert(conversations).values(row).returning().get();
+    tx.insert(members)
+      .values(memberIds.map((userId) => ({ conversationId: row.id, userId, joinedAt: row.createdAt })))
+      .run();
+    return created;
+  });
+}
+
+function assertUsersExist(db: Db, ids: string[]) {
+  if (ids.length === 0) return;
+  const found = new Set(
+    db.select({ id: users.id }).from(users).where(inArray(users.id, ids)).all().map((r) => r.id),
+  );
+  const missing = ids.find((id) => !found.has(id));
+  if (missing) throw unprocessable("participant_ids", `unknown user ${missing}`);
+}
+
+/** Finds or creates the direct conversation of two users; tells the hub when it is new. */
+export function findOrCreateDirect(db: Db, hub: Hub, me: string, other: string): { row: ConversationRow; created: boolean } {
+  if (other === me) throw unprocessable("participant_ids", "a direct conversation needs one other user");
+  const existing = findDirect(db, me, other);
+  if (existing) return { row: existing, created: false };
+  assertUsersExist(db, [other]);
+  const at = now();
+  try {
+    const row = insertConversation(
+      db,
+      { id: Bun.randomUUIDv7(), name: null, isGroup: false, createdBy: me, directKey: directKey(me, other), lastActivityAt: at, createdAt: at, updatedAt: at },
+      [me, other],
+    );
+    hub.joinConversation(row.id, [me, other]);
+    return { row, created: true };
+  } catch (error) {
+    // Lost a race with the other user creating the same pair: theirs is the one.
+    const raced = findDirect(db, me, other);
+    if (raced) return { row: raced, created: false };
+    throw error;
+  }
+}
+
+export function createConversation(db: Db, hub: Hub, me: string, body: CreateConversationBody) {
+  const others = [...new Set(body.participant_ids)].filter((id) => id !== me);
+  if (!body.is_group) {
+    if (others.length !== 1) {
+      throw unprocessable("participant_ids", "a direct conversation needs exactly one other participant (set is_group for more)");
+    }
+    return findOrCreateDirect(db, hub, me, others[0]!);
+  }
+  const name = body.name?.trim();
+  if (!name) throw unprocessable("name", "a group needs a name");
+  if (others.length === 0) throw unprocessable("participant_ids", "a group needs at least one other participant");
+  assertUsersExist(db, others);
+  const at = now();
+  const row = insertConversation(
+    db,
+    { id: Bun.randomUUIDv7(), name, isGroup: true, createdBy: me, directKey: null, lastActivityAt: at, createdAt: at, updatedAt: at },
+    [me, ...others],
+  );
+  hub.joinConversation(row.id, [me, ...others]);
+  return { row, created: true };
+}
+
+export function renameConversation(db: Db, me: string, conversationId: string, name: string | null | undefined) {
+  const row = getConversationRow(db, me, conversationId);
+  if (name === undefined) return row;
+  if (!row.isGroup) throw unprocessable("name", "a direct conversation cannot be renamed");
+  const trimmed = name?.trim();
+  if (!trimmed) throw unprocessable("name", "a group needs a name");
+  return db
+    .update(conversations)
+    .set({ name: trimmed, updatedAt: now() })
+    .where(eq(conversations.id, conversationId))
+    .returning()
+    .get()!;
+}
+
+export function getConversationRow(db: Db, me: string, conversationId: string): ConversationRow {
+  const row = db
+    .select({ c: conversations })
+    .from(conversations)
+    .innerJoin(members, and(eq(members.conversationId, conversations.id), eq(members.userId, me)))
+    .where(eq(conversations.id, conversationId))
+    .get();
+  if (!row) throw notFound("Conversation");
+  return row.c;
+}
+
+export function listConversationRows(db: Db, me: string, limit: number, offset: number): ConversationRow[] {
+  return db.$client
+    .query<Record<string, unknown>, [string, number, number]>(
+      `SELECT c.* FROM members mb JOIN conversations c ON c.id = mb.conversation_id
+       WHERE mb.user_id = ? ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ? OFFSET ?`,
+    )
+    .all(me, limit, offset)
+    .map((r) => ({
+      id: r.id as string,
+      name: r.name as string | null,
+      isGroup: Boolean(r.is_group),
+      createdBy: r.created_by as string,
+      directKey: r.direct_key as string | null,
+      lastSeq: r.last_seq as number,
+      lastActivityAt: r.last_activity_at as number,
+      createdAt: r.created_at as number,
+      updatedAt: r.updated_at as number,
+    }));
+}
+
+/** Builds full views for a page of conversations with a fixed number of queries, not one per row. */
+export function toConversationViews(db: Db, hub: Hub, me: string, rows: ConversationRow[]): ConversationView[] {
+  if (rows.length === 0) return [];
+  const ids = rows.map((r) => r.id);
+  const participantRows = db
+    .select({ conversationId: members.conversationId, user: users })
+    .from(members)
+    .innerJoin(users, eq(users.id, members.userId))
+    .where(inArray(members.conversationId, ids))
+    .orderBy(members.joinedAt, users.usernameKey)
+    .all();
+  const participants = new Map<string, ReturnType<typeof toUserView>[]>();
+  for (const p of participantRows) {
+    const list = participants.get(p.conversationId) ?? [];
+    list.push(toUserView(p.user, hub, p.user.id === me));
+    participants.set(p.conversationId, list);
+  }
+  const lastMessages = new Map(
+    db.$client
+      .query<MessageRecord, string[]>(
+        `SELECT ${MESSAGE_COLUMNS.split(", ").map((c) => "m." + c).join(", ")} FROM conversations c
+         JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq
+         WHERE c.id IN (${ids.map(() => "?").join(",")})`,
+      )
+      .all(...ids)
+      .map((m) => [m.conversation_id, m]),
+  );
+  const unread = new Map(unreadCounts(db, me, ids).map((u) => [u.conversation_id, u.unread_count]));
+  return rows.map((r) => {
+    const last = lastMessages.get(r.id);
+    const state = last ? readState(db, r.id, me) : null;
+    return {
+      id: r.id,
+      name: r.name,
+      is_group: r.isGroup,
+      created_by: r.createdBy,
+      participants: participants.get(r.id) ?? [],
+      created_at: iso(r.createdAt),
+      updated_at: iso(r.updatedAt),
+      last_message: last && state ? toMessageView(last, isReadFor(last, me, state)) : null,
+      unread_count: unread.get(r.id) ?? 0,
+    };
+  });
+}
+
+/** Member ids of a conversation (for fan-out that must skip someone, such as typing). */
+export function memberIds(db: Db, conversationId: string): string[] {
+  return db.$client
+    .query<{ user_id: string }, [string]>("SELECT user_id FROM members WHERE conversation_id = ?")
+    .all(conversationId)
+    .map((r) => r.user_id);
+}
+

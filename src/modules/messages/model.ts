@@ -1,0 +1,49 @@
+// Message schemas: the view, the send body, pages, read receipts and unread counts.
+import { t, type Static } from "elysia";
+import { Timestamp, Uuid } from "../shared-model";
+
+export const MAX_CONTENT_LENGTH = 4000;
+export const ClientMsgId = t.String({ minLength: 1, maxLength: 128, description: "Client-chosen idempotency key" });
+
+export const MessageView = t.Object({
+  id: Uuid,
+  conversation_id: Uuid,
+  sender_id: Uuid,
+  recipient_id: t.Union([Uuid, t.Null()]),
+  content: t.String(),
+  seq: t.Integer({ minimum: 1 }),
+  client_msg_id: t.Union([t.String(), t.Null()]),
+  is_read: t.Boolean(),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+export type MessageView = Static<typeof MessageView>;
+
+export const SendMessageBody = t.Object(
+  {
+    // Length is checked after trimming in the service; this bound only stops huge bodies early.
+    content: t.String({ maxLength: MAX_CONTENT_LENGTH * 4, description: `1-${MAX_CONTENT_LENGTH} characters after trimming` }),
+    client_msg_id: t.Optional(t.Union([ClientMsgId, t.Null()])),
+  },
+  { additionalProperties: false },
+);
+
+export const MessagePageQuery = t.Object({
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 50 })),
+  before: t.Optional(t.Integer({ minimum: 0, description: "Messages just before this seq" })),
+  after: t.Optional(t.Integer({ minimum: 0, description: "Messages just after this seq (catch-up)" })),
+});
+
+export const ReadReceipt = t.Object({
+  message_id: Uuid,
+  conversation_id: Uuid,
+  user_id: Uuid,
+  last_read_seq: t.Integer({ minimum: 0 }),
+  read_at: Timestamp,
+});
+export type ReadReceipt = Static<typeof ReadReceipt>;
+
+export const UnreadCounts = t.Object({
+  unread_count: t.Integer({ minimum: 0 }),
+  conversations: t.Array(t.Object({ conversation_id: Uuid, unread_count: t.Integer({ minimum: 1 }) })),
+});

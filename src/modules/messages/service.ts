@@ -1,0 +1,177 @@
+// Messages: membership checks, pages by seq, read cursors, unread counts. Hot queries are
+// prepared once per connection (bun:sqlite caches `query()`), not rebuilt per call.
+import type { Db } from "../../db/client";
+import { notFound, unprocessable } from "../../errors";
+import { iso, now } from "../../lib/time";
+import { conversationTopic, type Hub } from "../../realtime/hub";
+import { MAX_CONTENT_LENGTH, type MessageView, type ReadReceipt } from "./model";
+
+export interface MessageRecord {
+  id: string;
+  conversation_id: string;
+  seq: number;
+  sender_id: string;
+  recipient_id: string | null;
+  content: string;
+  client_msg_id: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export const MESSAGE_COLUMNS =
+  "id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, created_at, updated_at";
+
+export function toMessageView(m: MessageRecord, isRead: boolean): MessageView {
+  return {
+    id: m.id,
+    conversation_id: m.conversation_id,
+    sender_id: m.sender_id,
+    recipient_id: m.recipient_id,
+    content: m.content,
+    seq: m.seq,
+    client_msg_id: m.client_msg_id,
+    is_read: isRead,
+    created_at: iso(m.created_at),
+    updated_at: iso(m.updated_at),
+  };
+}
+
+/** The caller's read cursor and the lowest cursor among the other members: enough for is_read. */
+export interface ReadState {
+  mine: number;
+  othersMin: number;
+}
+
+export const isReadFor = (m: MessageRecord, userId: string, state: ReadState) =>
+  m.sender_id === userId ? state.othersMin >= m.seq : state.mine >= m.seq;
+
+export function readState(db: Db, conversationId: string, userId: string): ReadState | null {
+  const row = db.$client
+    .query<{ mine: number | null; others_min: number | null }, [string, string, string]>(
+      `SELECT (SELECT last_read_seq FROM members WHERE conversation_id = ?1 AND user_id = ?2) AS mine,
+              (SELECT min(last_read_seq) FROM members WHERE conversation_id = ?1 AND user_id != ?3) AS others_min`,
+    )
+    .get(conversationId, userId, userId);
+  if (!row || row.mine === null) return null;
+  // With no other member (a group of one), your own messages count as read.
+  return { mine: row.mine, othersMin: row.others_min ?? Number.MAX_SAFE_INTEGER };
+}
+
+export function isMember(db: Db, conversationId: string, userId: string): boolean {
+  return (
+    db.$client
+      .query<{ one: number }, [string, string]>("SELECT 1 AS one FROM members WHERE conversation_id = ? AND user_id = ?")
+      .get(conversationId, userId) !== null
+  );
+}
+
+/** A conversation you are not in is indistinguishable from one that does not exist. */
+export function requireMembership(db: Db, conversationId: string, userId: string): ReadState {
+  const state = readState(db, conversationId, userId);
+  if (!state) throw notFound("Conversation");
+  return state;
+}
+
+export function normalizeContent(content: unknown): string {
+  if (typeof content !== "string") throw unprocessable("content", "must be a string");
+  const trimmed = content.trim();
+  if (trimmed.length === 0) throw unprocessable("content", "must not be empty");
+  if (trimmed.length > MAX_CONTENT_LENGTH) throw unprocessable("content", `must be at most ${MAX_CONTENT_LENGTH} characters`);
+  return trimmed;
+}
+
+export interface PageOptions {
+  limit: number;
+  before?: number;
+  after?: number;
+}
+
+export function fetchMessages(db: Db, conversationId: string, page: PageOptions): MessageRecord[] {
+  const q = db.$client;
+  if (page.after !== undefined) {
+    return q
+      .query<MessageRecord, [string, number, number]>(
+        `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?`,
+      )
+      .all(conversationId, page.after, page.limit);
+  }
+  // Latest N (or the N before a seq): read newest-first through the index, then flip.
+  const rows =
+    page.before !== undefined
+      ? q
+          .query<MessageRecord, [string, number, number]>(
+            `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?`,
+          )
+          .all(conversationId, page.before, page.limit)
+      : q
+          .query<MessageRecord, [string, number]>(
+            `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?`,
+          )
+          .all(conversationId, page.limit);
+  return rows.reverse();
+}
+
+export function listMessages(db: Db, userId: string, conversationId: string, page: PageOptions): MessageView[] {
+  if (page.before !== undefined && page.after !== undefined) {
+    throw unprocessable("before", "use either before or after, not both");
+  }
+  const state = requireMembership(db, conversationId, userId);
+  return fetchMessages(db, conversationId, page).map((m) => toMessageView(m, isReadFor(m, userId, state)));
+}
+
+export function findMessage(db: Db, messageId: string): MessageRecord | null {
+  return db.$client
+    .query<MessageRecord, [string]>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id = ?`)
+    .get(messageId);
+}
+
+/** Moves the caller's read cursor forward to the message (never back) and tells the conversation. */
+export function markRead(db: Db, hub: Hub, userId: string, messageId: string): ReadReceipt {
+  const message = findMessage(db, messageId);
+  if (!message || !isMember(db, message.conversation_id, userId)) throw notFound("Message");
+  const at = now();
+  const moved = db.$client
+    .query<{ last_read_seq: number }, [number, number, string, string, number]>(
+      `UPDATE members SET last_read_seq = ?, last_read_at = ?
+       WHERE conversation_id = ? AND user_id = ? AND last_read_seq < ? RETURNING last_read_seq`,
+    )
+    .get(message.seq, at, message.conversation_id, userId, message.seq);
+  const current = db.$client
+    .query<{ last_read_seq: number; last_read_at: number | null }, [string, string]>(
+      "SELECT last_read_seq, last_read_at FROM members WHERE conversation_id = ? AND user_id = ?",
+    )
+    .get(message.conversation_id, userId)!;
+  const receipt: ReadReceipt = {
+    message_id: message.id,
+    conversation_id: message.conversation_id,
+    user_id: userId,
+    last_read_seq: current.last_read_seq,
+    read_at: iso(current.last_read_at ?? at),
+  };
+  if (moved) {
+    const { read_at: _readAt, ...rest } = receipt;
+    hub.publish(conversationTopic(message.conversation_id), { type: "message_read", ...rest, timestamp: iso(at) });
+  }
+  return receipt;
+}
+
+export interface UnreadCount {
+  conversation_id: string;
+  unread_count: number;
+}
+
+/** Messages from others above the caller's cursor, per conversation with any (zeros omitted). */
+export function unreadCounts(db: Db, userId: string, onlyConversationIds?: string[]): UnreadCount[] {
+  const filter = onlyConversationIds
+    ? `AND mb.conversation_id IN (${onlyConversationIds.map(() => "?").join(",")})`
+    : "";
+  if (onlyConversationIds && onlyConversationIds.length === 0) return [];
+  return db.$client
+    .query<UnreadCount, string[]>(
+      `SELECT m.conversation_id AS conversation_id, count(*) AS unread_count
+       FROM members mb JOIN messages m ON m.conversation_id = mb.conversation_id AND m.seq > mb.last_read_seq
+       WHERE mb.user_id = ? AND m.sender_id != ? ${filter}
+       GROUP BY m.conversation_id ORDER BY m.conversation_id`,
+    )
+    .all(userId, userId, ...(onlyConversationIds ?? []));
+}

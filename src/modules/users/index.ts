@@ -1,0 +1,41 @@
+// User routes: search, profile by id, update my profile.
+import { Elysia } from "elysia";
+import type { AppDeps } from "../../app";
+import { authPlugin, bearerSecurity } from "../auth/plugin";
+import { ErrorBody, errorResponses, IdParams } from "../shared-model";
+import { UpdateMeBody, UserSearchQuery, UserView } from "./model";
+import { getUser, searchUsers, toUserView, updateMe } from "./service";
+import { t } from "elysia";
+
+export const usersModule = (deps: AppDeps) =>
+  new Elysia({ prefix: "/api/v1/users", tags: ["users"] })
+    .use(authPlugin(deps))
+    .get(
+      "/",
+      ({ query, user }) =>
+        searchUsers(deps.db, query.q, query.limit ?? 50, query.offset ?? 0).map((row) =>
+          toUserView(row, deps.hub, row.id === user.id),
+        ),
+      {
+        auth: true,
+        query: UserSearchQuery,
+        response: { 200: t.Array(UserView), ...errorResponses },
+        detail: { summary: "Search users by username or full-name prefix", security: bearerSecurity },
+      },
+    )
+    .put(
+      "/me",
+      async ({ body, user }) => toUserView(await updateMe(deps.db, user, body), deps.hub, true),
+      {
+        auth: true,
+        body: UpdateMeBody,
+        response: { 200: UserView, 403: ErrorBody, 409: ErrorBody, ...errorResponses },
+        detail: { summary: "Update your profile (password needs current_password)", security: bearerSecurity },
+      },
+    )
+    .get("/:user_id", ({ params, user }) => toUserView(getUser(deps.db, params.user_id), deps.hub, params.user_id === user.id), {
+      auth: true,
+      params: IdParams("user_id"),
+      response: { 200: UserView, ...errorResponses },
+      detail: { summary: "A user's public profile", security: bearerSecurity },
+    });

@@ -1,0 +1,42 @@
+// User schemas: the public view, the profile update body, the search query.
+import { t, type Static } from "elysia";
+import { NullableTimestamp, Timestamp, Uuid } from "../shared-model";
+
+export const Username = t.String({ minLength: 3, maxLength: 32, pattern: "^[A-Za-z0-9_.-]+$" });
+export const Email = t.String({ format: "email", maxLength: 254 });
+export const Password = t.String({ minLength: 8, maxLength: 256 });
+const OptionalText = (max: number) => t.Optional(t.Union([t.String({ maxLength: max }), t.Null()]));
+
+export const UserView = t.Object({
+  id: Uuid,
+  username: t.String(),
+  email: t.Optional(t.String({ description: "Only in your own profile" })),
+  full_name: t.Union([t.String(), t.Null()]),
+  avatar_url: t.Union([t.String(), t.Null()]),
+  bio: t.Union([t.String(), t.Null()]),
+  is_online: t.Boolean(),
+  last_seen_at: NullableTimestamp,
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+export type UserView = Static<typeof UserView>;
+
+export const UpdateMeBody = t.Object(
+  {
+    full_name: OptionalText(128),
+    email: t.Optional(Email),
+    username: t.Optional(Username),
+    avatar_url: OptionalText(2048),
+    bio: OptionalText(1024),
+    password: t.Optional(Password),
+    current_password: t.Optional(t.String({ maxLength: 256 })),
+  },
+  { additionalProperties: false },
+);
+export type UpdateMeBody = Static<typeof UpdateMeBody>;
+
+export const UserSearchQuery = t.Object({
+  q: t.Optional(t.String({ maxLength: 64 })),
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 50 })),
+  offset: t.Optional(t.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 })),
+});

@@ -1,0 +1,101 @@
+// Users: lookup, search, profile updates, and the public view that never carries the hash.
+import { and, asc, eq, like, or, sql } from "drizzle-orm";
+import type { Db } from "../../db/client";
+import { users, type UserRow } from "../../db/schema";
+import { ApiError, notFound, unprocessable } from "../../errors";
+import { isoOrNull, iso, now } from "../../lib/time";
+import type { Hub } from "../../realtime/hub";
+import type { UpdateMeBody, UserView } from "./model";
+import { hashPassword, verifyPassword } from "../auth/passwords";
+
+export function toUserView(row: UserRow, hub: Pick<Hub, "isOnline">, self = false): UserView {
+  const view: UserView = {
+    id: row.id,
+    username: row.username,
+    full_name: row.fullName,
+    avatar_url: row.avatarUrl,
+    bio: row.bio,
+    is_online: hub.isOnline(row.id),
+    last_seen_at: isoOrNull(row.lastSeenAt),
+    created_at: iso(row.createdAt),
+    updated_at: iso(row.updatedAt),
+  };
+  if (self) view.email = row.email;
+  return view;
+}
+
+export function findUserById(db: Db, id: string): UserRow | undefined {
+  return db.select().from(users).where(eq(users.id, id)).get();
+}
+
+export function getUser(db: Db, id: string): UserRow {
+  const row = findUserById(db, id);
+  if (!row) throw notFound("User");
+  return row;
+}
+
+/** Escapes LIKE wildcards so a search for "a_b" means exactly that. */
+const likePrefix = (q: string) => q.replace(/[\\%_]/g, (c) => "\\" + c) + "%";
+
+export function searchUsers(db: Db, q: string | undefined, limit: number, offset: number): UserRow[] {
+  const base = db.select().from(users);
+  const term = q?.trim().toLowerCase();
+  const filtered = term
+    ? base.where(
+        or(
+          sql`${users.usernameKey} LIKE ${likePrefix(term)} ESCAPE '\\'`,
+          sql`${users.fullNameKey} LIKE ${likePrefix(term)} ESCAPE '\\'`,
+        ),
+      )
+    : base;
+  return filtered.orderBy(asc(users.usernameKey)).limit(limit).offset(offset).all();
+}
+
+export function isUsernameOrEmailTaken(db: Db, usernameKey: string | null, emailKey: string | null, exceptId?: string) {
+  const conflict = (field: "username" | "email") =>
+    new ApiError(409, `${field}_taken`, `That ${field} is already registered`);
+  if (usernameKey) {
+    const row = db.select({ id: users.id }).from(users).where(eq(users.usernameKey, usernameKey)).get();
+    if (row && row.id !== exceptId) throw conflict("username");
+  }
+  if (emailKey) {
+    const row = db.select({ id: users.id }).from(users).where(eq(users.emailKey, emailKey)).get();
+    if (row && row.id !== exceptId) throw conflict("email");
+  }
+}
+
+export async function updateMe(db: Db, me: UserRow, body: UpdateMeBody): Promise<UserRow> {
+  const patch: Partial<UserRow> = {};
+  if (body.password !== undefined) {
+    if (!body.current_password) throw unprocessable("current_password", "required to change the password");
+    if (!(await verifyPassword(body.current_password, me.passwordHash))) {
+      throw new ApiError(403, "wrong_password", "current_password is not correct");
+    }
+    patch.passwordHash = await hashPassword(body.password);
+    patch.tokenVersion = me.tokenVersion + 1;
+  }
+  if (body.username !== undefined) {
+    patch.username = body.username;
+    patch.usernameKey = body.username.toLowerCase();
+  }
+  if (body.email !== undefined) {
+    patch.email = body.email;
+    patch.emailKey = body.email.toLowerCase();
+  }
+  if (body.full_name !== undefined) {
+    patch.fullName = body.full_name;
+    patch.fullNameKey = body.full_name?.toLowerCase() ?? null;
+  }
+  if (body.avatar_url !== undefined) patch.avatarUrl = body.avatar_url;
+  if (body.bio !== undefined) patch.bio = body.bio;
+  // Checked after the awaits: the transaction below is synchronous, so nothing interleaves.
+  return db.transaction((tx) => {
+    isUsernameOrEmailTaken(tx as unknown as Db, patch.usernameKey ?? null, patch.emailKey ?? null, me.id);
+    patch.updatedAt = now();
+    return tx.update(users).set(patch).where(eq(users.id, me.id)).returning().get()!;
+  });
+}
+
+export function touchLastSeen(db: Db, userId: string, at = now()) {
+  db.update(users).set({ lastSeenAt: at }).where(eq(users.id, userId)).run();
+}

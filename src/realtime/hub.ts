@@ -1,0 +1,24 @@
+// The fan-out interface the services publish through. Bun's pub/sub implements it (bun-hub.ts);
+// a test double or a cross-node broker can implement it too without touching routes or services.
+
+export const conversationTopic = (conversationId: string) => `conversation:${conversationId}`;
+export const userTopic = (userId: string) => `user:${userId}`;
+
+export interface Hub {
+  /** Sends one event to every subscriber of a topic; the JSON is encoded once. */
+  publish(topic: string, event: object): void;
+  /** Subscribes every open socket of these users to the conversation's topic (new DM or group). */
+  joinConversation(conversationId: string, userIds: string[]): void;
+  /** Unsubscribes every open socket of these users from the conversation's topic. */
+  leaveConversation(conversationId: string, userIds: string[]): void;
+  /** True while the user has at least one authenticated socket open. */
+  isOnline(userId: string): boolean;
+}
+
+/** A hub that delivers nothing: for tools that run services without sockets (CLI, unit tests). */
+export const nullHub: Hub = {
+  publish() {},
+  joinConversation() {},
+  leaveConversation() {},
+  isOnline: () => false,
+};

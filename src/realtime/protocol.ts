@@ -1,0 +1,65 @@
+// Client frames of the socket protocol and their validation; every problem is named for the error frame.
+import { ApiError } from "../errors";
+
+export const CLOSE = {
+  /** No valid token in time, or a first frame that is not {token}. */
+  unauthorized: 4401,
+  /** More open sockets than one user may hold. */
+  tooManySockets: 4429,
+  /** Frame flood (policy violation). */
+  flood: 1008,
+  /** Frame over the size limit (Bun closes with this itself). */
+  tooBig: 1009,
+  /** The client did not read fast enough; it reconnects and catches up with sync. */
+  slowConsumer: 4008,
+  /** Server going away (shutdown). */
+  goingAway: 1001,
+} as const;
+
+export const MAX_FRAME_BYTES = 64 * 1024;
+export const AUTH_TIMEOUT_MS = 10_000;
+export const SYNC_PAGE = 500;
+export const SYNC_MAX_PER_ROUND = 5_000;
+export const TYPING_THROTTLE_MS = 1_000;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export const frameError = (code: string, detail: string) => new ApiError(400, code, detail);
+
+export function field(frame: Record<string, unknown>, name: string, kind: "uuid" | "string" | "optional-uuid" | "optional-string") {
+  const value = frame[name];
+  const optional = kind.startsWith("optional-");
+  if (value === undefined || value === null) {
+    if (optional) return undefined;
+    throw frameError("validation_error", `${name}: required`);
+  }
+  if (typeof value !== "string") throw frameError("validation_error", `${name}: must be a string`);
+  if (kind.endsWith("uuid") && !UUID.test(value)) throw frameError("validation_error", `${name}: must be a UUID`);
+  return value;
+}
+
+export function clientMsgId(frame: Record<string, unknown>): string | undefined {
+  const value = frame.client_msg_id;
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "string" || value.length === 0 || value.length > 128) {
+    throw frameError("validation_error", "client_msg_id: must be a string of 1-128 characters");
+  }
+  return value;
+}
+
+/** `since` of a sync frame: conversation id → last seq the client holds. */
+export function syncPositions(frame: Record<string, unknown>): [string, number][] {
+  const since = frame.since ?? {};
+  if (typeof since !== "object" || since === null || Array.isArray(since)) {
+    throw frameError("validation_error", "since: must be an object of conversation_id to seq");
+  }
+  const entries = Object.entries(since as Record<string, unknown>);
+  if (entries.length > 10_000) throw frameError("validation_error", "since: too many conversations");
+  return entries.map(([id, seq]) => {
+    if (!UUID.test(id)) throw frameError("validation_error", `since.${id}: key must be a conversation UUID`);
+    if (typeof seq !== "number" || !Number.isInteger(seq) || seq < 0) {
+      throw frameError("validation_error", `since.${id}: must be a non-negative integer seq`);
+    }
+    return [id, seq];
+  });
+}

@@ -1,0 +1,109 @@
+// Starts the whole server: data directory, database and migrations, secret, hub, writer, HTTP and sockets.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Server } from "bun";
+import { createApp, type AppDeps } from "./app";
+import type { Config } from "./config";
+import { openDatabase, type Db } from "./db/client";
+import { runMigrations } from "./db/migrate";
+import { createLogger, type Logger } from "./lib/logger";
+import { configurePasswords } from "./modules/auth/passwords";
+import { createTokenService } from "./modules/auth/tokens";
+import { createMessageWriter, type MessageWriter } from "./modules/messages/writer";
+import { BunHub, type SocketData } from "./realtime/bun-hub";
+import { CLOSE } from "./realtime/protocol";
+import { createSocketEndpoint, WS_PATH } from "./realtime/socket";
+import { loadOrCreateSecret } from "./secret";
+import { VERSION } from "./version";
+
+export const DB_FILE = "chat.db";
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  server: Server<SocketData>;
+  db: Db;
+  hub: BunHub;
+  writer: MessageWriter;
+  log: Logger;
+  /** Drains: stops accepting, closes sockets with 1001, writes queued messages, checkpoints, closes the DB. */
+  stop(): Promise<void>;
+}
+
+export function openDataDir(config: Config, log?: Logger) {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const db = openDatabase(join(config.dataDir, DB_FILE), { synchronous: config.synchronous });
+  const applied = runMigrations(db);
+  if (applied) log?.info("applied migrations", { count: applied });
+  return db;
+}
+
+export async function startServer(config: Config, log: Logger = createLogger(config.logLevel, config.logFormat)): Promise<RunningServer> {
+  const db = openDataDir(config, log);
+  const secret = loadOrCreateSecret(config.dataDir, config.jwtSecret);
+  configurePasswords({ memoryKib: config.passwordMemoryKib });
+  const hub = new BunHub();
+  const writer = createMessageWriter(db, hub);
+  const addresses = new WeakMap<Request, string>();
+  const deps: AppDeps & { hub: BunHub } = {
+    db,
+    config,
+    hub,
+    log,
+    writer,
+    version: VERSION,
+    tokens: createTokenService(secret, config.tokenTtlSeconds),
+    clientAddress(request) {
+      if (config.trustProxy) {
+        const forwarded = request.headers.get("x-forwarded-for")?.split(",")[0]?.trim();
+        if (forwarded) return forwarded;
+      }
+      return addresses.get(request) ?? "unknown";
+    },
+  };
+  const app = createApp(deps);
+  app.compile();
+  const handle = app.handle.bind(app);
+  const sockets = createSocketEndpoint(deps);
+
+  const server = Bun.serve<SocketData>({
+    port: config.port,
+    hostname: config.host,
+    // Above our own limit so oversize bodies reach the app and get a 413 in the contract's shape.
+    maxRequestBodySize: config.maxBodyBytes + 64 * 1024,
+    development: false,
+    fetch(request, server) {
+      const ip = server.requestIP(request);
+      if (ip) addresses.set(request, ip.address);
+      if (request.url.endsWith(WS_PATH) || new URL(request.url).pathname === WS_PATH) {
+        if (request.headers.get("upgrade")?.toLowerCase() === "websocket") return sockets.upgrade(request, server);
+      }
+      return handle(request);
+    },
+    websocket: sockets.websocket,
+    error(error) {
+      log.error("unhandled server error", { error: String(error) });
+      return new Response(JSON.stringify({ detail: "Internal server error", code: "internal_error" }), {
+        status: 500,
+        headers: { "content-type": "application/json" },
+      });
+    },
+  });
+  hub.attach(server);
+  log.info("listening", { url: server.url.href, data_dir: config.dataDir, version: VERSION });
+
+  let stopped: Promise<void> | null = null;
+  const stop = () =>
+    (stopped ??= (async () => {
+      for (const ws of hub.all()) ws.close(CLOSE.goingAway, "server shutting down");
+      await server.stop(false);
+      writer.flush();
+      try {
+        db.$client.run("PRAGMA wal_checkpoint(TRUNCATE)");
+      } catch {}
+      db.$client.close();
+      log.info("stopped");
+    })());
+
+  return { url: server.url.href.replace(/\/$/, ""), port: server.port!, server, db, hub, writer, log, stop };
+}
