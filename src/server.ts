@@ -5,6 +5,7 @@ import type { Server } from "bun";
 import { createApp, type AppDeps } from "./app";
 import type { Config } from "./config";
 import { openDatabase, type Db } from "./db/client";
+import { startCheckpointer } from "./db/checkpointer";
 import { runMigrations } from "./db/migrate";
 import { createLogger, type Logger } from "./lib/logger";
 import { configurePasswords } from "./modules/auth/passwords";
@@ -40,6 +41,12 @@ export function openDataDir(config: Config, log?: Logger) {
 
 export async function startServer(config: Config, log: Logger = createLogger(config.logLevel, config.logFormat)): Promise<RunningServer> {
   const db = openDataDir(config, log);
+  // Checkpoints run on their own thread; the event loop only checkpoints as a far-off fallback.
+  db.$client.run("PRAGMA wal_autocheckpoint = 16384");
+  const checkpointer = startCheckpointer(join(config.dataDir, DB_FILE), {
+    synchronous: config.synchronous,
+    onError: (error) => log.warn("checkpoint failed", { error }),
+  });
   const secret = loadOrCreateSecret(config.dataDir, config.jwtSecret);
   configurePasswords({ memoryKib: config.passwordMemoryKib });
   const hub = new BunHub();
@@ -98,6 +105,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       for (const ws of hub.all()) ws.close(CLOSE.goingAway, "server shutting down");
       await server.stop(false);
       writer.flush();
+      await checkpointer.stop();
       try {
         db.$client.run("PRAGMA wal_checkpoint(TRUNCATE)");
       } catch {}
