@@ -75,7 +75,8 @@ describe("unknown user and wrong password are indistinguishable", () => {
     const { api } = await fresh();
     const real = await api.newUser("enum");
     const strip = (h: Headers) => {
-      const o = Object.fromEntries(h.entries());
+      const o: Record<string, string> = {};
+      h.forEach((v, k) => (o[k] = v));
       delete o.date;
       return o;
     };
