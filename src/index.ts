@@ -1,56 +1,42 @@
 #!/usr/bin/env bun
-// CLI entry: serve (default), migrate, version, --help.
-import { ConfigError, loadConfig, settingsHelp } from "./config";
-import { createLogger } from "./lib/logger";
-import { openDataDir, startServer } from "./server";
+// CLI entry: dispatches to one file per subcommand in src/cli/ (serve is the default).
+import { backupCommand } from "./cli/backup";
+import type { Command } from "./cli/command";
+import { migrateCommand } from "./cli/migrate";
+import { serveCommand } from "./cli/serve";
+import { userCommand } from "./cli/user";
+import { versionCommand } from "./cli/version";
+import { ConfigError, settingsHelp } from "./config";
+import { ApiError } from "./errors";
 import { VERSION } from "./version";
+
+const commands: Command[] = [serveCommand, migrateCommand, backupCommand, userCommand, versionCommand];
 
 const HELP = `chat-server ${VERSION}: self-hosted real-time chat backend
 
 Usage: chat-server [command] [flags]
 
 Commands:
-  serve              Run the server (default)
-  migrate            Apply pending database migrations and exit
-  version            Print the version
+${commands.map((c) => `  ${c.name.padEnd(18)} ${c.summary}`).join("\n")}
 
-Flags (each also read from the environment variable shown):
+Run chat-server <command> --help for a command's own flags.
+
+Flags of serve (each also read from the environment variable shown):
 ${settingsHelp()}
   --help, -h                   Show this help
   --version, -v                Print the version
 `;
 
 async function main(argv: string[]) {
-  if (argv.includes("--help") || argv.includes("-h")) return void process.stdout.write(HELP);
-  if (argv.includes("--version") || argv.includes("-v") || argv[0] === "version") return void console.log(VERSION);
-  const command = argv[0] && !argv[0].startsWith("-") ? argv[0] : "serve";
-  const flags = argv[0] === command ? argv.slice(1) : argv;
-  const config = loadConfig(flags);
-  const log = createLogger(config.logLevel, config.logFormat);
-  switch (command) {
-    case "serve": {
-      const running = await startServer(config, log);
-      const shutdown = (signal: string) => {
-        log.info("shutting down", { signal });
-        const force = setTimeout(() => process.exit(1), 5000);
-        running.stop().then(() => {
-          clearTimeout(force);
-          process.exit(0);
-        });
-      };
-      process.on("SIGTERM", () => shutdown("SIGTERM"));
-      process.on("SIGINT", () => shutdown("SIGINT"));
-      return;
-    }
-    case "migrate": {
-      const db = openDataDir(config, log);
-      db.$client.close();
-      console.log("database is up to date");
-      return;
-    }
-    default:
-      throw new ConfigError(`unknown command "${command}" (see --help)`);
-  }
+  const first = argv[0];
+  if (first === "--help" || first === "-h" || first === "help") return void process.stdout.write(HELP);
+  if (first === "--version" || first === "-v") return void console.log(VERSION);
+  const name = first && !first.startsWith("-") ? first : "serve";
+  const command = commands.find((c) => c.name === name);
+  if (!command) throw new ConfigError(`unknown command "${name}" (see --help)`);
+  const args = first === name ? argv.slice(1) : argv;
+  if (command.name !== "user" && (args.includes("--help") || args.includes("-h"))) return void process.stdout.write(command.help());
+  await command.run(args);
 }
 
 main(process.argv.slice(2)).catch((error) => {
@@ -58,6 +44,10 @@ main(process.argv.slice(2)).catch((error) => {
     console.error(`chat-server: ${error.message}`);
     process.exit(2);
   }
-  console.error("chat-server: failed to start:", error instanceof Error ? error.message : error);
+  if (error instanceof ApiError) {
+    console.error(`chat-server: ${error.detail}`);
+    process.exit(1);
+  }
+  console.error("chat-server: failed:", error instanceof Error ? error.message : error);
   process.exit(1);
 });

@@ -1,0 +1,81 @@
+// `backup <file>`: an online, consistent copy of the database, safe while the server runs.
+// VACUUM INTO reads one snapshot on its own connection (WAL lets the server keep writing), into a
+// temporary file that is integrity-checked and fsynced before it takes the final name, so a
+// half-written or corrupt backup never sits under the name the operator asked for.
+import { Database } from "bun:sqlite";
+import { chmodSync, closeSync, existsSync, fsyncSync, linkSync, openSync, statSync, unlinkSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { ConfigError } from "../config";
+import { DB_FILE } from "../server";
+import { defineCommand } from "./command";
+
+export interface BackupResult {
+  path: string;
+  bytes: number;
+}
+
+/** Writes a verified copy of the database at `source` to `target`, which must not exist. */
+export function backupDatabase(source: string, target: string, busyTimeoutMs = 30_000): BackupResult {
+  if (!existsSync(source)) throw new ConfigError(`no database at ${source} (check --data-dir)`);
+  if (existsSync(target)) throw new ConfigError(`${target} already exists; refusing to overwrite it`);
+  if (!existsSync(dirname(target))) throw new ConfigError(`directory ${dirname(target)} does not exist`);
+  const partial = `${target}.partial-${process.pid}`;
+  try {
+    const db = new Database(source, { readwrite: true, create: false, strict: true });
+    try {
+      // busy_timeout first: a writer holding the lock makes us wait, not fail.
+      db.run(`PRAGMA busy_timeout = ${busyTimeoutMs}`);
+      db.query("VACUUM INTO ?").run(partial);
+    } finally {
+      db.close();
+    }
+    const copy = new Database(partial, { readonly: true, strict: true });
+    let verdict: string[];
+    try {
+      verdict = copy.query<{ integrity_check: string }, []>("PRAGMA integrity_check").all().map((r) => r.integrity_check);
+    } finally {
+      copy.close();
+    }
+    if (verdict.length !== 1 || verdict[0] !== "ok") throw new Error(`integrity check of the copy failed: ${verdict.slice(0, 5).join("; ")}`);
+    // It holds password hashes: owner-only, like the data directory.
+    chmodSync(partial, 0o600);
+    // SQLite does not fsync VACUUM INTO's output; do it before the file gets its real name.
+    const fd = openSync(partial, "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    // link() fails if the target appeared meanwhile: never overwrite, even in a race.
+    try {
+      linkSync(partial, target);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "EEXIST") throw new ConfigError(`${target} already exists; refusing to overwrite it`);
+      throw error;
+    }
+    return { path: target, bytes: statSync(target).size };
+  } finally {
+    try {
+      unlinkSync(partial);
+    } catch {}
+  }
+}
+
+const formatBytes = (n: number) =>
+  n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : n < 1024 ** 3 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${(n / 1024 ** 3).toFixed(2)} GiB`;
+
+export const backupCommand = defineCommand(
+  {
+    name: "backup",
+    usage: "<file>",
+    summary: "Write a consistent, integrity-checked copy of the database to <file> (safe while the server runs).",
+    description:
+      "Refuses to overwrite an existing file. To restore: stop the server, replace <data-dir>/chat.db with the\nbackup, delete chat.db-wal and chat.db-shm if present, and start it again.",
+    settings: ["dataDir"],
+    positionals: [{ name: "<file>", required: true }],
+  },
+  ({ config, positionals }) => {
+    const result = backupDatabase(join(config.dataDir, DB_FILE), resolve(positionals[0]!));
+    console.log(`backup written to ${result.path} (${formatBytes(result.bytes)}, ${result.bytes} bytes, integrity ok)`);
+  },
+);

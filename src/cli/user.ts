@@ -1,0 +1,162 @@
+// `user create` and `user reset-password`: account administration on the data directory, safe
+// while the server runs. Passwords come from --password, CHAT_NEW_PASSWORD or stdin (a prompt
+// without echo on a terminal), and are hashed by the same service the API uses.
+import { Value } from "@sinclair/typebox/value";
+import { eq } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { users } from "../db/schema";
+import { ConfigError } from "../config";
+import { configurePasswords, hashPassword } from "../modules/auth/passwords";
+import { SignupBody } from "../modules/auth/model";
+import { signup } from "../modules/auth/service";
+import { Password } from "../modules/users/model";
+import { now } from "../lib/time";
+import { openDataDir } from "../server";
+import { defineCommand, type Command } from "./command";
+
+const passwordOption = {
+  flag: "--password",
+  env: "CHAT_NEW_PASSWORD",
+  value: "<password>",
+  help: "The password; prefer the variable or stdin, since arguments show in the process list",
+} as const;
+
+const userSettings = ["dataDir", "synchronous", "passwordMemoryKib"] as ("dataDir" | "synchronous" | "passwordMemoryKib")[];
+
+/** First line of piped stdin, or a no-echo prompt (asked twice) on a terminal. */
+async function readPassword(): Promise<string> {
+  if (!process.stdin.isTTY) {
+    const text = await Bun.stdin.text();
+    const line = text.split(/\r?\n/)[0] ?? "";
+    if (!line) throw new ConfigError("no password given: use --password, CHAT_NEW_PASSWORD or pipe it on stdin");
+    return line;
+  }
+  const stty = (arg: string) => Bun.spawnSync(["stty", arg], { stdin: "inherit", stdout: "ignore", stderr: "ignore" });
+  const lines = console[Symbol.asyncIterator]();
+  const ask = async (prompt: string) => {
+    process.stderr.write(prompt);
+    stty("-echo");
+    try {
+      const next = await lines.next();
+      return next.done ? "" : String(next.value);
+    } finally {
+      stty("echo");
+      process.stderr.write("\n");
+    }
+  };
+  const first = await ask("Password: ");
+  const second = await ask("Repeat password: ");
+  if (first !== second) throw new ConfigError("the passwords do not match");
+  return first;
+}
+
+/** The first schema violation, named by its command-line flag. */
+function invalid(schema: Parameters<typeof Value.Errors>[0], value: unknown): string | null {
+  const first = Value.Errors(schema, value).First();
+  if (!first) return null;
+  const field = first.path.replace(/^\//, "").replaceAll("_", "-");
+  return `${field ? "--" + field : "value"}: ${first.message}`;
+}
+
+function open(config: Parameters<typeof openDataDir>[0]): Db {
+  configurePasswords({ memoryKib: config.passwordMemoryKib });
+  return openDataDir(config);
+}
+
+const create = defineCommand(
+  {
+    name: "user create",
+    summary: "Create an account (same rules as signup: username 3-32 of [A-Za-z0-9_.-], password 8-256 characters).",
+    options: {
+      username: { flag: "--username", env: "CHAT_NEW_USERNAME", value: "<name>", help: "Username" },
+      email: { flag: "--email", env: "CHAT_NEW_EMAIL", value: "<address>", help: "Email address" },
+      fullName: { flag: "--full-name", value: "<text>", help: "Display name (optional)" },
+      password: passwordOption,
+    },
+    settings: userSettings,
+  },
+  async ({ options, config }) => {
+    if (!options.username) throw new ConfigError("--username is required");
+    if (!options.email) throw new ConfigError("--email is required");
+    const input = { username: options.username, email: options.email, full_name: options.fullName ?? null, password: options.password ?? "" };
+    const withoutPassword = invalid(SignupBody, { ...input, password: "x".repeat(8) });
+    if (withoutPassword) throw new ConfigError(withoutPassword);
+    if (!options.password) input.password = await readPassword();
+    const bad = invalid(SignupBody, input);
+    if (bad) throw new ConfigError(bad);
+    const db = open(config);
+    try {
+      const row = await signup(db, input);
+      console.log(`created user ${row.username} (${row.id})`);
+    } finally {
+      db.$client.close();
+    }
+  },
+);
+
+const resetPassword = defineCommand(
+  {
+    name: "user reset-password",
+    summary: "Set a new password for a user; every token issued before stops working.",
+    options: {
+      username: { flag: "--username", env: "CHAT_NEW_USERNAME", value: "<name>", help: "Username or email of the account" },
+      password: passwordOption,
+      generate: { flag: "--generate", boolean: true, help: "Generate a random password and print it" },
+    },
+    settings: userSettings,
+  },
+  async ({ options, config }) => {
+    if (!options.username) throw new ConfigError("--username is required");
+    if (options.generate && options.password) throw new ConfigError("--generate and --password exclude each other");
+    const generated = options.generate ? Buffer.from(crypto.getRandomValues(new Uint8Array(18))).toString("base64url") : null;
+    const password = generated ?? options.password ?? (await readPassword());
+    const bad = invalid(Password, password);
+    if (bad) throw new ConfigError(bad.replace(/^value/, "password"));
+    const db = open(config);
+    try {
+      const key = options.username.toLowerCase();
+      const row = db.select().from(users).where(eq(users.usernameKey, key)).get() ?? db.select().from(users).where(eq(users.emailKey, key)).get();
+      if (!row) throw new ConfigError(`no user named "${options.username}"`);
+      const passwordHash = await hashPassword(password);
+      // The version bump is what makes tokens issued before this moment fail verification.
+      db.update(users)
+        .set({ passwordHash, tokenVersion: row.tokenVersion + 1, updatedAt: now() })
+        .where(eq(users.id, row.id))
+        .run();
+      console.log(`password reset for ${row.username} (${row.id}); existing tokens are revoked`);
+      if (generated) console.log(`new password: ${generated}`);
+    } finally {
+      db.$client.close();
+    }
+  },
+);
+
+const subcommands: Record<string, Command> = { create, "reset-password": resetPassword };
+
+const userHelp = () =>
+  `Usage: chat-server user <create|reset-password> [flags]
+
+Administer accounts in the data directory (safe while the server runs).
+
+Commands:
+${Object.entries(subcommands)
+  .map(([name, c]) => `  ${name.padEnd(16)} ${c.summary}`)
+  .join("\n")}
+
+Run chat-server user <command> --help for its flags.
+`;
+
+export const userCommand: Command = {
+  name: "user",
+  summary: "Create accounts and reset passwords (user create, user reset-password)",
+  help: userHelp,
+  run(args) {
+    const [name, ...rest] = args;
+    if (name === "--help" || name === "-h") return void process.stdout.write(userHelp());
+    if (!name) throw new ConfigError("user needs a command: create or reset-password (see chat-server user --help)");
+    const sub = subcommands[name];
+    if (!sub) throw new ConfigError(`unknown command "user ${name}" (see chat-server user --help)`);
+    if (rest.includes("--help") || rest.includes("-h")) return void process.stdout.write(sub.help());
+    return sub.run(rest);
+  },
+};
