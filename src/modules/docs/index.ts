@@ -7,6 +7,7 @@ import { Elysia } from "elysia";
 import scalarBundlePath from "../../../node_modules/@scalar/api-reference/dist/browser/standalone.js" with { type: "file" };
 
 export const DOCS_SCRIPT_PATH = "/docs/scalar.js";
+const SPEC_PATH = "/openapi.json";
 
 export const docsModule = (version: string) =>
   new Elysia()
@@ -21,14 +22,23 @@ export const docsModule = (version: string) =>
     .use(
       swagger({
         path: "/docs",
-        specPath: "/openapi.json",
+        specPath: SPEC_PATH,
         provider: "scalar",
         scalarCDN: DOCS_SCRIPT_PATH,
-        exclude: ["/docs", "/openapi.json", DOCS_SCRIPT_PATH],
+        exclude: ["/docs", SPEC_PATH, DOCS_SCRIPT_PATH],
         scalarConfig: {
-          // Nothing is fetched from outside: no proxy, no telemetry, no remote fonts.
+          // An absolute spec URL, so /docs/ (trailing slash) finds it too.
+          spec: { url: SPEC_PATH },
+          // Nothing is fetched from outside: no remote fonts, no telemetry, no request proxy (the
+          // API is same-origin), and none of Scalar's hosted extras (AI agent, MCP, SDK generator).
           withDefaultFonts: false,
+          telemetry: false,
+          showDeveloperTools: "never",
+          agent: { disabled: true },
+          mcp: { disabled: true },
           hideClientButton: true,
+          // The Authorize panel opens on the OAuth2 password flow, which the login route accepts.
+          authentication: { preferredSecurityScheme: "oauth2" },
         } as Record<string, unknown>,
         documentation: {
           info: {
