@@ -1,0 +1,53 @@
+// `bun run stress [--quick] [--only name,name] [--build]`: the slow reliability scenarios, each against
+// the compiled binary on loopback with a temporary data dir, printing one figure line per scenario.
+// Exits non-zero when any scenario breaks a promise (lost, duplicated, gaps, 5xx, …).
+import { contention } from "./contention";
+import { durability } from "./durability";
+import { gracefulStop } from "./graceful-stop";
+import { idempotency } from "./idempotency";
+import { ensureBinary } from "./lib";
+import { ordering } from "./ordering";
+import { slowConsumer } from "./slow-consumer";
+import { soak } from "./soak";
+
+export interface ScenarioResult {
+  line: string;
+  failures: string[];
+}
+
+const scenarios: [string, (quick: boolean) => Promise<ScenarioResult>][] = [
+  ["durability", durability],
+  ["idempotency", idempotency],
+  ["ordering", ordering],
+  ["slow-consumer", slowConsumer],
+  ["graceful-stop", gracefulStop],
+  ["contention", contention],
+  ["soak", soak],
+];
+
+async function main(argv: string[]) {
+  const quick = argv.includes("--quick");
+  const onlyArg = argv.find((a) => a.startsWith("--only"));
+  const only = onlyArg ? (onlyArg.includes("=") ? onlyArg.split("=")[1]! : argv[argv.indexOf(onlyArg) + 1]!).split(",") : null;
+  await ensureBinary(argv.includes("--build"));
+  let failed = 0;
+  console.log(`stress ${quick ? "(quick)" : "(full)"}: compiled binary, loopback, temporary data dirs`);
+  for (const [name, scenario] of scenarios) {
+    if (only && !only.includes(name)) continue;
+    const t0 = performance.now();
+    let result: ScenarioResult;
+    try {
+      result = await scenario(quick);
+    } catch (error) {
+      result = { line: "crashed", failures: [error instanceof Error ? (error.stack ?? error.message) : String(error)] };
+    }
+    const seconds = ((performance.now() - t0) / 1000).toFixed(1);
+    const ok = result.failures.length === 0;
+    if (!ok) failed++;
+    console.log(`${ok ? "PASS" : "FAIL"} ${name.padEnd(14)} ${result.line} (${seconds}s)`);
+    for (const f of result.failures) console.log(`     ! ${f}`);
+  }
+  process.exit(failed ? 1 : 0);
+}
+
+await main(process.argv.slice(2));
