@@ -10,6 +10,7 @@ import { runMigrations } from "./db/migrate";
 import { createLogger, type Logger } from "./lib/logger";
 import { configurePasswords } from "./modules/auth/passwords";
 import { createTokenService } from "./modules/auth/tokens";
+import { Telemetry } from "./modules/metrics/telemetry";
 import { createMessageWriter, type MessageWriter } from "./modules/messages/writer";
 import { BunHub, type SocketData } from "./realtime/bun-hub";
 import { CLOSE } from "./realtime/protocol";
@@ -50,7 +51,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const secret = loadOrCreateSecret(config.dataDir, config.jwtSecret);
   configurePasswords({ memoryKib: config.passwordMemoryKib });
   const hub = new BunHub();
-  const writer = createMessageWriter(db, hub);
+  const telemetry = new Telemetry(log, VERSION);
+  const writer = createMessageWriter(db, hub, telemetry.writerStats);
   const addresses = new WeakMap<Request, string>();
   const deps: AppDeps & { hub: BunHub } = {
     db,
@@ -59,6 +61,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     log,
     writer,
     version: VERSION,
+    telemetry,
     tokens: createTokenService(secret, config.tokenTtlSeconds),
     clientAddress(request) {
       if (config.trustProxy) {
@@ -72,6 +75,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   app.compile();
   const handle = app.handle.bind(app);
   const sockets = createSocketEndpoint(deps);
+  telemetry.sources = { hub, sockets: sockets.stats, dbPath: join(config.dataDir, DB_FILE), clientAddress: deps.clientAddress };
 
   const server = Bun.serve<SocketData>({
     port: config.port,
@@ -85,9 +89,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       if (request.url.endsWith(WS_PATH) || new URL(request.url).pathname === WS_PATH) {
         if (request.headers.get("upgrade")?.toLowerCase() === "websocket") return sockets.upgrade(request, server);
       }
-      return handle(request);
+      return telemetry.observe(request, handle);
     },
-    websocket: sockets.websocket,
+    websocket: telemetry.wrapSockets(sockets.websocket),
     error(error) {
       log.error("unhandled server error", { error: String(error) });
       return new Response(JSON.stringify({ detail: "Internal server error", code: "internal_error" }), {

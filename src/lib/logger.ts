@@ -7,6 +7,8 @@ export interface Logger {
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
+  /** Whether a line at this level would be written, so callers can skip building its fields. */
+  enabled?(level: Exclude<Level, "silent">): boolean;
 }
 
 export function createLogger(level: Level = "info", format: "json" | "pretty" = "json", out = process.stderr): Logger {
@@ -16,7 +18,7 @@ export function createLogger(level: Level = "info", format: "json" | "pretty" = 
     const time = new Date().toISOString();
     if (format === "json") out.write(JSON.stringify({ time, level: lvl, msg, ...fields }) + "\n");
     else {
-      const extra = fields ? Object.entries(fields).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`) : [];
+      const extra = fields ? Object.entries(fields).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`) : [];
       out.write(`${time} ${lvl.toUpperCase().padEnd(5)} ${msg}${extra.length ? " " + extra.join(" ") : ""}\n`);
     }
   };
@@ -25,7 +27,8 @@ export function createLogger(level: Level = "info", format: "json" | "pretty" = 
     info: (m, f) => write("info", m, f),
     warn: (m, f) => write("warn", m, f),
     error: (m, f) => write("error", m, f),
+    enabled: (lvl) => rank[lvl] >= min,
   };
 }
 
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {}, enabled: () => false };

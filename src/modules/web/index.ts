@@ -1,0 +1,1 @@
+import { Elysia } from "elysia"; export const webModule = () => new Elysia();
