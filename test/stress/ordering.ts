@@ -78,7 +78,7 @@ export async function ordering(quick: boolean): Promise<ScenarioResult> {
   const churn = clients.map(async (c) => {
     while (!stop) {
       await c.connect();
-      await Bun.sleep(200 + Math.random() * 800);
+      await Bun.sleep(100 + Math.random() * 400);
       c.close();
       await Bun.sleep(Math.random() * 300);
     }

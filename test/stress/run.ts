@@ -1,6 +1,7 @@
-// `bun run stress [--quick] [--only name,name] [--build]`: the slow reliability scenarios, each against
+// `bun run stress [--quick] [--strict] [--only name,name] [--build]`: the slow reliability scenarios, each against
 // the compiled binary on loopback with a temporary data dir, printing one figure line per scenario.
-// Exits non-zero when any scenario breaks a promise (lost, duplicated, gaps, 5xx, …).
+// Exits non-zero when any scenario breaks a promise (lost, duplicated, gaps, 5xx, …); breaches from
+// bugs already reported are printed as KNOWN and fail only with --strict.
 import { contention } from "./contention";
 import { durability } from "./durability";
 import { gracefulStop } from "./graceful-stop";
@@ -13,6 +14,8 @@ import { soak } from "./soak";
 export interface ScenarioResult {
   line: string;
   failures: string[];
+  /** Breaches caused by a reported bug outside the harness: printed, and failing only with --strict. */
+  known?: string[];
 }
 
 const scenarios: [string, (quick: boolean) => Promise<ScenarioResult>][] = [
@@ -27,6 +30,7 @@ const scenarios: [string, (quick: boolean) => Promise<ScenarioResult>][] = [
 
 async function main(argv: string[]) {
   const quick = argv.includes("--quick");
+  const strict = argv.includes("--strict");
   const onlyArg = argv.find((a) => a.startsWith("--only"));
   const only = onlyArg ? (onlyArg.includes("=") ? onlyArg.split("=")[1]! : argv[argv.indexOf(onlyArg) + 1]!).split(",") : null;
   await ensureBinary(argv.includes("--build"));
@@ -42,10 +46,12 @@ async function main(argv: string[]) {
       result = { line: "crashed", failures: [error instanceof Error ? (error.stack ?? error.message) : String(error)] };
     }
     const seconds = ((performance.now() - t0) / 1000).toFixed(1);
-    const ok = result.failures.length === 0;
+    const known = result.known ?? [];
+    const ok = result.failures.length === 0 && (!strict || known.length === 0);
     if (!ok) failed++;
-    console.log(`${ok ? "PASS" : "FAIL"} ${name.padEnd(14)} ${result.line} (${seconds}s)`);
+    console.log(`${ok ? (known.length ? "KNOWN" : "PASS") : "FAIL"} ${name.padEnd(14)} ${result.line} (${seconds}s)`);
     for (const f of result.failures) console.log(`     ! ${f}`);
+    for (const k of known) console.log(`     ? known bug: ${k}`);
   }
   process.exit(failed ? 1 : 0);
 }
