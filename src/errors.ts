@@ -32,12 +32,17 @@ export function errorResponse(status: number, code: string, detail: string, head
 
 /** Names the field and the rule it broke, without echoing the whole schema or value. */
 export function describeValidation(error: ValidationError): string {
-  const first = error.all[0] as { path?: string; message?: string; summary?: string } | undefined;
+  const first = error.all[0] as
+    | { path?: string; message?: string; summary?: string; schema?: { title?: string; anyOf?: { type?: string }[] } }
+    | undefined;
   const where = error.type === "body" ? "body" : error.type;
   if (!first) return `${where}: invalid`;
-  const field = first.path ? first.path.replace(/^\//, "").replaceAll("/", ".") : where;
+  // Coerced query integers fail without a path ("property"); their schema's title is the field name.
+  const field = first.path ? first.path.replace(/^\//, "").replaceAll("/", ".") : (first.schema?.title ?? where);
   let message = first.message ?? "invalid";
   if (/Unexpected property/i.test(message) || /additional/i.test(message)) message = "unknown field";
+  // A query integer is a union of its string and number forms; "union value" tells a client nothing.
+  if (/union value/i.test(message) && first.schema?.anyOf?.some((s) => s.type === "integer")) message = "Expected integer";
   return `${field || where}: ${message}`;
 }
 
@@ -56,6 +61,10 @@ export function renderError(code: string | number, error: unknown, log: Logger):
       return errorResponse(400, "bad_request", "Invalid cookie");
   }
   const message = error instanceof Error ? error.message : String(error);
+  // Validating a body nested thousands of levels deep overflows the stack inside Elysia: that is the client's input.
+  if (error instanceof RangeError && /call stack/i.test(message)) {
+    return errorResponse(400, "malformed_body", "Request body is nested too deeply");
+  }
   if (/SQLITE_BUSY|database is locked/i.test(message)) {
     return errorResponse(503, "busy", "The server is busy, retry shortly", { "Retry-After": "1" });
   }

@@ -12,10 +12,15 @@ export const IdParams = <K extends string>(key: K) => t.Object({ [key]: Uuid } a
 export const Timestamp = t.String({ format: "date-time", description: "ISO-8601 UTC, millisecond precision, Z suffix" });
 export const NullableTimestamp = t.Union([Timestamp, t.Null()]);
 
-/** Query integers arrive as strings; Elysia coerces them through t.Numeric. */
+/**
+ * Query integers arrive as strings and Elysia coerces them; its range errors carry no path, so the
+ * field name rides along as the schema's `title` for the 422 detail to name it.
+ */
+export const QueryInt = (name: string, options: { minimum: number; maximum?: number; default?: number; description?: string }) =>
+  t.Optional(t.Integer({ title: name, maximum: Number.MAX_SAFE_INTEGER, ...options }));
 export const Limit = (def: number, max: number) =>
-  t.Optional(t.Integer({ minimum: 1, maximum: max, default: def, description: `Page size, default ${def}, max ${max}` }));
-export const Offset = t.Optional(t.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 }));
+  QueryInt("limit", { minimum: 1, maximum: max, default: def, description: `Page size, default ${def}, max ${max}` });
+export const Offset = QueryInt("offset", { minimum: 0, maximum: 1_000_000_000, default: 0 });
 
 export const errorResponses = {
   400: ErrorBody,

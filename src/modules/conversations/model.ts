@@ -1,7 +1,7 @@
 // Conversation schemas: the view (with participants, last message and the caller's unread count) and bodies.
 import { t, type Static } from "elysia";
 import { MessageView } from "../messages/model";
-import { Timestamp, Uuid } from "../shared-model";
+import { Limit, Offset, Timestamp, Uuid } from "../shared-model";
 import { UserView } from "../users/model";
 
 export const MAX_PARTICIPANTS = 1000;
@@ -34,6 +34,6 @@ export type CreateConversationBody = Static<typeof CreateConversationBody>;
 export const UpdateConversationBody = t.Object({ name: t.Optional(t.Union([Name, t.Null()])) }, { additionalProperties: false });
 
 export const ConversationListQuery = t.Object({
-  limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 50 })),
-  offset: t.Optional(t.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 })),
+  limit: Limit(50, 100),
+  offset: Offset,
 });

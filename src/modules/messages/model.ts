@@ -1,6 +1,6 @@
 // Message schemas: the view, the send body, pages, read receipts and unread counts.
 import { t, type Static } from "elysia";
-import { Timestamp, Uuid } from "../shared-model";
+import { Limit, QueryInt, Timestamp, Uuid } from "../shared-model";
 
 export const MAX_CONTENT_LENGTH = 4000;
 export const ClientMsgId = t.String({ minLength: 1, maxLength: 128, description: "Client-chosen idempotency key" });
@@ -29,9 +29,9 @@ export const SendMessageBody = t.Object(
 );
 
 export const MessagePageQuery = t.Object({
-  limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 50 })),
-  before: t.Optional(t.Integer({ minimum: 0, description: "Messages just before this seq" })),
-  after: t.Optional(t.Integer({ minimum: 0, description: "Messages just after this seq (catch-up)" })),
+  limit: Limit(50, 100),
+  before: QueryInt("before", { minimum: 0, description: "Messages just before this seq" }),
+  after: QueryInt("after", { minimum: 0, description: "Messages just after this seq (catch-up)" }),
 });
 
 export const ReadReceipt = t.Object({

@@ -72,11 +72,20 @@ export function requireMembership(db: Db, conversationId: string, userId: string
   return state;
 }
 
+function codePoints(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
 export function normalizeContent(content: unknown): string {
   if (typeof content !== "string") throw unprocessable("content", "must be a string");
   const trimmed = content.trim();
   if (trimmed.length === 0) throw unprocessable("content", "must not be empty");
-  if (trimmed.length > MAX_CONTENT_LENGTH) throw unprocessable("content", `must be at most ${MAX_CONTENT_LENGTH} characters`);
+  // Characters are code points, as the original service counted them: an emoji is one, not two UTF-16 units.
+  if (trimmed.length > MAX_CONTENT_LENGTH && codePoints(trimmed) > MAX_CONTENT_LENGTH) {
+    throw unprocessable("content", `must be at most ${MAX_CONTENT_LENGTH} characters`);
+  }
   return trimmed;
 }
 

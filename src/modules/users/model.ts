@@ -1,6 +1,6 @@
 // User schemas: the public view, the profile update body, the search query.
 import { t, type Static } from "elysia";
-import { NullableTimestamp, Timestamp, Uuid } from "../shared-model";
+import { Limit, NullableTimestamp, Offset, Timestamp, Uuid } from "../shared-model";
 
 export const Username = t.String({ minLength: 3, maxLength: 32, pattern: "^[A-Za-z0-9_.-]+$" });
 export const Email = t.String({ format: "email", maxLength: 254 });
@@ -37,6 +37,6 @@ export type UpdateMeBody = Static<typeof UpdateMeBody>;
 
 export const UserSearchQuery = t.Object({
   q: t.Optional(t.String({ maxLength: 64 })),
-  limit: t.Optional(t.Integer({ minimum: 1, maximum: 100, default: 50 })),
-  offset: t.Optional(t.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 })),
+  limit: Limit(50, 100),
+  offset: Offset,
 });
