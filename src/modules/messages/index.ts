@@ -5,7 +5,7 @@ import { authPlugin, bearerSecurity } from "../auth/plugin";
 import { errorResponses, IdParams } from "../shared-model";
 import { MessagePageQuery, MessageView, ReadReceipt, SendMessageBody, UnreadCounts } from "./model";
 import { prepareSend } from "./send";
-import { listMessages, markRead, unreadCounts } from "./service";
+import { isReadFor, listMessages, markRead, readState, unreadCounts } from "./service";
 
 export const messagesModule = (deps: AppDeps) =>
   new Elysia({ prefix: "/api/v1", tags: ["messages"] })
@@ -20,7 +20,10 @@ export const messagesModule = (deps: AppDeps) =>
         });
         const result = await deps.writer.send(request);
         set.status = result.created ? 201 : 200;
-        return result.message;
+        if (result.created) return result.message;
+        // A repeat returns the original as it is now: the others may have read it since it was sent.
+        const state = readState(deps.db, result.message.conversation_id, user.id);
+        return state ? { ...result.message, is_read: isReadFor(result.message, user.id, state) } : result.message;
       },
       {
         auth: true,

@@ -42,7 +42,7 @@ export interface ReadState {
   othersMin: number;
 }
 
-export const isReadFor = (m: MessageRecord, userId: string, state: ReadState) =>
+export const isReadFor = (m: Pick<MessageRecord, "sender_id" | "seq">, userId: string, state: ReadState) =>
   m.sender_id === userId ? state.othersMin >= m.seq : state.mine >= m.seq;
 
 export function readState(db: Db, conversationId: string, userId: string): ReadState | null {
