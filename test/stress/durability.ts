@@ -104,18 +104,23 @@ export async function durability(quick: boolean): Promise<ScenarioResult> {
   await server.kill("SIGTERM");
 
   const db = server.openDb();
+  const stored = new Map<string, { id: string; seq: number }[]>();
+  for (const row of db
+    .query<{ id: string; seq: number; conversation_id: string; client_msg_id: string }, []>("SELECT id, seq, conversation_id, client_msg_id FROM messages")
+    .all()) {
+    const key = `${row.conversation_id}/${row.client_msg_id}`;
+    stored.set(key, [...(stored.get(key) ?? []), row]);
+  }
   let lost = 0;
   for (const [clientMsgId, ack] of acks) {
-    const rows = db
-      .query<{ id: string; seq: number }, [string, string]>("SELECT id, seq FROM messages WHERE conversation_id = ? AND client_msg_id = ?")
-      .all(ack.conversationId, clientMsgId);
+    const rows = stored.get(`${ack.conversationId}/${clientMsgId}`) ?? [];
     if (rows.length === 0 || rows[0]!.id !== ack.id || rows[0]!.seq !== ack.seq) lost++;
   }
   const duplicated =
     db.query<{ n: number }, []>("SELECT count(*) - count(DISTINCT conversation_id || sender_id || client_msg_id) AS n FROM messages").get()!.n +
     db.query<{ n: number }, []>("SELECT count(*) - count(DISTINCT content) AS n FROM messages").get()!.n;
   const gaps = seqGaps(db);
-  const stored = db.query<{ n: number }, []>("SELECT count(*) AS n FROM messages").get()!.n;
+  const storedCount = db.query<{ n: number }, []>("SELECT count(*) AS n FROM messages").get()!.n;
   const verdict = integrity(db);
   db.close();
   server.cleanup();
@@ -128,7 +133,7 @@ export async function durability(quick: boolean): Promise<ScenarioResult> {
   if (kills === 0) failures.push("no kill happened");
   if (acks.size === 0) failures.push("nothing was acknowledged");
   return {
-    line: `acked=${acks.size} stored=${stored} lost=${lost} duplicated=${duplicated} gaps=${gaps} kills=${kills} retries=${retries} 5xx=${serverErrors} restart_to_healthy_ms p50=${percentile(restartMs, 50).toFixed(0)} max=${Math.max(...restartMs).toFixed(0)} integrity=${verdict}`,
+    line: `acked=${acks.size} stored=${storedCount} lost=${lost} duplicated=${duplicated} gaps=${gaps} kills=${kills} retries=${retries} 5xx=${serverErrors} restart_to_healthy_ms p50=${percentile(restartMs, 50).toFixed(0)} max=${Math.max(...restartMs).toFixed(0)} integrity=${verdict}`,
     failures,
   };
 }
