@@ -1,1 +1,51 @@
-import { Elysia } from "elysia"; export const webModule = () => new Elysia();
+// The built-in web client at / (HTML, CSS and JS from src/web/). Text imports put the files inside
+// the compiled binary; each is gzipped and hashed once at start, served with an ETag and a strict CSP.
+import { Elysia } from "elysia";
+// @ts-ignore: text imports (Bun embeds the files in the binary); the .js is not a module to type-check.
+import appJs from "../../web/app.js" with { type: "text" };
+import indexHtml from "../../web/index.html" with { type: "text" };
+import styleCss from "../../web/style.css" with { type: "text" };
+
+/** Same-origin everything; 'self' covers the same-host ws:/wss: socket in current browsers. */
+export const WEB_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+  "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+interface Asset {
+  body: Uint8Array<ArrayBuffer>;
+  gzip: Uint8Array<ArrayBuffer>;
+  etag: string;
+  headers: Record<string, string>;
+}
+
+function asset(text: string, contentType: string, extra: Record<string, string> = {}): Asset {
+  const body = new TextEncoder().encode(text);
+  const etag = `"${new Bun.CryptoHasher("sha256").update(body).digest("base64url").slice(0, 22)}"`;
+  // Not fingerprinted, so browsers revalidate each load; the ETag makes that a cheap 304.
+  const headers = { "content-type": contentType, "cache-control": "no-cache", etag, "x-content-type-options": "nosniff", vary: "accept-encoding", ...extra };
+  return { body, gzip: Bun.gzipSync(body) as Uint8Array<ArrayBuffer>, etag, headers };
+}
+
+function serve(a: Asset, request: Request): Response {
+  if (request.headers.get("if-none-match") === a.etag) return new Response(null, { status: 304, headers: { etag: a.etag, "cache-control": "no-cache" } });
+  if (/\bgzip\b/.test(request.headers.get("accept-encoding") ?? "")) {
+    return new Response(a.gzip, { headers: { ...a.headers, "content-encoding": "gzip" } });
+  }
+  return new Response(a.body, { headers: a.headers });
+}
+
+export const webModule = () => {
+  // bun-types calls every .html import an HTMLBundle; with { type: "text" } it is the file's text.
+  const page = asset(indexHtml as unknown as string, "text/html; charset=utf-8", {
+    "content-security-policy": WEB_CSP,
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+  });
+  const script = asset(appJs as string, "text/javascript; charset=utf-8");
+  const style = asset(styleCss as string, "text/css; charset=utf-8");
+  const hidden = { detail: { hide: true } };
+  return new Elysia({ name: "web" })
+    .get("/", ({ request }) => serve(page, request), hidden)
+    .get("/web/app.js", ({ request }) => serve(script, request), hidden)
+    .get("/web/style.css", ({ request }) => serve(style, request), hidden);
+};

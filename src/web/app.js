@@ -1,0 +1,601 @@
+// The built-in web client: plain DOM over the server's own REST API and socket, no framework, no
+// build step. User content only ever goes through textContent, never innerHTML.
+const $ = (id) => document.getElementById(id);
+const TOKEN_KEY = "chat.token";
+const PAGE = 50;
+
+const state = {
+  token: localStorage.getItem(TOKEN_KEY),
+  me: null,
+  users: new Map(), // id -> User
+  convs: new Map(), // id -> conversation record (see upsertConversation)
+  current: null, // open conversation id
+  ws: null,
+  ready: false,
+  attempt: 0,
+  reconnectTimer: 0,
+  heartbeat: 0,
+  lastPong: 0,
+  outbox: new Map(), // client_msg_id -> {conversation_id, content, error?}
+  typingSentAt: 0,
+  selected: new Map(), // new-chat picks: id -> User
+};
+
+// ---------- REST ----------
+
+async function api(method, path, body) {
+  const headers = {};
+  if (state.token) headers.authorization = "Bearer " + state.token;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const res = await fetch("/api/v1" + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = await res.json().catch(() => null);
+  if (res.status === 401 && state.token && path !== "/auth/login") logout("Your session has ended; log in again.");
+  if (!res.ok) throw Object.assign(new Error((data && data.detail) || res.statusText), { status: res.status });
+  return data;
+}
+
+// Works on plain http too (crypto.randomUUID needs a secure context; a LAN install may not have TLS).
+function randomId() {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+// ---------- auth ----------
+
+function showAuth(message) {
+  $("app").hidden = true;
+  $("auth").hidden = false;
+  $("auth-error").textContent = message || "";
+}
+
+async function login(username, password) {
+  const res = await api("POST", "/auth/login", { username, password });
+  state.token = res.access_token;
+  localStorage.setItem(TOKEN_KEY, state.token);
+  await start();
+}
+
+function logout(message) {
+  state.token = null;
+  localStorage.removeItem(TOKEN_KEY);
+  clearTimeout(state.reconnectTimer);
+  dropSocket(false);
+  state.convs.clear();
+  state.current = null;
+  state.outbox.clear();
+  $("conversation-list").replaceChildren();
+  $("messages").replaceChildren();
+  showAuth(message);
+}
+
+function bindAuthForms() {
+  const toggle = (signup) => {
+    $("signup-form").hidden = !signup;
+    $("login-form").hidden = signup;
+    $("auth-error").textContent = "";
+  };
+  $("show-signup").onclick = (e) => (e.preventDefault(), toggle(true));
+  $("show-login").onclick = (e) => (e.preventDefault(), toggle(false));
+  $("login-form").onsubmit = async (e) => {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    try {
+      await login(f.get("username"), f.get("password"));
+    } catch (err) {
+      $("auth-error").textContent = err.message;
+    }
+  };
+  $("signup-form").onsubmit = async (e) => {
+    e.preventDefault();
+    const f = new FormData(e.target);
+    const body = { username: f.get("username"), email: f.get("email"), password: f.get("password") };
+    if (f.get("full_name")) body.full_name = f.get("full_name");
+    try {
+      await api("POST", "/auth/signup", body);
+      await login(body.username, body.password);
+    } catch (err) {
+      $("auth-error").textContent = err.message;
+    }
+  };
+  $("logout").onclick = () => logout();
+}
+
+async function start() {
+  try {
+    state.me = await api("GET", "/auth/me");
+  } catch (err) {
+    return err.status === 401 ? logout() : showAuth("Cannot reach the server: " + err.message);
+  }
+  state.users.set(state.me.id, state.me);
+  $("auth").hidden = true;
+  $("app").hidden = false;
+  $("me-name").textContent = state.me.username;
+  await loadConversations();
+  connect();
+}
+
+// ---------- conversations ----------
+
+const others = (conv) => conv.participants.filter((p) => p.id !== state.me.id);
+const userName = (id) => {
+  const u = state.users.get(id);
+  return u ? u.full_name || u.username : "someone";
+};
+const title = (conv) => (conv.is_group ? conv.name || "Group" : others(conv).map((u) => u.full_name || u.username).join(", ") || "Just you");
+const activity = (conv) => (conv.last_message ? conv.last_message.created_at : conv.updated_at);
+
+function upsertConversation(c) {
+  for (const p of c.participants) state.users.set(p.id, p);
+  let conv = state.convs.get(c.id);
+  if (!conv) {
+    conv = { messages: [], loaded: false, reads: new Map(), readFloor: 0, myReadSeq: 0, typing: new Map(), lastSeq: 0 };
+    state.convs.set(c.id, conv);
+  }
+  Object.assign(conv, {
+    id: c.id,
+    name: c.name,
+    is_group: c.is_group,
+    participants: c.participants,
+    updated_at: c.updated_at,
+    unread_count: c.unread_count,
+  });
+  if (c.last_message && c.last_message.seq >= (conv.last_message ? conv.last_message.seq : 0)) conv.last_message = c.last_message;
+  conv.lastSeq = Math.max(conv.lastSeq, conv.last_message ? conv.last_message.seq : 0);
+  if (conv.last_message && c.unread_count === 0) conv.myReadSeq = Math.max(conv.myReadSeq, conv.last_message.seq);
+  return conv;
+}
+
+async function loadConversations() {
+  const list = await api("GET", "/conversations?limit=100");
+  for (const c of list) upsertConversation(c);
+  renderList();
+  if (state.current) markRead(state.convs.get(state.current));
+}
+
+async function fetchConversation(id) {
+  const conv = upsertConversation(await api("GET", "/conversations/" + id));
+  renderList();
+  return conv;
+}
+
+function renderList() {
+  const convs = [...state.convs.values()].sort((a, b) => (activity(b) > activity(a) ? 1 : -1));
+  const items = convs.map((conv) => {
+    const li = document.createElement("li");
+    li.dataset.id = conv.id;
+    if (conv.id === state.current) li.className = "active";
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = title(conv);
+    if (!conv.is_group && others(conv).some((u) => u.is_online)) name.classList.add("online");
+    const preview = document.createElement("span");
+    preview.className = "preview";
+    const m = conv.last_message;
+    preview.textContent = m ? (m.sender_id === state.me.id ? "You: " : conv.is_group ? userName(m.sender_id) + ": " : "") + m.content : "No messages yet";
+    li.append(name, preview);
+    if (conv.unread_count > 0 && conv.id !== state.current) {
+      const badge = document.createElement("span");
+      badge.className = "badge";
+      badge.textContent = conv.unread_count > 99 ? "99+" : String(conv.unread_count);
+      li.append(badge);
+    }
+    li.onclick = () => openConversation(conv.id);
+    return li;
+  });
+  $("conversation-list").replaceChildren(...items);
+  const total = convs.reduce((n, c) => n + (c.id === state.current ? 0 : c.unread_count), 0);
+  document.title = total ? `(${total}) Chat` : "Chat";
+}
+
+async function openConversation(id) {
+  state.current = id;
+  const conv = state.convs.get(id);
+  document.body.classList.add("show-chat");
+  $("composer").hidden = false;
+  renderHeader();
+  renderList();
+  renderTyping();
+  if (!conv.loaded) {
+    $("messages").replaceChildren();
+    const page = await api("GET", `/conversations/${id}/messages?limit=${PAGE}`);
+    if (state.current !== id) return;
+    conv.messages = [];
+    for (const m of page) insertMessage(conv, m);
+    conv.loaded = true;
+  }
+  renderMessages();
+  markRead(conv);
+  $("message-input").focus();
+}
+
+async function loadEarlier() {
+  const conv = state.convs.get(state.current);
+  if (!conv || !conv.messages.length) return;
+  const page = await api("GET", `/conversations/${conv.id}/messages?limit=${PAGE}&before=${conv.messages[0].seq}`);
+  for (const m of page) insertMessage(conv, m);
+  const box = $("messages");
+  const fromBottom = box.scrollHeight - box.scrollTop;
+  renderMessages(false);
+  box.scrollTop = box.scrollHeight - fromBottom;
+}
+
+function renderHeader() {
+  const conv = state.convs.get(state.current);
+  if (!conv) return;
+  $("chat-title").textContent = title(conv);
+  $("chat-sub").textContent = conv.is_group
+    ? conv.participants.map((u) => u.username).join(", ")
+    : others(conv).map((u) => (u.is_online ? "online" : "offline")).join("");
+}
+
+// ---------- messages ----------
+
+/** Inserts by seq, ignoring duplicates (live events, acks and sync can all carry the same message). */
+function insertMessage(conv, m) {
+  if (m.sender_id === state.me.id && m.is_read) conv.readFloor = Math.max(conv.readFloor, m.seq);
+  if (m.sender_id !== state.me.id && m.is_read) conv.myReadSeq = Math.max(conv.myReadSeq, m.seq);
+  const list = conv.messages;
+  let i = list.length;
+  while (i > 0 && list[i - 1].seq > m.seq) i--;
+  if (i > 0 && list[i - 1].seq === m.seq) return false;
+  list.splice(i, 0, m);
+  return true;
+}
+
+function isReadByOthers(conv, m) {
+  if (m.seq <= conv.readFloor) return true;
+  const rest = others(conv);
+  return rest.length > 0 && rest.every((u) => (conv.reads.get(u.id) || 0) >= m.seq);
+}
+
+function messageItem(conv, m, pending) {
+  const li = document.createElement("li");
+  const mine = m.sender_id === state.me.id;
+  li.className = "message " + (mine ? "mine" : "theirs") + (pending ? " pending" : "");
+  if (m.seq) li.dataset.seq = m.seq;
+  if (conv.is_group && !mine) {
+    const who = document.createElement("span");
+    who.className = "who";
+    who.textContent = userName(m.sender_id);
+    li.append(who);
+  }
+  const text = document.createElement("span");
+  text.className = "text";
+  text.textContent = m.content;
+  const meta = document.createElement("span");
+  meta.className = "meta";
+  meta.textContent = m.created_at ? new Date(m.created_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
+  li.append(text, meta);
+  if (mine) {
+    const status = document.createElement("span");
+    status.className = "status";
+    status.textContent = pending ? (m.error ? "Not sent: " + m.error : "Sending…") : isReadByOthers(conv, m) ? "Read" : "Sent";
+    if (!pending && isReadByOthers(conv, m)) status.classList.add("read");
+    li.append(status);
+  }
+  return li;
+}
+
+function renderMessages(scroll = true) {
+  const conv = state.convs.get(state.current);
+  if (!conv) return;
+  const items = conv.messages.map((m) => messageItem(conv, m, false));
+  for (const [id, p] of state.outbox) {
+    if (p.conversation_id === conv.id) items.push(messageItem(conv, { sender_id: state.me.id, content: p.content, error: p.error, client_msg_id: id }, true));
+  }
+  const box = $("messages");
+  box.replaceChildren(...items);
+  $("load-earlier").hidden = !(conv.messages.length && conv.messages[0].seq > 1);
+  if (scroll) box.scrollTop = box.scrollHeight;
+}
+
+function refreshStatuses(conv) {
+  if (conv.id !== state.current) return;
+  for (const li of $("messages").querySelectorAll("li.mine[data-seq]")) {
+    const m = conv.messages.find((x) => x.seq === Number(li.dataset.seq));
+    const status = li.querySelector(".status");
+    if (!m || !status) continue;
+    const read = isReadByOthers(conv, m);
+    status.textContent = read ? "Read" : "Sent";
+    status.classList.toggle("read", read);
+  }
+}
+
+async function addMessage(m) {
+  let conv = state.convs.get(m.conversation_id);
+  if (!conv) conv = await fetchConversation(m.conversation_id).catch(() => null);
+  if (!conv) return;
+  const isNew = m.seq > conv.lastSeq;
+  if (conv.loaded) insertMessage(conv, m);
+  if (isNew) {
+    conv.lastSeq = m.seq;
+    conv.last_message = m;
+    if (m.sender_id !== state.me.id && m.seq > conv.myReadSeq) conv.unread_count++;
+  }
+  conv.typing.delete(m.sender_id);
+  if (conv.id === state.current) {
+    renderMessages();
+    renderTyping();
+    markRead(conv);
+  }
+  renderList();
+}
+
+/** Marks everything up to the newest message from others read, when the user can see it. */
+function markRead(conv) {
+  if (!conv || conv.id !== state.current || document.visibilityState !== "visible") return;
+  const last = [...conv.messages].reverse().find((m) => m.sender_id !== state.me.id);
+  if (!last || last.seq <= conv.myReadSeq) {
+    if (conv.unread_count) (conv.unread_count = 0), renderList();
+    return;
+  }
+  conv.myReadSeq = last.seq;
+  conv.unread_count = 0;
+  if (state.ready) state.ws.send(JSON.stringify({ type: "mark_read", message_id: last.id }));
+  else api("PUT", `/messages/${last.id}/read`).catch(() => (conv.myReadSeq = 0));
+  renderList();
+}
+
+function sendMessage(content) {
+  const conv = state.convs.get(state.current);
+  if (!conv) return;
+  const id = randomId();
+  state.outbox.set(id, { conversation_id: conv.id, content });
+  flushOne(id);
+  renderMessages();
+}
+
+function flushOne(id) {
+  const p = state.outbox.get(id);
+  if (!p || !state.ready) return; // sent on the next `ready`; client_msg_id makes the retry safe
+  state.ws.send(JSON.stringify({ type: "message", conversation_id: p.conversation_id, content: p.content, client_msg_id: id }));
+}
+
+// ---------- typing ----------
+
+function renderTyping() {
+  const conv = state.convs.get(state.current);
+  const names = conv ? [...conv.typing.keys()].map(userName) : [];
+  $("typing").textContent = names.length ? `${names.join(", ")} ${names.length > 1 ? "are" : "is"} typing…` : "";
+}
+
+async function onTyping(f) {
+  if (f.user_id === state.me.id) return;
+  // Someone starting a new conversation with us: it shows up as soon as they type.
+  const conv = state.convs.get(f.conversation_id) || (await fetchConversation(f.conversation_id).catch(() => null));
+  if (!conv) return;
+  clearTimeout(conv.typing.get(f.user_id));
+  conv.typing.set(
+    f.user_id,
+    setTimeout(() => {
+      conv.typing.delete(f.user_id);
+      renderTyping();
+    }, 4000),
+  );
+  renderTyping();
+}
+
+// ---------- socket ----------
+
+function setConn(status) {
+  const el = $("conn");
+  el.dataset.status = status;
+  el.textContent = status === "online" ? "online" : status === "connecting" ? "connecting…" : "reconnecting…";
+}
+
+function connect() {
+  if (state.ws || !state.token) return;
+  setConn(state.attempt ? "reconnecting" : "connecting");
+  const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/v1/ws");
+  state.ws = ws;
+  ws.onopen = () => ws.send(JSON.stringify({ token: state.token }));
+  ws.onmessage = (e) => onFrame(JSON.parse(e.data));
+  ws.onclose = (e) => {
+    if (state.ws !== ws) return;
+    dropSocket(false);
+    if (e.code === 4401) return logout("Your session has ended; log in again.");
+    scheduleReconnect();
+  };
+}
+
+/** Forgets the socket at once (a dead network may take minutes to report the close). */
+function dropSocket(reconnect) {
+  const ws = state.ws;
+  state.ws = null;
+  state.ready = false;
+  clearInterval(state.heartbeat);
+  if (ws) {
+    ws.onclose = ws.onmessage = ws.onopen = null;
+    try {
+      ws.close();
+    } catch {}
+  }
+  if (reconnect) scheduleReconnect();
+}
+
+function scheduleReconnect() {
+  if (!state.token) return;
+  setConn("reconnecting");
+  const delay = Math.min(15000, 500 * 2 ** state.attempt) * (0.5 + Math.random() / 2);
+  state.attempt++;
+  clearTimeout(state.reconnectTimer);
+  state.reconnectTimer = setTimeout(connect, delay);
+}
+
+function sendSync() {
+  const since = {};
+  for (const conv of state.convs.values()) if (conv.loaded) since[conv.id] = conv.messages.length ? conv.messages[conv.messages.length - 1].seq : 0;
+  state.ws.send(JSON.stringify({ type: "sync", since }));
+}
+
+async function onReady() {
+  state.ready = true;
+  state.attempt = 0;
+  state.lastPong = Date.now();
+  setConn("online");
+  clearInterval(state.heartbeat);
+  // A ping every 20 s; no pong for 45 s means the path is dead even if the socket looks open.
+  state.heartbeat = setInterval(() => {
+    if (Date.now() - state.lastPong > 45000) return dropSocket(true);
+    if (state.ready) state.ws.send(JSON.stringify({ type: "ping" }));
+  }, 20000);
+  // Catch up: new conversations and counts over REST, missed messages through sync, then the outbox.
+  await loadConversations().catch(() => {});
+  if (!state.ready) return;
+  sendSync();
+  for (const id of state.outbox.keys()) flushOne(id);
+}
+
+function onFrame(f) {
+  switch (f.type) {
+    case "ready":
+      return void onReady();
+    case "pong":
+      state.lastPong = Date.now();
+      return;
+    case "new_message":
+      return void addMessage(f.message);
+    case "message_ack":
+      state.outbox.delete(f.client_msg_id);
+      return void addMessage(f.message);
+    case "sync_done":
+      if (f.has_more && state.ready) sendSync();
+      return;
+    case "message_read": {
+      const conv = state.convs.get(f.conversation_id);
+      if (!conv) return;
+      if (f.user_id === state.me.id) {
+        conv.myReadSeq = Math.max(conv.myReadSeq, f.last_read_seq);
+        if (f.last_read_seq >= conv.lastSeq) conv.unread_count = 0;
+        return renderList();
+      }
+      conv.reads.set(f.user_id, Math.max(conv.reads.get(f.user_id) || 0, f.last_read_seq));
+      return refreshStatuses(conv);
+    }
+    case "user_typing":
+      return void onTyping(f);
+    case "presence": {
+      const u = state.users.get(f.user_id);
+      if (u) u.is_online = f.is_online;
+      renderList();
+      return renderHeader();
+    }
+    case "error": {
+      const p = f.ref && state.outbox.get(f.ref);
+      if (p) {
+        p.error = f.detail;
+        if (p.conversation_id === state.current) renderMessages();
+      }
+      console.warn("server error frame", f);
+      return;
+    }
+  }
+}
+
+// ---------- new chat ----------
+
+let searchTimer = 0;
+function bindNewChat() {
+  const panel = $("new-chat");
+  const reset = () => {
+    state.selected.clear();
+    $("user-search").value = "";
+    $("group-name").value = "";
+    $("search-results").replaceChildren();
+    renderSelected();
+  };
+  $("new-chat-btn").onclick = () => {
+    panel.hidden = !panel.hidden;
+    if (!panel.hidden) reset(), $("user-search").focus();
+  };
+  $("cancel-chat").onclick = () => (panel.hidden = true);
+  $("user-search").oninput = (e) => {
+    clearTimeout(searchTimer);
+    const q = e.target.value.trim();
+    searchTimer = setTimeout(async () => {
+      const users = q ? await api("GET", "/users?limit=10&q=" + encodeURIComponent(q)).catch(() => []) : [];
+      $("search-results").replaceChildren(
+        ...users
+          .filter((u) => u.id !== state.me.id)
+          .map((u) => {
+            const li = document.createElement("li");
+            li.dataset.id = u.id;
+            li.textContent = u.full_name ? `${u.username} (${u.full_name})` : u.username;
+            li.onclick = () => {
+              state.users.set(u.id, u);
+              state.selected.set(u.id, u);
+              renderSelected();
+            };
+            return li;
+          }),
+      );
+    }, 150);
+  };
+  $("create-chat").onclick = async () => {
+    const ids = [...state.selected.keys()];
+    const name = $("group-name").value.trim();
+    const group = ids.length > 1 || name !== "";
+    try {
+      const c = await api("POST", "/conversations", group ? { participant_ids: ids, name: name || "Group", is_group: true } : { participant_ids: ids });
+      upsertConversation(c);
+      panel.hidden = true;
+      await openConversation(c.id);
+    } catch (err) {
+      alert(err.message);
+    }
+  };
+}
+
+function renderSelected() {
+  const chips = [...state.selected.values()].map((u) => {
+    const chip = document.createElement("button");
+    chip.type = "button";
+    chip.className = "chip";
+    chip.textContent = u.username + " ×";
+    chip.onclick = () => (state.selected.delete(u.id), renderSelected());
+    return chip;
+  });
+  $("selected").replaceChildren(...chips);
+  $("create-chat").disabled = state.selected.size === 0;
+}
+
+// ---------- composer and page ----------
+
+function bindComposer() {
+  const input = $("message-input");
+  $("composer").onsubmit = (e) => {
+    e.preventDefault();
+    const content = input.value.trim();
+    if (!content) return;
+    input.value = "";
+    sendMessage(content);
+  };
+  input.onkeydown = (e) => {
+    if (e.key === "Enter" && !e.shiftKey) (e.preventDefault(), $("composer").requestSubmit());
+  };
+  input.oninput = () => {
+    const now = Date.now();
+    if (!state.ready || !state.current || !input.value || now - state.typingSentAt < 2000) return;
+    state.typingSentAt = now;
+    state.ws.send(JSON.stringify({ type: "typing", conversation_id: state.current }));
+  };
+  $("load-earlier").onclick = () => loadEarlier();
+  $("back").onclick = () => {
+    document.body.classList.remove("show-chat");
+    state.current = null;
+    renderList();
+  };
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible" && state.current) markRead(state.convs.get(state.current));
+});
+window.addEventListener("online", () => {
+  if (!state.ws && state.token) (state.attempt = 0), clearTimeout(state.reconnectTimer), connect();
+});
+
+bindAuthForms();
+bindNewChat();
+bindComposer();
+if (state.token) start();
+else showAuth();
