@@ -2,6 +2,7 @@
 // CLI entry: dispatches to one file per subcommand in src/cli/ (serve is the default).
 import { backupCommand } from "./cli/backup";
 import type { Command } from "./cli/command";
+import { healthcheckCommand } from "./cli/healthcheck";
 import { migrateCommand } from "./cli/migrate";
 import { serveCommand } from "./cli/serve";
 import { userCommand } from "./cli/user";
@@ -10,7 +11,7 @@ import { ConfigError, settingsHelp } from "./config";
 import { ApiError } from "./errors";
 import { VERSION } from "./version";
 
-const commands: Command[] = [serveCommand, migrateCommand, backupCommand, userCommand, versionCommand];
+const commands: Command[] = [serveCommand, migrateCommand, backupCommand, userCommand, healthcheckCommand, versionCommand];
 
 const HELP = `chat-server ${VERSION}: self-hosted real-time chat backend
 
