@@ -156,3 +156,42 @@ describe("against a running server", () => {
     expect(existsSync(join(scratch, "x.db"))).toBe(false);
   });
 });
+
+describe("lifecycle signals", () => {
+  test("SIGHUP is logged and ignored; healthcheck passes; SIGTERM then stops it cleanly with exit 0", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "chat-sig-"));
+    const probe = Bun.serve({ port: 0, fetch: () => new Response() });
+    const port = probe.port!;
+    probe.stop(true);
+    const proc = Bun.spawn([process.execPath, "run", ENTRY, "serve", "--port", String(port), "--host", "127.0.0.1", "--data-dir", dir], {
+      env: cleanEnv(),
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const stderr = new Response(proc.stderr).text();
+    try {
+      const url = `http://127.0.0.1:${port}/health`;
+      for (let i = 0; i < 200; i++) {
+        const ok = await fetch(url).then((r) => r.ok, () => false);
+        if (ok) break;
+        await Bun.sleep(50);
+      }
+      const healthy = await cli(["healthcheck", "--port", String(port)]);
+      expect(healthy.code).toBe(0);
+      proc.kill("SIGHUP");
+      await Bun.sleep(300);
+      expect(proc.exitCode).toBeNull();
+      expect((await fetch(url)).status).toBe(200);
+      proc.kill("SIGTERM");
+      expect(await proc.exited).toBe(0);
+      const log = await stderr;
+      expect(log).toContain("SIGHUP received");
+      expect(log).toContain('"msg":"stopped"');
+      const unhealthy = await cli(["healthcheck", "--port", String(port), "--timeout-ms", "500"]);
+      expect(unhealthy.code).toBe(1);
+    } finally {
+      proc.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
