@@ -1,19 +1,38 @@
 // Harness pieces for the stress scenarios: the compiled binary on loopback with a temporary data dir,
 // process figures from /proc, a resilient socket sender and small statistics helpers.
 import { Database } from "bun:sqlite";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { client, TestSocket, wsUrl } from "../helpers";
 
 export const ROOT = resolve(import.meta.dir, "../..");
-export const BINARY = join(ROOT, "dist/chat-server");
+const BUILT = join(ROOT, "dist/chat-server");
+/** The binary under test: a private copy, so a rebuild of dist/ by someone else mid-run changes nothing. */
+export let BINARY = BUILT;
 
 export async function ensureBinary(force = false) {
-  if (!force && existsSync(BINARY)) return;
-  const build = Bun.spawn(["bun", "run", "build"], { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
-  if ((await build.exited) !== 0) throw new Error("bun run build failed");
+  if (force || !existsSync(BUILT)) {
+    const build = Bun.spawn(["bun", "run", "build"], { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
+    if ((await build.exited) !== 0) throw new Error("bun run build failed");
+  }
+  const copy = join(mkdtempSync(join(tmpdir(), "chat-stress-bin-")), "chat-server");
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const before = statSync(BUILT);
+      copyFileSync(BUILT, copy);
+      const after = statSync(BUILT);
+      // A build writing the file right now shows up as a changing size or mtime: copy again.
+      if (before.size === after.size && before.mtimeMs === after.mtimeMs && statSync(copy).size === after.size) break;
+    } catch (error) {
+      if (attempt > 20) throw error;
+    }
+    await Bun.sleep(500);
+  }
+  chmodSync(copy, 0o755);
+  BINARY = copy;
+  process.on("exit", () => rmSync(join(copy, ".."), { recursive: true, force: true }));
 }
 
 /** A free loopback port, so restarts after SIGKILL come back at the same address. */
