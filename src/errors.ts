@@ -50,6 +50,8 @@ type Logger = { error: (msg: string, fields?: Record<string, unknown>) => void }
 
 /** Maps anything thrown in a route to a contract response. Unknown errors are logged and made opaque. */
 export function renderError(code: string | number, error: unknown, log: Logger): Response {
+  // Elysia wraps whatever a parse hook throws in its ParseError; ours throws ApiErrors (413, 400).
+  if (code === "PARSE" && error instanceof Error && error.cause instanceof ApiError) error = error.cause;
   if (error instanceof ApiError) return errorResponse(error.status, error.code, error.detail, error.headers);
   if (error instanceof ValidationError) return errorResponse(422, "validation_error", describeValidation(error));
   switch (code) {

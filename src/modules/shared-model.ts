@@ -1,5 +1,6 @@
-// Schemas every module shares: the error body, ids, pagination.
+// Schemas every module shares: the error body, ids, pagination; and the request-body parser they share.
 import { t } from "elysia";
+import { ApiError } from "../errors";
 
 export const ErrorBody = t.Object(
   { detail: t.String(), code: t.String() },
@@ -7,7 +8,12 @@ export const ErrorBody = t.Object(
 );
 
 export const Uuid = t.String({ format: "uuid", description: "UUID (time-ordered v7)" });
-export const IdParams = <K extends string>(key: K) => t.Object({ [key]: Uuid } as { [P in K]: typeof Uuid });
+/** An id a client sends: UUIDs are case-insensitive (RFC 9562; Swift prints them upper-case), ours are stored lower-case. */
+export const UuidInput = t
+  .Transform(Uuid)
+  .Decode((id) => id.toLowerCase())
+  .Encode((id) => id);
+export const IdParams = <K extends string>(key: K) => t.Object({ [key]: UuidInput } as { [P in K]: typeof UuidInput });
 
 export const Timestamp = t.String({ format: "date-time", description: "ISO-8601 UTC, millisecond precision, Z suffix" });
 export const NullableTimestamp = t.Union([Timestamp, t.Null()]);
@@ -29,4 +35,64 @@ export const errorResponses = {
   413: ErrorBody,
   422: ErrorBody,
   429: ErrorBody,
+};
+
+// Real bodies nest two or three levels. Deeper ones are refused before validation, whose error
+// messages pretty-print the value: quadratic in the depth, so one deep body could stall the server.
+const MAX_JSON_DEPTH = 32;
+
+function jsonTooDeep(text: string): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > MAX_JSON_DEPTH) return true;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return false;
+}
+
+const tooLarge = (maxBytes: number) => new ApiError(413, "payload_too_large", `Request body is larger than ${maxBytes} bytes`);
+
+/** The body as text, at most maxBytes of it whatever the framing: a chunked body has no Content-Length to check up front. */
+async function readBounded(request: Request, maxBytes: number): Promise<string> {
+  if (request.headers.has("content-length")) return request.text(); // checked against the limit on arrival
+  const reader = request.body!.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      reader.cancel().catch(() => {});
+      throw tooLarge(maxBytes);
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
+}
+
+/**
+ * The modules' `onParse`: JSON (also when no content type is given, as the original service did) and the
+ * OAuth2 form, bounded in size and depth. Multipart is left to Elysia.
+ */
+export const parseBody = (maxBytes: number) => async ({ request }: { request: Request }, contentType: string) => {
+  if (contentType === "multipart/form-data") return undefined;
+  const text = await readBounded(request, maxBytes);
+  if (contentType === "application/x-www-form-urlencoded") return Object.fromEntries(new URLSearchParams(text));
+  if (contentType !== "application/json" && contentType !== "") return text;
+  // No body at all: validation then says what was expected (422); undefined lets Elysia see "no body".
+  if (text.trim() === "") return contentType === "" ? undefined : null;
+  if (jsonTooDeep(text)) throw new ApiError(400, "malformed_body", "Request body is nested too deeply");
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new ApiError(400, "malformed_body", "Request body could not be parsed");
+  }
 };

@@ -3,7 +3,7 @@ import { Elysia } from "elysia";
 import type { AppDeps } from "../../app";
 import { ApiError } from "../../errors";
 import { createRateLimiter } from "../../lib/rate-limiter";
-import { ErrorBody, errorResponses } from "../shared-model";
+import { ErrorBody, errorResponses, parseBody } from "../shared-model";
 import { UserView } from "../users/model";
 import { toUserView } from "../users/service";
 import { LoginBody, SignupBody, TokenResponse } from "./model";
@@ -21,6 +21,7 @@ export const authModule = (deps: AppDeps) => {
 
   return new Elysia({ prefix: "/api/v1/auth", tags: ["auth"] })
     .use(authPlugin(deps))
+    .onParse(parseBody(deps.config.maxBodyBytes))
     .post(
       "/signup",
       async ({ body, set }) => {

@@ -2,7 +2,7 @@
 import { Elysia, t } from "elysia";
 import type { AppDeps } from "../../app";
 import { authPlugin, bearerSecurity } from "../auth/plugin";
-import { errorResponses, IdParams } from "../shared-model";
+import { errorResponses, IdParams, parseBody } from "../shared-model";
 import { ConversationListQuery, ConversationView, CreateConversationBody, UpdateConversationBody } from "./model";
 import {
   createConversation,
@@ -17,6 +17,7 @@ export const conversationsModule = (deps: AppDeps) => {
     toConversationViews(deps.db, deps.hub, me, [row])[0]!;
   return new Elysia({ prefix: "/api/v1/conversations", tags: ["conversations"] })
     .use(authPlugin(deps))
+    .onParse(parseBody(deps.config.maxBodyBytes))
     .post(
       "/",
       ({ body, user, set }) => {

@@ -1,7 +1,7 @@
 // Conversation schemas: the view (with participants, last message and the caller's unread count) and bodies.
 import { t, type Static } from "elysia";
 import { MessageView } from "../messages/model";
-import { Limit, Offset, Timestamp, Uuid } from "../shared-model";
+import { Limit, Offset, Timestamp, Uuid, UuidInput } from "../shared-model";
 import { UserView } from "../users/model";
 
 export const MAX_PARTICIPANTS = 1000;
@@ -23,7 +23,7 @@ const Name = t.String({ maxLength: 128 });
 
 export const CreateConversationBody = t.Object(
   {
-    participant_ids: t.Array(Uuid, { maxItems: MAX_PARTICIPANTS, description: "Other members; you are always added" }),
+    participant_ids: t.Array(UuidInput, { maxItems: MAX_PARTICIPANTS, description: "Other members; you are always added" }),
     name: t.Optional(t.Union([Name, t.Null()])),
     is_group: t.Optional(t.Boolean({ default: false })),
   },

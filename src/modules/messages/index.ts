@@ -2,7 +2,7 @@
 import { Elysia, t } from "elysia";
 import type { AppDeps } from "../../app";
 import { authPlugin, bearerSecurity } from "../auth/plugin";
-import { errorResponses, IdParams } from "../shared-model";
+import { errorResponses, IdParams, parseBody } from "../shared-model";
 import { MessagePageQuery, MessageView, ReadReceipt, SendMessageBody, UnreadCounts } from "./model";
 import { prepareSend } from "./send";
 import { isReadFor, listMessages, markRead, readState, unreadCounts } from "./service";
@@ -10,6 +10,7 @@ import { isReadFor, listMessages, markRead, readState, unreadCounts } from "./se
 export const messagesModule = (deps: AppDeps) =>
   new Elysia({ prefix: "/api/v1", tags: ["messages"] })
     .use(authPlugin(deps))
+    .onParse(parseBody(deps.config.maxBodyBytes))
     .post(
       "/conversations/:conversation_id/messages",
       async ({ params, body, user, set }) => {

@@ -2,7 +2,7 @@
 import { Elysia } from "elysia";
 import type { AppDeps } from "../../app";
 import { authPlugin, bearerSecurity } from "../auth/plugin";
-import { ErrorBody, errorResponses, IdParams } from "../shared-model";
+import { ErrorBody, errorResponses, IdParams, parseBody } from "../shared-model";
 import { UpdateMeBody, UserSearchQuery, UserView } from "./model";
 import { getUser, searchUsers, toUserView, updateMe } from "./service";
 import { t } from "elysia";
@@ -10,6 +10,7 @@ import { t } from "elysia";
 export const usersModule = (deps: AppDeps) =>
   new Elysia({ prefix: "/api/v1/users", tags: ["users"] })
     .use(authPlugin(deps))
+    .onParse(parseBody(deps.config.maxBodyBytes))
     .get(
       "/",
       ({ query, user }) =>
