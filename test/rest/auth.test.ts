@@ -62,6 +62,15 @@ describe("signup", () => {
     expectError(await signup({ ...valid(), email: first.email.toUpperCase() }), 409, { code: "email_taken" });
   });
 
+  test("concurrent signups for one username: exactly one 201, the rest 409", async () => {
+    const name = tag();
+    const results = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => signup({ ...valid(i % 2 ? name : name.toUpperCase()), email: `${name}-${i}@example.com` })),
+    );
+    expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409]);
+    for (const r of results.filter((r) => r.status === 409)) expectError(r, 409, { code: "username_taken" });
+  });
+
   test("usernames of 3 and 32 characters of [A-Za-z0-9_.-] are accepted", async () => {
     const short = tag().slice(-3);
     expect((await signup(valid(`a.${short.slice(-1)}`))).status).toBe(201);

@@ -1,7 +1,7 @@
 // REST contract: creating direct conversations and groups, listing by activity, reading and renaming them.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { client, startTestServer, type TestServer } from "../helpers";
-import { API, expectConversationView, expectError, randomUuid, type Api, type TestUser } from "./util";
+import { API, expectConversationView, expectError, randomUuid, seedUsers, tag, type Api, type TestUser } from "./util";
 
 let server: TestServer;
 let api: Api;
@@ -157,6 +157,14 @@ describe("GET /conversations", () => {
     expectError(await list(alice!.token, "limit=101"), 422, { field: "limit" });
     expectError(await list(alice!.token, "limit=0"), 422, { field: "limit" });
     expectError(await list(alice!.token, "offset=-1"), 422, { field: "offset" });
+  });
+
+  test("limit defaults to 50", async () => {
+    const [alice] = await users(1);
+    const ids = seedUsers(server, tag(), 52).map((u) => u.id);
+    for (const id of ids) expect((await create(alice!.token, { participant_ids: [id] })).status).toBe(201);
+    expect((await list(alice!.token)).body).toHaveLength(50);
+    expect((await list(alice!.token, "offset=50")).body).toHaveLength(2);
   });
 
   test("each entry carries the caller's unread count and last message", async () => {

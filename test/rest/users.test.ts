@@ -58,7 +58,7 @@ describe("GET /users (search)", () => {
   test("offset pages through the results without overlap or gaps", async () => {
     const t = tag();
     const me = await userNamed(api, tag());
-    const all = seedUsers(server, t, 25).sort();
+    const all = seedUsers(server, t, 25).map((u) => u.username).sort();
     const pages: string[] = [];
     for (let offset = 0; offset < 30; offset += 10) pages.push(...names((await search(me.token, `q=${t}&limit=10&offset=${offset}`)).body));
     expect(pages).toEqual(all);
@@ -208,6 +208,23 @@ describe("PUT /users/me", () => {
     });
     expectError(await api.put(`${API}/users/me`, { email: other.user.email.toUpperCase() }, me.token), 409, { code: "email_taken" });
     expect((await api.get(`${API}/auth/me`, me.token)).body.username).toBe(me.user.username);
+  });
+
+  test("changing the email lets you log in with the new one", async () => {
+    const me = await userNamed(api, tag());
+    const email = `${tag()}@elsewhere.example`;
+    const res = await api.put(`${API}/users/me`, { email }, me.token);
+    expect(res.status).toBe(200);
+    expect(res.body.email).toBe(email);
+    expect((await api.post(`${API}/auth/login`, { username: email, password: PASSWORD })).status).toBe(200);
+    expectError(await api.post(`${API}/auth/login`, { username: me.user.email, password: PASSWORD }), 401);
+  });
+
+  test("two users racing for one new username: one 200, one 409", async () => {
+    const [a, b] = await Promise.all([userNamed(api, tag()), userNamed(api, tag())]);
+    const wanted = tag();
+    const results = await Promise.all([a, b].map((u) => api.put(`${API}/users/me`, { username: wanted }, u.token)));
+    expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
   });
 
   test("changing the password needs current_password (422 naming it)", async () => {

@@ -91,7 +91,7 @@ export async function craftToken(server: TestServer, claims: Record<string, unkn
  * Inserts users straight into the database (no password hashing), for pagination tests that need
  * more users than is reasonable to sign up one by one. They cannot log in.
  */
-export function seedUsers(server: TestServer, prefix: string, count: number): string[] {
+export function seedUsers(server: TestServer, prefix: string, count: number): { id: string; username: string }[] {
   const at = Date.now();
   const rows = Array.from({ length: count }, (_, i) => {
     const username = `${prefix}${String(i).padStart(3, "0")}`;
@@ -109,7 +109,7 @@ export function seedUsers(server: TestServer, prefix: string, count: number): st
     };
   });
   server.db.insert(users).values(rows).run();
-  return rows.map((r) => r.username.toLowerCase());
+  return rows.map((r) => ({ id: r.id, username: r.username }));
 }
 
 /** A short unique lowercase tag, so each test's search terms only match its own users. */
