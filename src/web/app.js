@@ -45,6 +45,10 @@ function randomId() {
 function showAuth(message) {
   $("app").hidden = true;
   $("auth").hidden = false;
+  $("login-form").reset();
+  $("signup-form").reset();
+  $("login-form").hidden = false;
+  $("signup-form").hidden = true;
   $("auth-error").textContent = message || "";
 }
 
@@ -63,8 +67,15 @@ function logout(message) {
   state.convs.clear();
   state.current = null;
   state.outbox.clear();
+  state.users.clear();
+  state.me = null;
   $("conversation-list").replaceChildren();
   $("messages").replaceChildren();
+  $("chat-title").textContent = "Pick a conversation";
+  $("chat-sub").textContent = $("typing").textContent = "";
+  $("composer").hidden = $("load-earlier").hidden = $("new-chat").hidden = true;
+  document.body.classList.remove("show-chat");
+  document.title = "Chat";
   showAuth(message);
 }
 

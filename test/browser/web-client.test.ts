@@ -175,6 +175,32 @@ test.skipIf(!hasChromium)(
     await alice.page.press("#message-input", "Enter");
     await bob.page.locator("#messages li.theirs .text", { hasText: "Back now, ça va ?" }).waitFor(WAIT);
 
+    // A group: Alice names it and picks Bob; Bob sees it with its unread badge, also after
+    // logging out and back in through the login form (the count comes from the server).
+    await alice.page.click("#new-chat-btn");
+    await alice.page.fill("#user-search", bob.username);
+    await alice.page.locator("#search-results li", { hasText: bob.username }).click();
+    await alice.page.fill("#group-name", "Weekend plans");
+    await alice.page.click("#create-chat");
+    await alice.page.locator("#chat-title", { hasText: "Weekend plans" }).waitFor(WAIT);
+    await alice.page.fill("#message-input", "Group hello");
+    await alice.page.press("#message-input", "Enter");
+    const bobGroup = bob.page.locator("#conversation-list li", { hasText: "Weekend plans" });
+    await bobGroup.locator(".preview", { hasText: "Alice Liddell: Group hello" }).waitFor(WAIT);
+    await bobGroup.locator(".badge", { hasText: "1" }).waitFor(WAIT);
+    await bob.page.click("#logout");
+    await bob.page.locator("#login-form").waitFor(WAIT);
+    await bob.page.fill('#login-form input[name="username"]', bob.username);
+    await bob.page.fill('#login-form input[name="password"]', "correct horse battery");
+    await bob.page.click('#login-form button[type="submit"]');
+    await bobGroup.locator(".badge", { hasText: "1" }).waitFor(WAIT);
+    expect(await bob.page.locator("#conversation-list li .name").allTextContents()).toEqual(["Weekend plans", "Alice Liddell"]);
+    await bobGroup.click();
+    await bob.page.locator("#messages li.theirs .who", { hasText: "Alice Liddell" }).waitFor(WAIT);
+    await alice.page.locator("#messages li.mine .status.read", { hasText: "Read" }).waitFor(WAIT);
+    await alice.page.locator("#conversation-list li", { hasText: "Bob Builder" }).click();
+    await alice.page.locator("#messages li.mine .text", { hasText: "Back now" }).waitFor(WAIT);
+
     const alicePath = await shot(alice, "alice");
     await shot(bob, "bob");
     // The README's picture is committed: refresh it only when asked, so test runs leave the tree clean.
