@@ -29,7 +29,8 @@ export interface CommandSpec<O extends string> {
 }
 
 export interface Parsed<O extends string> {
-  options: Partial<Record<O, string>> & { [K in O]?: string };
+  /** Flag values (a switch reads "true"), falling back to each option's environment variable. */
+  options: Partial<Record<O, string>>;
   positionals: string[];
   config: Config;
 }
