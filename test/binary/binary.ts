@@ -1,6 +1,6 @@
 // Helpers for tests of the compiled executable: find or build it once, copy it into an empty
 // folder, pick a free port, run it there and wait for /health, and stop it with a signal.
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -9,6 +9,22 @@ import type { Subprocess } from "bun";
 export const ROOT = resolve(import.meta.dir, "../..");
 
 let built: Promise<string> | undefined;
+
+// Builds go to <tmp>/chat-server-test-builds/<pid>. bun test fires no exit hook, so each run instead
+// removes the folders of runs whose process is gone (~110 MB each).
+const BUILDS = join(tmpdir(), "chat-server-test-builds");
+
+function sweepFinishedBuilds() {
+  for (const name of existsSync(BUILDS) ? readdirSync(BUILDS) : []) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ESRCH") rmSync(join(BUILDS, name), { recursive: true, force: true });
+    }
+  }
+}
 
 /**
  * The executable under test: $CHAT_BINARY when set (CI builds it first), else built once per test
@@ -22,12 +38,13 @@ export function binaryPath(): Promise<string> {
       if (!existsSync(path)) throw new Error(`CHAT_BINARY=${given} does not exist (run \`bun run build\` first)`);
       return path;
     }
-    const dir = mkdtempSync(join(tmpdir(), "chat-build-"));
+    sweepFinishedBuilds();
+    const dir = join(BUILDS, String(process.pid));
+    mkdirSync(dir, { recursive: true });
     const out = join(dir, "chat-server");
     const proc = Bun.spawn([process.execPath, "run", "build", out], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
     const [code, stdout, stderr] = await Promise.all([proc.exited, new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
     if (code !== 0 || !existsSync(out)) throw new Error(`bun run build failed (${code}):\n${stdout}\n${stderr}`);
-    process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
     return out;
   })());
 }
