@@ -10,16 +10,24 @@ export const CLOSE = {
   flood: 1008,
   /** Frame over the size limit (Bun closes with this itself). */
   tooBig: 1009,
-  /** The client did not read fast enough; it reconnects and catches up with sync. */
-  slowConsumer: 4008,
+  /**
+   * The client did not read fast enough (over BACKPRESSURE_LIMIT queued). Never sent: Bun drops the TCP
+   * connection without a close frame (the client is not reading one anyway), so clients observe 1006.
+   * They reconnect and catch up with sync.
+   */
+  slowConsumer: 1006,
   /** Server going away (shutdown). */
   goingAway: 1001,
 } as const;
 
 export const MAX_FRAME_BYTES = 64 * 1024;
+/** Bytes queued for one socket before Bun closes it as a slow consumer (closeOnBackpressureLimit). */
+export const BACKPRESSURE_LIMIT = 4 * 1024 * 1024;
 export const AUTH_TIMEOUT_MS = 10_000;
 export const SYNC_PAGE = 500;
 export const SYNC_MAX_PER_ROUND = 5_000;
+/** A sync round stops once this much is queued for the socket: well under BACKPRESSURE_LIMIT. */
+export const SYNC_MAX_BUFFERED_BYTES = 1024 * 1024;
 export const TYPING_THROTTLE_MS = 1_000;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -13,11 +13,13 @@ import type { BunHub, ChatSocket, SocketData } from "./bun-hub";
 import { userTopic } from "./hub";
 import {
   AUTH_TIMEOUT_MS,
+  BACKPRESSURE_LIMIT,
   CLOSE,
   clientMsgId,
   field,
   frameError,
   MAX_FRAME_BYTES,
+  SYNC_MAX_BUFFERED_BYTES,
   SYNC_MAX_PER_ROUND,
   SYNC_PAGE,
   syncPositions,
@@ -178,9 +180,17 @@ export function createSocketEndpoint(deps: AppDeps & { hub: BunHub }): SocketEnd
         hasMore = true;
         rows.length = limit;
       }
-      budget -= rows.length;
       const timestamp = iso(now());
-      for (const m of rows) send(ws, { type: "new_message", message: toMessageView(m, isReadFor(m, userId, state)), timestamp });
+      for (const m of rows) {
+        send(ws, { type: "new_message", message: toMessageView(m, isReadFor(m, userId, state)), timestamp });
+        budget--;
+        // A whole round written at once can pass Bun's backpressure limit, and Bun then drops the very
+        // client that asked to catch up. End the round early instead; the client asks again from its new seqs.
+        if (ws.getBufferedAmount() > SYNC_MAX_BUFFERED_BYTES) {
+          send(ws, { type: "sync_done", has_more: true });
+          return;
+        }
+      }
     }
     send(ws, { type: "sync_done", has_more: hasMore });
   }
@@ -189,7 +199,7 @@ export function createSocketEndpoint(deps: AppDeps & { hub: BunHub }): SocketEnd
     maxPayloadLength: MAX_FRAME_BYTES,
     idleTimeout: 60,
     sendPings: true,
-    backpressureLimit: 4 * 1024 * 1024,
+    backpressureLimit: BACKPRESSURE_LIMIT,
     closeOnBackpressureLimit: true,
     perMessageDeflate: false,
     open(ws) {
