@@ -7,6 +7,7 @@ import { iso, now } from "../lib/time";
 import { bearerToken, userForToken } from "../modules/auth/service";
 import { memberIds } from "../modules/conversations/service";
 import { prepareSend } from "../modules/messages/send";
+import type { SendRequest } from "../modules/messages/writer";
 import { fetchMessages, isMember, isReadFor, markRead, readState, toMessageView } from "../modules/messages/service";
 import { touchLastSeen } from "../modules/users/service";
 import type { BunHub, ChatSocket, SocketData } from "./bun-hub";
@@ -136,12 +137,22 @@ export function createSocketEndpoint(deps: AppDeps & { hub: BunHub }): SocketEnd
 
   function onMessage(ws: ChatSocket, userId: string, frame: Record<string, unknown>) {
     const id = clientMsgId(frame);
-    const request = prepareSend(db, hub, userId, {
-      conversationId: field(frame, "conversation_id", "optional-uuid"),
-      recipientId: field(frame, "recipient_id", "optional-uuid"),
-      content: frame.content,
-      clientMsgId: id,
-    });
+    let request: SendRequest;
+    try {
+      request = prepareSend(db, hub, userId, {
+        conversationId: field(frame, "conversation_id", "optional-uuid"),
+        recipientId: field(frame, "recipient_id", "optional-uuid"),
+        content: frame.content,
+        clientMsgId: id,
+      });
+    } catch (error) {
+      // Finding the direct conversation applies the REST create rules, which name participant_ids;
+      // the field this client sent is recipient_id, and the error has to name what the client sent.
+      if (error instanceof ApiError && error.detail.startsWith("participant_ids:")) {
+        throw new ApiError(error.status, error.code, `recipient_id:${error.detail.slice("participant_ids:".length)}`);
+      }
+      throw error;
+    }
     deps.writer.submit(request, (error, result) => {
       if (error) return sendError(ws, error, id);
       send(ws, { type: "message_ack", client_msg_id: id ?? null, message: result!.message });
