@@ -155,7 +155,13 @@ export function createSocketEndpoint(deps: AppDeps & { hub: BunHub }): SocketEnd
     }
     deps.writer.submit(request, (error, result) => {
       if (error) return sendError(ws, error, id);
-      send(ws, { type: "message_ack", client_msg_id: id ?? null, message: result!.message });
+      let message = result!.message;
+      if (!result!.created) {
+        // A repeat returns the original as it is now, as the REST send does: it may have been read since.
+        const state = readState(db, message.conversation_id, userId);
+        if (state) message = { ...message, is_read: isReadFor(message, userId, state) };
+      }
+      send(ws, { type: "message_ack", client_msg_id: id ?? null, message });
     });
   }
 

@@ -188,6 +188,22 @@ describe("idempotency", () => {
     closeAll(...all);
   });
 
+  test("a repeat acked after the message was read carries its current is_read, as REST's repeat does", async () => {
+    const { alice, bob, dm, a1, all } = await threeSockets();
+    a1.send({ type: "message", conversation_id: dm, content: "read me", client_msg_id: "read-then-retry" });
+    const first = await a1.waitType("message_ack");
+    expect(first.message.is_read).toBe(false);
+    expect((await api.put(`/api/v1/messages/${first.message.id}/read`, {}, bob.token)).status).toBe(200);
+    const from = a1.frames.length;
+    a1.send({ type: "message", conversation_id: dm, content: "read me", client_msg_id: "read-then-retry" });
+    const again = await a1.waitFor((f) => f.type === "message_ack", 5000, from);
+    const rest = await api.send(alice.token, dm, "read me", "read-then-retry");
+    expect(rest.status).toBe(200);
+    expect(again.message).toEqual(rest.body);
+    expect(again.message).toEqual({ ...first.message, is_read: true });
+    closeAll(...all);
+  });
+
   test("a client_msg_id is the sender's own: the other member reusing it sends a new message", async () => {
     const { dm, a1, b, all } = await threeSockets();
     a1.send({ type: "message", conversation_id: dm, content: "from alice", client_msg_id: "same" });
