@@ -1,0 +1,395 @@
+// `bun run bench [--quick] [--only W1,W3] [--skip-build] [--no-write] [--profile] [--<param> <value>]`
+// Builds the binary, starts it on a fresh data dir beside the ceiling (bench/ceiling-server.ts), runs
+// W1–W6 against both in the same run, prints ours / ceiling, writes JSON to bench/results/ and (full
+// runs) the table and chart into BENCHMARKS.md. Fails only on errors, never on timings.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { call, createGroup, createUsers } from "./lib/api";
+import { BUN, cores, fmtBytes, freePort, GENERATOR_CORE, hasTaskset, log, machineInfo, pin, pinning, type Proc, SERVER_CORE, spawnProc, unpin, waitReady } from "./lib/util";
+import { markdownTable, consoleTable, summaryRows, svgChart } from "./report";
+import { capacity } from "./scenarios/capacity";
+import { bigRoom, logChat, saturation, steadyChat, type Target } from "./scenarios/chat";
+import { hasWrk, load, seedHistory } from "./scenarios/rest";
+import { DB_FILE, serverCommand, startup } from "./scenarios/startup";
+import { summarizeProfile } from "./profile-summary";
+
+const ROOT = resolve(import.meta.dir, "..");
+const BENCH = import.meta.dir;
+
+/** Every size and duration; seconds for durations. Override any with --kebab-name value. */
+const FULL = {
+  users: 1000,
+  signupConcurrency: 8,
+  w1Groups: 100,
+  w1GroupSize: 10,
+  w1Rate: 1,
+  w1Warmup: 3,
+  w1Duration: 20,
+  w2Groups: 20,
+  w2GroupSize: 10,
+  w2Windows: "1,4,16",
+  w2Warmup: 1,
+  w2Step: 6,
+  w3Members: 1000,
+  w3Rate: 100,
+  w3Warmup: 3,
+  w3Duration: 20,
+  w4Sockets: 10000,
+  w4Workers: 2,
+  w4Idle: 65,
+  w4Concurrency: 400,
+  w5Rows: 100_000,
+  w5Duration: 10,
+  w5Connections: 32,
+  w6Rows: 1_000_000,
+  w6Repeats: 5,
+  /** Extra flags for our server, e.g. "--synchronous NORMAL" to measure what fsync costs. */
+  serverArgs: "",
+};
+type Params = typeof FULL;
+const QUICK: Params = {
+  ...FULL,
+  users: 100,
+  w1Groups: 10,
+  w1Warmup: 1,
+  w1Duration: 4,
+  w2Groups: 5,
+  w2Windows: "1,4",
+  w2Step: 3,
+  w3Members: 100,
+  w3Rate: 50,
+  w3Warmup: 1,
+  w3Duration: 4,
+  w4Sockets: 1000,
+  w4Workers: 1,
+  w4Idle: 2,
+  w5Rows: 10_000,
+  w5Duration: 3,
+  w6Rows: 50_000,
+  w6Repeats: 3,
+};
+
+const kebab = (k: string) => "--" + k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
+
+function parseArgs(argv: string[]) {
+  const flags = { quick: false, only: null as Set<string> | null, skipBuild: false, write: null as boolean | null, profile: false };
+  const quick = argv.includes("--quick");
+  const params: Params = { ...(quick ? QUICK : FULL) };
+  const byFlag = new Map(Object.keys(FULL).map((k) => [kebab(k), k as keyof Params]));
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--quick") flags.quick = true;
+    else if (a === "--skip-build") flags.skipBuild = true;
+    else if (a === "--no-write") flags.write = false;
+    else if (a === "--write") flags.write = true;
+    else if (a === "--profile") flags.profile = true;
+    else if (a === "--only") flags.only = new Set(argv[++i]!.toUpperCase().split(","));
+    else if (byFlag.has(a)) {
+      const key = byFlag.get(a)!;
+      const raw = argv[++i]!;
+      (params as Record<string, unknown>)[key] = typeof FULL[key] === "number" ? Number(raw) : raw;
+      if (typeof FULL[key] === "number" && !Number.isFinite(params[key] as number)) throw new Error(`${a} needs a number`);
+    } else if (a === "--help") {
+      console.log(`bun run bench [--quick] [--only W1,W2,...] [--skip-build] [--write|--no-write] [--profile]\n` + Object.keys(FULL).map((k) => `  ${kebab(k)} (${(FULL as any)[k]})`).join("\n"));
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a} (see --help)`);
+  }
+  return { flags, params };
+}
+
+const { flags, params } = (() => {
+  try {
+    return parseArgs(process.argv.slice(2));
+  } catch (error) {
+    console.error(String(error instanceof Error ? error.message : error));
+    process.exit(2);
+  }
+})();
+/** --profile runs only the scenarios under the profiler: W2 unless --only names others. */
+const wants = (s: string) => (flags.profile && !flags.only ? s === "W2" : !flags.only || flags.only.has(s));
+const command = ["bun run bench", ...process.argv.slice(2)].join(" ");
+const mode = flags.profile ? "profile" : flags.quick ? "quick" : "full";
+
+const procs: Proc[] = [];
+const tempDirs: string[] = [];
+async function cleanup() {
+  for (const p of procs) await p.stop("SIGTERM", 5000).catch(() => {});
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+}
+process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
+
+const errors: string[] = [];
+const warnings: string[] = [];
+function check(name: string, r: any) {
+  if (!r) return;
+  if (r.error_frames) errors.push(`${name}: ${r.error_frames} error frames, e.g. ${r.error_samples?.[0]}`);
+  if (r.unexpected_closes) errors.push(`${name}: ${r.unexpected_closes} sockets closed by the server (${JSON.stringify(r.close_codes ?? {})})`);
+  if (r.totals?.unacked) errors.push(`${name}: ${r.totals.unacked} sends never acknowledged`);
+  if (r.totals?.missing_deliveries) warnings.push(`${name}: ${r.totals.missing_deliveries} expected deliveries did not arrive`);
+  if (r.connect_failures) errors.push(`${name}: ${r.connect_failures} sockets failed to connect: ${r.first_failure}`);
+  for (const k of ["get", "post"]) {
+    if (r[k]?.non_2xx) errors.push(`${name} ${k}: ${r[k].non_2xx} non-2xx responses`);
+    if (r[k]?.socket_errors) errors.push(`${name} ${k}: ${r[k].socket_errors} socket errors`);
+  }
+  const foreign = Math.max(r.foreign_load_on_server_core_percent ?? 0, ...(r.steps ?? []).map((s: any) => s.foreign_load_on_server_core_percent ?? 0));
+  if (foreign >= 15) warnings.push(`${name}: other processes took up to ${foreign}% of the server core during the measurement (shared machine), so this figure is noisy`);
+  const gen = r.generator_cpu_percent ?? Math.max(0, ...(r.steps ?? []).map((s: any) => s.generator_cpu_percent ?? 0));
+  if (gen >= 90) warnings.push(`${name}: the generator core was ${gen}% busy, so this figure may be capped by the generator`);
+}
+
+async function main() {
+  const machine = machineInfo();
+  const startedAt = new Date().toISOString();
+  const notes = [
+    pinning
+      ? `pinned with taskset: servers on core ${SERVER_CORE}, generator (this process, wrk, socket workers) on core ${GENERATOR_CORE}`
+      : hasTaskset
+        ? `not pinned: only ${cores} core(s)`
+        : "not pinned: taskset not found, server and generator share cores",
+    "our server runs with --rate-limit false (its per-socket frame and login limits would throttle the generator); everything else at defaults (synchronous=FULL, auth, validation, ack after commit)",
+    `REST load tool: ${hasWrk ? "wrk (1 thread)" : "Bun fetch closed loop (wrk not installed: apt-get install -y wrk)"}`,
+    "user setup (argon2 signups and logins) runs on all cores; measuring runs pinned",
+    ...(params.serverArgs ? [`extra server flags: ${params.serverArgs}`] : []),
+  ];
+  log(`bench ${mode}: ${command}`);
+  log(`machine: ${machine.nproc} cores, ${machine.cpu_model}, ${machine.memory_gib} GiB; bun ${machine.bun}; commit ${machine.git_commit.slice(0, 12)}${machine.git_src_dirty ? " (src has uncommitted changes)" : ""}`);
+  for (const n of notes) log(`note: ${n}`);
+
+  const binary = join(ROOT, "dist/chat-server");
+  const work = mkdtempSync(join(tmpdir(), "bench-"));
+  tempDirs.push(work);
+  if (!flags.skipBuild && !flags.profile) {
+    log("building the binary: bun run build");
+    const b = Bun.spawnSync([BUN, "run", "build"], { cwd: ROOT, stdout: "inherit", stderr: "inherit" });
+    if (b.exitCode !== 0) throw new Error("bun run build failed");
+  }
+  const hello = join(work, "hello-server");
+  if (wants("W6") && !flags.profile) {
+    const b = Bun.spawnSync([BUN, "build", join(BENCH, "hello-server.ts"), "--compile", "--outfile", hello], { stdout: "ignore", stderr: "pipe" });
+    if (b.exitCode !== 0) throw new Error(`compiling hello-server failed: ${b.stderr}`);
+  }
+
+  const scenarios: Record<string, { ours?: any; ceiling?: any; detail?: any; error?: string } | undefined> = {};
+  const needsServers = ["W1", "W2", "W3", "W4", "W5"].some(wants);
+  let profileFile: string | null = null;
+
+  if (needsServers) {
+    const dataDir = join(work, "data");
+    const ourPort = await freePort();
+    const perUser = Math.ceil(params.w4Sockets / params.users);
+    const extra = [...(perUser > 20 ? ["--ws-max-sockets-per-user", String(perUser)] : []), ...params.serverArgs.split(/\s+/).filter(Boolean)];
+    const profileDir = join(BENCH, "results", "profiles");
+    if (flags.profile) mkdirSync(profileDir, { recursive: true });
+    const ourCmd = flags.profile
+      ? [BUN, "--cpu-prof", `--cpu-prof-dir=${profileDir}`, "--cpu-prof-md", join(ROOT, "src/index.ts"), ...serverCommand("", dataDir, ourPort, extra).slice(1)]
+      : serverCommand(binary, dataDir, ourPort, extra);
+    const ours = spawnProc(ourCmd, { cwd: ROOT });
+    procs.push(ours);
+    await waitReady(`http://127.0.0.1:${ourPort}/health`, ours);
+    const ceilPort = await freePort();
+    const ceiling = flags.profile ? null : spawnProc([BUN, join(BENCH, "ceiling-server.ts"), "--port", String(ceilPort)]);
+    if (ceiling) {
+      procs.push(ceiling);
+      await waitReady(`http://127.0.0.1:${ceilPort}/health`, ceiling);
+    }
+    const target = (kind: "ours" | "ceiling", port: number, pid: number): Target => ({
+      kind,
+      base: `http://127.0.0.1:${port}`,
+      wsUrl: `ws://127.0.0.1:${port}/api/v1/ws`,
+      pid,
+      users: [],
+    });
+    const targets: Target[] = [target("ours", ourPort, ours.pid)];
+    if (ceiling) targets.push(target("ceiling", ceilPort, ceiling.pid));
+
+    for (const t of targets) {
+      const t0 = performance.now();
+      t.users = await createUsers(t.base, params.users, `${t.kind}${Date.now().toString(36)}`, params.signupConcurrency, (n) =>
+        log(`  ${t.kind}: ${n}/${params.users} users`),
+      );
+      log(`${t.kind}: ${params.users} users signed up and logged in in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    }
+    for (const t of targets) pin(t.pid, SERVER_CORE);
+    pin(process.pid, GENERATOR_CORE);
+
+    const profiled = { fromMs: 0, toMs: 0 };
+    const both = async (name: string, fn: (t: Target) => Promise<any>) => {
+      if (!wants(name)) return;
+      const entry: { ours?: any; ceiling?: any; error?: string } = {};
+      scenarios[name] = entry;
+      for (const t of targets) {
+        log(`${name} on ${t.kind}`);
+        try {
+          if (t.kind === "ours") profiled.fromMs ||= Date.now();
+          entry[t.kind] = await fn(t);
+          if (t.kind === "ours") profiled.toMs = Date.now();
+          check(`${name} ${t.kind}`, entry[t.kind]);
+        } catch (error) {
+          const msg = `${name} ${t.kind} failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`;
+          errors.push(msg);
+          entry.error = msg;
+          log(msg);
+        }
+        if (t.kind === "ours" && ours.proc.exitCode !== null) throw new Error(`our server exited (${ours.proc.exitCode}):\n${ours.stderrTail()}`);
+      }
+    };
+
+    await both("W1", async (t) => {
+      const r = await steadyChat(t, { groups: params.w1Groups, groupSize: params.w1GroupSize, ratePerSocket: params.w1Rate, warmup: params.w1Warmup, duration: params.w1Duration });
+      logChat("W1", t.kind, r);
+      return r;
+    });
+    await both("W2", async (t) => {
+      const windows = params.w2Windows.split(",").map(Number);
+      const r = await saturation(t, { groups: params.w2Groups, groupSize: params.w2GroupSize, windows, warmup: params.w2Warmup, stepDuration: params.w2Step });
+      logChat("W2", t.kind, r);
+      return r;
+    });
+    // W4 before W3: W3's 1,000-member room makes every user a contact of every other, so each
+    // socket's presence would then reach everyone, which is W3's cost, not W4's.
+    await both("W4", async (t) => {
+      const r = await capacity(t, { sockets: params.w4Sockets, workers: params.w4Workers, idle: params.w4Idle, concurrency: params.w4Concurrency });
+      log(`  W4 ${t.kind}: ${r.sockets_held_after_idle} held, connect ${r.connect_all_ms} ms, ${fmtBytes(r.rss_per_socket_bytes ?? 0)}/socket, idle cpu ${r.idle_cpu_percent}%`);
+      return r;
+    });
+    await both("W3", async (t) => {
+      const r = await bigRoom(t, { members: params.w3Members, rate: params.w3Rate, warmup: params.w3Warmup, duration: params.w3Duration });
+      log(`  W3 ${t.kind}: last member p50 ${r.fanout_last_member_ms.p50} ms p99 ${r.fanout_last_member_ms.p99} ms, ${r.delivered_per_s} delivered/s, gen cpu ${r.generator_cpu_percent}%`);
+      return r;
+    });
+    await both("W5", async (t) => {
+      const [a, b] = t.users;
+      const history = await createGroup(t.base, [a!, b!], `w5-history-${t.kind}`);
+      const posts = await createGroup(t.base, [a!, b!], `w5-post-${t.kind}`);
+      if (t.kind === "ours") {
+        const s = performance.now();
+        seedHistory(join(dataDir, DB_FILE), history, a!.id, params.w5Rows);
+        log(`  seeded ${params.w5Rows} messages in ${((performance.now() - s) / 1000).toFixed(1)} s`);
+        const page = await fetch(`${t.base}/api/v1/conversations/${history}/messages`, { headers: { authorization: `Bearer ${a!.token}` } });
+        const body = await page.text();
+        if (page.status !== 200 || JSON.parse(body).length !== 50) throw new Error(`GET latest 50 returned ${page.status}: ${body.slice(0, 200)}`);
+        const c = targets.find((x) => x.kind === "ceiling");
+        if (c) await call(c.base, "POST", "/__bench/fixture", JSON.parse(body));
+      }
+      const spec = { token: a!.token, duration: params.w5Duration, connections: params.w5Connections };
+      const get = await load({ ...spec, url: `${t.base}/api/v1/conversations/${history}/messages`, method: "GET" });
+      const post = await load({ ...spec, url: `${t.base}/api/v1/conversations/${posts}/messages`, method: "POST", body: JSON.stringify({ content: "hello from the load tool, a chat-sized line of text" }) });
+      log(`  W5 ${t.kind}: GET ${get.req_per_s} req/s p99 ${get.latency_ms.p99} ms; POST ${post.req_per_s} req/s p99 ${post.latency_ms.p99} ms (${get.tool})`);
+      return { history_messages: t.kind === "ours" ? params.w5Rows : "fixture: our response held in memory", get, post };
+    });
+    if (flags.profile) {
+      log("stopping the profiled server (SIGTERM writes the profile)");
+      await ours.stop("SIGTERM", 20_000);
+      const name = flags.only ? [...flags.only].join("-").toLowerCase() : "w2";
+      profileFile = summarizeProfile(profileDir, join(BENCH, "results", `profile-${name}.md`), profiled);
+      log(`profile summary: ${profileFile}`);
+    }
+    for (const t of targets) unpin(t.pid);
+    for (const p of procs.splice(0)) await p.stop();
+  }
+
+  if (wants("W6") && !flags.profile) {
+    log("W6 start-up");
+    try {
+      const r = await startup(binary, hello, { rows: params.w6Rows, repeats: params.w6Repeats });
+      scenarios.W6 = {
+        ours: { empty_ms: r.empty_db.median_ms, big_ms: r.big_db.median_ms, binary_bytes: r.binary_bytes },
+        ceiling: { empty_ms: r.hello_world.median_ms, big_ms: r.hello_world.median_ms, binary_bytes: r.hello_binary_bytes },
+        detail: r,
+      };
+      log(`  W6: empty ${r.empty_db.median_ms} ms, ${r.big_db.messages} messages ${r.big_db.median_ms} ms, hello ${r.hello_world.median_ms} ms; binary ${fmtBytes(r.binary_bytes)}`);
+    } catch (error) {
+      errors.push(`W6 failed: ${error instanceof Error ? error.message : String(error)}`);
+      log(errors[errors.length - 1]);
+    }
+  }
+
+  const rows = summaryRows(scenarios);
+  const loadAtEnd = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+  const results = { mode, command, started_at: startedAt, finished_at: new Date().toISOString(), load_average_at_end: loadAtEnd, machine, notes, params, scenarios, summary: rows, errors, warnings, profile: profileFile };
+  const resultsDir = join(BENCH, "results");
+  mkdirSync(resultsDir, { recursive: true });
+  const stamp = startedAt.replace(/[:.]/g, "-");
+  const file = join(resultsDir, `${stamp}-${mode}.json`);
+  writeFileSync(file, JSON.stringify(results, null, 2));
+  writeFileSync(join(resultsDir, `latest-${mode}.json`), JSON.stringify(results, null, 2));
+  if (!flags.profile) console.log("\n" + consoleTable(rows) + "\n");
+  for (const w of warnings) log(`warning: ${w}`);
+  log(`results: ${file}`);
+
+  const write = flags.write ?? mode === "full";
+  if (write && !flags.only) {
+    const title = `chat-server vs same-run ceiling (${machine.nproc} cores, ${startedAt.slice(0, 10)})`;
+    writeFileSync(join(BENCH, "chart.svg"), svgChart(rows, title));
+    writeBenchmarksMd(results, rows);
+    log("wrote BENCHMARKS.md and bench/chart.svg");
+  }
+  return errors;
+}
+
+function writeBenchmarksMd(results: any, rows: ReturnType<typeof summaryRows>) {
+  const m = results.machine;
+  const s = results.scenarios;
+  const w2 = (kind: string) =>
+    (s.W2?.[kind]?.steps ?? [])
+      .map(
+        (st: any) =>
+          `| ${kind} | ${st.window} (${st.in_flight} in flight) | ${Math.round(st.delivered_per_s)} | ${Math.round(st.acked_per_s)} | ${st.ack_ms.p50} / ${st.ack_ms.p99} | ${st.delivery_ms.p50} / ${st.delivery_ms.p99} | ${st.server_cpu_percent} % | ${st.generator_cpu_percent} % |`,
+      )
+      .join("\n");
+  const w6 = s.W6?.detail;
+  const section = `<!-- bench:begin (generated by bun run bench; edit outside these markers) -->
+## Latest full run
+
+- **Command:** \`${results.command}\` (full sizes; \`bun run bench --quick\` is the CI smoke size)
+- **When:** ${results.started_at} → ${results.finished_at}
+- **Machine:** ${m.nproc} cores, ${m.cpu_model}, ${m.memory_gib} GiB RAM, Linux ${m.kernel}; load average ${m.load_average_at_start} at start, ${results.load_average_at_end} at the end (the box is shared, so absolute numbers drift; the ratios are measured against a ceiling in the same run)
+- **Versions:** Bun ${m.bun}; git commit \`${m.git_commit}\`${m.git_src_dirty ? " (with uncommitted changes in src/ from work in progress)" : ""}
+${results.notes.map((n: string) => `- ${n}`).join("\n")}
+- **Ceiling:** \`bench/ceiling-server.ts\` (Bun.serve pub/sub, same frames, no auth, no validation, no persistence) for W1–W4; W5's ceiling is the same Bun.serve returning our exact GET body from memory and appending POSTs to memory; W6's is a compiled hello-world \`Bun.serve\`.
+- **Raw results:** \`bench/results/\` (JSON, gitignored)
+
+![ours / ceiling per metric](bench/chart.svg)
+
+${markdownTable(rows)}
+
+Sizes: W1 ${results.params.w1Groups * results.params.w1GroupSize} sockets in ${results.params.w1Groups} groups of ${results.params.w1GroupSize} at ${results.params.w1Rate} msg/s each for ${results.params.w1Duration} s; W2 ${results.params.w2Groups * results.params.w2GroupSize} sockets in groups of ${results.params.w2GroupSize}, closed loop with ${results.params.w2Windows} messages in flight per socket, ${results.params.w2Step} s per step; W3 one ${results.params.w3Members}-member group at ${results.params.w3Rate} msg/s for ${results.params.w3Duration} s; W4 ${results.params.w4Sockets} sockets from ${results.params.users} users over ${results.params.w4Workers} worker processes, ${results.params.w4Idle} s idle; W5 ${results.params.w5Rows} messages of history, ${results.params.w5Connections} connections for ${results.params.w5Duration} s each; W6 ${results.params.w6Rows} messages, median of ${results.params.w6Repeats} starts.
+Latency is send → receive of \`new_message\` on every member (the send time is stamped in \`client_msg_id\`); "delivered" counts \`new_message\` frames received by all sockets, the sender's own copy included.
+
+### W2 steps (closed loop)
+
+| server | window per socket | delivered/s | acked/s | ack p50 / p99 ms | delivery p50 / p99 ms | server CPU | generator CPU |
+|---|---|--:|--:|--:|--:|--:|--:|
+${w2("ours")}
+${w2("ceiling")}
+
+### W4 and W6 details
+
+- W4 ours: ${s.W4?.ours ? `${s.W4.ours.sockets_held_after_idle} sockets held, connected in ${s.W4.ours.connect_all_ms} ms (${s.W4.ours.connects_per_s}/s), RSS ${fmtBytes(s.W4.ours.rss_before_bytes)} → ${fmtBytes(s.W4.ours.rss_after_bytes)}, idle CPU ${s.W4.ours.idle_cpu_percent} % over ${s.W4.ours.idle_seconds} s, open-file limit ${s.W4.ours.server_open_file_limit}` : "—"}
+- W4 ceiling: ${s.W4?.ceiling ? `${s.W4.ceiling.sockets_held_after_idle} sockets held, connected in ${s.W4.ceiling.connect_all_ms} ms, RSS ${fmtBytes(s.W4.ceiling.rss_before_bytes)} → ${fmtBytes(s.W4.ceiling.rss_after_bytes)}, idle CPU ${s.W4.ceiling.idle_cpu_percent} %` : "—"}
+- W6: ${w6 ? `empty DB ${w6.empty_db.median_ms} ms (runs ${w6.empty_db.runs_ms.join(", ")}), ${w6.big_db.messages.toLocaleString("en-US")}-message DB (${fmtBytes(w6.big_db.db_bytes)}) ${w6.big_db.median_ms} ms, hello world ${w6.hello_world.median_ms} ms; binary ${fmtBytes(w6.binary_bytes)}, hello-world binary ${fmtBytes(w6.hello_binary_bytes)}` : "—"}
+${results.warnings.length ? "\nWarnings from this run:\n\n" + results.warnings.map((w: string) => `- ${w}`).join("\n") + "\n" : ""}${results.errors.length ? "\nErrors in this run:\n\n" + results.errors.map((e: string) => `- ${e.split("\n")[0]}`).join("\n") + "\n" : ""}<!-- bench:end -->`;
+  const path = join(ROOT, "BENCHMARKS.md");
+  const header = `# Benchmarks\n\n\`bun run bench\` builds the binary, starts it next to a minimal ceiling server (bench/ceiling-server.ts), drives both with the same load generator and rewrites the section below. \`bun run bench --quick\` is the CI smoke size (fails only on errors, never on timings); \`bun run bench --help\` lists every size.\n\n`;
+  let doc = existsSync(path) ? readFileSync(path, "utf8") : header + "<!-- bench:begin -->\n<!-- bench:end -->\n";
+  const begin = doc.indexOf("<!-- bench:begin");
+  const end = doc.indexOf("<!-- bench:end -->");
+  doc = begin >= 0 && end > begin ? doc.slice(0, begin) + section + doc.slice(end + "<!-- bench:end -->".length) : header + section + "\n\n" + doc;
+  writeFileSync(path, doc);
+}
+
+let exitCode = 0;
+try {
+  const errs = await main();
+  if (errs.length) {
+    exitCode = 1;
+    console.error(`\n${errs.length} error(s):\n` + errs.map((e) => "  - " + e.split("\n")[0]).join("\n"));
+  }
+} catch (error) {
+  exitCode = 1;
+  console.error(error);
+} finally {
+  await cleanup();
+}
+process.exit(exitCode);
