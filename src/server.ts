@@ -81,7 +81,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     port: config.port,
     hostname: config.host,
     // Above our own limit so oversize bodies reach the app and get a 413 in the contract's shape.
-    maxRequestBodySize: config.maxBodyBytes + 64 * 1024,
+    maxRequestBodySize: config.maxBodyBytes * 2 + 1024 * 1024,
     development: false,
     fetch(request, server) {
       const ip = server.requestIP(request);

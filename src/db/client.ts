@@ -5,6 +5,9 @@ import * as schema from "./schema";
 
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
 
+/** How long a statement waits for another connection's lock before SQLITE_BUSY. */
+export const BUSY_TIMEOUT_MS = 5000;
+
 export interface OpenOptions {
   synchronous?: "FULL" | "NORMAL";
   readonly?: boolean;
@@ -13,10 +16,12 @@ export interface OpenOptions {
 export function openDatabase(path: string, options: OpenOptions = {}): Db {
   const client = new Database(path, { create: !options.readonly, readonly: options.readonly, strict: true });
   // busy_timeout first, so the pragmas below wait for another process rather than fail.
-  client.run("PRAGMA busy_timeout = 5000");
+  client.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
   if (!options.readonly) client.run("PRAGMA journal_mode = WAL");
   client.run(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
   client.run("PRAGMA foreign_keys = ON");
+  // After a checkpoint resets the WAL, truncate it back to this size so a burst doesn't leave a huge file.
+  client.run("PRAGMA journal_size_limit = 16777216");
   client.run("PRAGMA temp_store = MEMORY");
   client.run("PRAGMA cache_size = -32000");
   return drizzle({ client, schema }) as Db;

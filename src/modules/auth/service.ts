@@ -1,5 +1,5 @@
 // Signup, login and bearer-token authentication.
-import { eq, or } from "drizzle-orm";
+import { eq, or, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { users, type UserRow } from "../../db/schema";
 import { ApiError, unauthorized } from "../../errors";
@@ -72,12 +72,22 @@ export function bearerToken(header: string | null | undefined): string | null {
   return match ? match[1]! : null;
 }
 
+// Prepared once per database: this lookup runs on every authenticated request.
+const userById = new WeakMap<Db, ReturnType<typeof prepareUserById>>();
+const prepareUserById = (db: Db) =>
+  db.select().from(users).where(eq(users.id, sql.placeholder("id"))).prepare();
+const userByIdStatement = (db: Db) => {
+  let statement = userById.get(db);
+  if (!statement) userById.set(db, (statement = prepareUserById(db)));
+  return statement;
+};
+
 /** The user behind a token, or null: unknown user, bumped token version and bad tokens alike. */
 export async function userForToken(db: Db, tokens: TokenService, token: string | null): Promise<UserRow | null> {
   if (!token) return null;
   const claims = await tokens.verify(token);
   if (!claims) return null;
-  const row = db.select().from(users).where(eq(users.id, claims.sub)).get();
+  const row = userByIdStatement(db).get({ id: claims.sub });
   if (!row || row.tokenVersion !== claims.ver) return null;
   return row;
 }

@@ -1,7 +1,8 @@
 // Group commit: sends that arrive in the same event-loop turn are written in one transaction,
 // acknowledged after that commit, then published once each. With synchronous=FULL this costs
 // one fsync per batch instead of one per message. Persist, then ack, then publish.
-import type { Db } from "../../db/client";
+import { BUSY_TIMEOUT_MS, type Db } from "../../db/client";
+import { ApiError } from "../../errors";
 import { iso, now } from "../../lib/time";
 import { conversationTopic, type Hub } from "../../realtime/hub";
 import { MESSAGE_COLUMNS, toMessageView, type MessageRecord } from "./service";
@@ -39,6 +40,14 @@ export interface WriterStats {
 }
 
 const MAX_BATCH = 512;
+/** How long one attempt may wait for the write lock inside the event loop. */
+const WRITE_BUSY_TIMEOUT_MS = 20;
+/** How long sends wait for a lock held by another process before failing with 503. */
+const BUSY_GIVE_UP_MS = 10_000;
+
+const isBusy = (error: unknown) =>
+  /SQLITE_BUSY|database is locked/i.test(`${(error as { code?: string })?.code ?? ""} ${(error as Error)?.message ?? error}`);
+const busyError = () => new ApiError(503, "busy", "The database is busy, retry shortly", { "Retry-After": "1" });
 
 export function createMessageWriter(db: Db, hub: Hub, stats: WriterStats = { batches: 0, messages: 0 }): MessageWriter {
   const client = db.$client;
@@ -77,27 +86,58 @@ export function createMessageWriter(db: Db, hub: Hub, stats: WriterStats = { bat
     return { record, created: true };
   };
 
-  const writeBatch = client.transaction((batch: SendRequest[], at: number) => batch.map((r) => writeOne(r, at)));
-  const writeSingle = client.transaction((r: SendRequest, at: number) => writeOne(r, at));
+  // IMMEDIATE: take the write lock at BEGIN, where a lock held elsewhere shows up as SQLITE_BUSY
+  // before any work (a deferred transaction upgrading to a write fails without waiting).
+  const writeBatch = client.transaction((batch: SendRequest[], at: number) => batch.map((r) => writeOne(r, at))).immediate;
+  const writeSingle = client.transaction((r: SendRequest, at: number) => writeOne(r, at)).immediate;
+
+  // While another process holds the lock, the queue waits and retries off the event loop instead of
+  // blocking it in busy_timeout or failing sends; only after BUSY_GIVE_UP_MS do sends fail with 503.
+  let busySince = 0;
+  let busyAttempts = 0;
+  const withShortBusyTimeout = <T>(fn: () => T): T => {
+    client.run(`PRAGMA busy_timeout = ${WRITE_BUSY_TIMEOUT_MS}`);
+    try {
+      return fn();
+    } finally {
+      client.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
+  };
+
+  function retryLater() {
+    scheduled = true;
+    const delay = Math.min(100, 5 * 2 ** Math.min(busyAttempts++, 5));
+    setTimeout(flush, delay);
+  }
 
   function flush() {
     scheduled = false;
     while (queue.length) {
-      const batch = queue.length > MAX_BATCH ? queue.splice(0, MAX_BATCH) : queue.splice(0);
+      const size = Math.min(queue.length, MAX_BATCH);
+      const requests = queue.slice(0, size).map((b) => b.request);
       const at = now();
       let outcomes: ({ record: MessageRecord; created: boolean } | { error: unknown })[];
       try {
-        outcomes = writeBatch(batch.map((b) => b.request), at);
-      } catch {
-        // One bad request must not fail its neighbours: retry each alone.
-        outcomes = batch.map((b) => {
-          try {
-            return writeSingle(b.request, at);
-          } catch (error) {
-            return { error };
-          }
-        });
+        outcomes = withShortBusyTimeout(() => writeBatch(requests, at));
+      } catch (error) {
+        if (isBusy(error)) {
+          busySince ||= at;
+          if (at - busySince < BUSY_GIVE_UP_MS) return retryLater();
+          outcomes = requests.map(() => ({ error: busyError() }));
+        } else {
+          // One bad request must not fail its neighbours: retry each alone.
+          outcomes = requests.map((r) => {
+            try {
+              return withShortBusyTimeout(() => writeSingle(r, at));
+            } catch (error) {
+              return { error: isBusy(error) ? busyError() : error };
+            }
+          });
+        }
       }
+      busySince = 0;
+      busyAttempts = 0;
+      const batch = queue.splice(0, size);
       stats.batches++;
       const published: MessageView[] = [];
       outcomes.forEach((o, i) => {
@@ -112,8 +152,9 @@ export function createMessageWriter(db: Db, hub: Hub, stats: WriterStats = { bat
         }
         if (o.created) published.push(view);
       });
+      const timestamp = iso(at);
       for (const message of published) {
-        hub.publish(conversationTopic(message.conversation_id), { type: "new_message", message, timestamp: iso(at) });
+        hub.publish(conversationTopic(message.conversation_id), { type: "new_message", message, timestamp });
       }
     }
   }
