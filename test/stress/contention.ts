@@ -119,11 +119,9 @@ export async function contention(quick: boolean): Promise<ScenarioResult> {
   server.cleanup();
 
   const fivexx = [...statuses].filter(([s]) => s >= 500).reduce((n, [, c]) => n + c, 0);
-  // KNOWN BUG (reported; src/modules/messages/writer.ts, not ours to edit): the writer's transactions
-  // are deferred (BEGIN, then a SELECT, then the UPDATE), and SQLite does not run the busy handler when
-  // a read transaction upgrades to a write, so while another process holds the write lock every send
-  // fails at once: REST gets 503 busy, sockets get an internal_error frame. Counted as known unless
-  // --strict, so the rest of the figures stay useful; any other 5xx or a lock message is a failure.
+  // Formerly a bug (deferred transactions failed at once under a foreign lock); the writer now takes
+  // the lock at BEGIN IMMEDIATE and retries off the event loop. CI runs with --strict, so a 503 or an
+  // internal_error frame here fails the run; without --strict it is reported as KNOWN.
   const known: string[] = [];
   const postBusy = statusByRoute.get("POST 503") ?? 0;
   if (postBusy) known.push(`writer: ${postBusy} sends answered 503 busy while another process held the write lock`);
