@@ -8,7 +8,6 @@ import { bearerToken, userForToken } from "../modules/auth/service";
 import { memberIds } from "../modules/conversations/service";
 import { prepareSend } from "../modules/messages/send";
 import { fetchMessages, isMember, isReadFor, markRead, readState, toMessageView } from "../modules/messages/service";
-import type { SendRequest } from "../modules/messages/writer";
 import { touchLastSeen } from "../modules/users/service";
 import type { BunHub, ChatSocket, SocketData } from "./bun-hub";
 import { userTopic } from "./hub";
@@ -137,22 +136,12 @@ export function createSocketEndpoint(deps: AppDeps & { hub: BunHub }): SocketEnd
 
   function onMessage(ws: ChatSocket, userId: string, frame: Record<string, unknown>) {
     const id = clientMsgId(frame);
-    let request: SendRequest;
-    try {
-      request = prepareSend(db, hub, userId, {
-        conversationId: field(frame, "conversation_id", "optional-uuid"),
-        recipientId: field(frame, "recipient_id", "optional-uuid"),
-        content: frame.content,
-        clientMsgId: id,
-      });
-    } catch (error) {
-      // Finding the direct conversation applies the REST create rules, which name participant_ids;
-      // the field this client sent is recipient_id, and the error has to name what the client sent.
-      if (error instanceof ApiError && error.detail.startsWith("participant_ids:")) {
-        throw new ApiError(error.status, error.code, `recipient_id:${error.detail.slice("participant_ids:".length)}`);
-      }
-      throw error;
-    }
+    const request = prepareSend(db, hub, userId, {
+      conversationId: field(frame, "conversation_id", "optional-uuid"),
+      recipientId: field(frame, "recipient_id", "optional-uuid"),
+      content: frame.content,
+      clientMsgId: id,
+    });
     deps.writer.submit(request, (error, result) => {
       if (error) return sendError(ws, error, id);
       let message = result!.message;

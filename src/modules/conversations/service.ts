@@ -25,21 +25,30 @@ function insertConversation(db: Db, row: Omit<ConversationRow, "lastSeq">, membe
   });
 }
 
-function assertUsersExist(db: Db, ids: string[]) {
+function assertUsersExist(db: Db, ids: string[], field = "participant_ids") {
   if (ids.length === 0) return;
   const found = new Set(
     db.select({ id: users.id }).from(users).where(inArray(users.id, ids)).all().map((r) => r.id),
   );
   const missing = ids.find((id) => !found.has(id));
-  if (missing) throw unprocessable("participant_ids", `unknown user ${missing}`);
+  if (missing) throw unprocessable(field, `unknown user ${missing}`);
 }
 
-/** Finds or creates the direct conversation of two users; tells the hub when it is new. */
-export function findOrCreateDirect(db: Db, hub: Hub, me: string, other: string): { row: ConversationRow; created: boolean } {
-  if (other === me) throw unprocessable("participant_ids", "a direct conversation needs one other user");
+/**
+ * Finds or creates the direct conversation of two users; tells the hub when it is new.
+ * `field` is the request field that named the other user, so errors name what the client sent.
+ */
+export function findOrCreateDirect(
+  db: Db,
+  hub: Hub,
+  me: string,
+  other: string,
+  field = "participant_ids",
+): { row: ConversationRow; created: boolean } {
+  if (other === me) throw unprocessable(field, "a direct conversation needs one other user");
   const existing = findDirect(db, me, other);
   if (existing) return { row: existing, created: false };
-  assertUsersExist(db, [other]);
+  assertUsersExist(db, [other], field);
   const at = now();
   try {
     const row = insertConversation(

@@ -47,7 +47,7 @@ export function prepareSend(db: Db, hub: Hub, senderId: string, input: SendInput
   let conversationId = input.conversationId ?? null;
   if (!conversationId) {
     if (!input.recipientId) throw unprocessable("conversation_id", "conversation_id or recipient_id is required");
-    conversationId = findOrCreateDirect(db, hub, senderId, input.recipientId).row.id;
+    conversationId = findOrCreateDirect(db, hub, senderId, input.recipientId, "recipient_id").row.id;
   }
   const facts = conversationFacts(db, conversationId);
   if (!facts || !facts.members.has(senderId)) throw notFound("Conversation");

@@ -1,5 +1,5 @@
 // Users: lookup, search, profile updates, and the public view that never carries the hash.
-import { and, asc, eq, like, or, sql } from "drizzle-orm";
+import { asc, eq, or, sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { users, type UserRow } from "../../db/schema";
 import { ApiError, notFound, unprocessable } from "../../errors";
