@@ -53,7 +53,6 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const hub = new BunHub();
   const telemetry = new Telemetry(log, VERSION);
   const writer = createMessageWriter(db, hub, telemetry.writerStats);
-  const addresses = new WeakMap<Request, string>();
   const deps: AppDeps & { hub: BunHub } = {
     db,
     config,
@@ -68,12 +67,14 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         const forwarded = request.headers.get("x-forwarded-for")?.split(",")[0]?.trim();
         if (forwarded) return forwarded;
       }
-      return addresses.get(request) ?? "unknown";
+      // Asked only by the routes and logs that need it, while the request is still open.
+      return server.requestIP(request)?.address ?? "unknown";
     },
   };
   const app = createApp(deps);
   app.compile();
-  const handle = app.handle.bind(app);
+  // The compiled router itself: `app.handle` only wraps it in one more async call.
+  const handle = app.fetch;
   const sockets = createSocketEndpoint(deps);
   telemetry.sources = { hub, sockets: sockets.stats, dbPath: join(config.dataDir, DB_FILE), clientAddress: deps.clientAddress };
 
@@ -84,9 +85,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     maxRequestBodySize: config.maxBodyBytes * 2 + 1024 * 1024,
     development: false,
     fetch(request, server) {
-      const ip = server.requestIP(request);
-      if (ip) addresses.set(request, ip.address);
-      if (request.url.endsWith(WS_PATH) || new URL(request.url).pathname === WS_PATH) {
+      // The URL is parsed only when it could be the socket path (a query string may follow it).
+      if (request.url.includes(WS_PATH) && new URL(request.url).pathname === WS_PATH) {
         if (request.headers.get("upgrade")?.toLowerCase() === "websocket") return sockets.upgrade(request, server);
       }
       return telemetry.observe(request, handle);

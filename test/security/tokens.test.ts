@@ -1,6 +1,9 @@
 // Bearer tokens per RFC 8725: every forged, stale or malformed token is a 401 with WWW-Authenticate
 // over REST and a 4401 close on the socket, whether it comes in the first frame or the upgrade header.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Database } from "bun:sqlite";
+import { join } from "node:path";
+import { DB_FILE } from "../../src/server";
 import { client, rawSocket, startTestServer, type TestServer } from "../helpers";
 import { craftToken, expectErrorShape, secretOf, unsignedToken } from "./util";
 
@@ -124,10 +127,14 @@ describe("wrong or missing scheme is a 401", () => {
   });
 });
 
-test("a deleted user's token stops working", async () => {
+test("a user deleted from outside the server (an operator's sqlite3 session) loses access at once", async () => {
   const gone = await api.newUser("gone");
   expect((await api.get("/api/v1/auth/me", gone.token)).status).toBe(200);
-  server.db.$client.run("DELETE FROM users WHERE id = ?", [gone.user.id]);
+  // Another connection, as an operator would use: the server caches user rows and must notice.
+  const outside = new Database(join(server.dataDir, DB_FILE));
+  outside.run("PRAGMA busy_timeout = 5000");
+  outside.run("DELETE FROM users WHERE id = ?", [gone.user.id]);
+  outside.close();
   await expectRest401(`Bearer ${gone.token}`, "deleted user");
   await expectSocket4401(gone.token, "deleted user");
 });

@@ -3,9 +3,11 @@ import { Elysia, t } from "elysia";
 import type { AppDeps } from "../../app";
 import { authPlugin, bearerSecurity } from "../auth/plugin";
 import { errorResponses, IdParams, parseBody } from "../shared-model";
-import { MessagePageQuery, MessageView, ReadReceipt, SendMessageBody, UnreadCounts } from "./model";
+import { DEFAULT_PAGE_SIZE, MessagePageQuery, MessageView, ReadReceipt, SendMessageBody, UnreadCounts } from "./model";
 import { prepareSend } from "./send";
-import { isReadFor, listMessages, markRead, readState, unreadCounts } from "./service";
+import { isReadFor, markRead, messagePageJson, readState, unreadCounts } from "./service";
+
+const JSON_HEADERS = { "content-type": "application/json" };
 
 export const messagesModule = (deps: AppDeps) =>
   new Elysia({ prefix: "/api/v1", tags: ["messages"] })
@@ -41,11 +43,15 @@ export const messagesModule = (deps: AppDeps) =>
     .get(
       "/conversations/:conversation_id/messages",
       ({ params, query, user }) =>
-        listMessages(deps.db, user.id, params.conversation_id, {
-          limit: query.limit ?? 50,
-          before: query.before,
-          after: query.after,
-        }),
+        // Encoded by the service (mostly from memory); the schema below documents it.
+        new Response(
+          messagePageJson(deps.db, user.id, params.conversation_id, {
+            limit: query.limit ?? DEFAULT_PAGE_SIZE,
+            before: query.before,
+            after: query.after,
+          }),
+          { headers: JSON_HEADERS },
+        ),
       {
         auth: true,
         params: IdParams("conversation_id"),

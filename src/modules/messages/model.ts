@@ -3,6 +3,8 @@ import { t, type Static } from "elysia";
 import { Limit, QueryInt, Timestamp, Uuid } from "../shared-model";
 
 export const MAX_CONTENT_LENGTH = 4000;
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 100;
 export const ClientMsgId = t.String({ minLength: 1, maxLength: 128, description: "Client-chosen idempotency key" });
 
 export const MessageView = t.Object({
@@ -29,7 +31,7 @@ export const SendMessageBody = t.Object(
 );
 
 export const MessagePageQuery = t.Object({
-  limit: Limit(50, 100),
+  limit: Limit(DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE),
   before: QueryInt("before", { minimum: 0, description: "Messages just before this seq" }),
   after: QueryInt("after", { minimum: 0, description: "Messages just after this seq (catch-up)" }),
 });

@@ -5,6 +5,7 @@ import { notFound, unprocessable } from "../../errors";
 import { iso, now } from "../../lib/time";
 import { conversationTopic, type Hub } from "../../realtime/hub";
 import { MAX_CONTENT_LENGTH, type MessageView, type ReadReceipt } from "./model";
+import { encodeMessage, RecentMessages, renderPage } from "./recent";
 
 export interface MessageRecord {
   id: string;
@@ -120,12 +121,41 @@ export function fetchMessages(db: Db, conversationId: string, page: PageOptions)
   return rows.reverse();
 }
 
-export function listMessages(db: Db, userId: string, conversationId: string, page: PageOptions): MessageView[] {
+const recentByDb = new WeakMap<Db, RecentMessages>();
+function recentMessages(db: Db): RecentMessages {
+  let recent = recentByDb.get(db);
+  if (!recent) recentByDb.set(db, (recent = new RecentMessages(db)));
+  return recent;
+}
+
+/** The conversation's last_seq with the caller's read state, in one statement; null when not a member. */
+function pageHead(db: Db, conversationId: string, userId: string): { lastSeq: number; state: ReadState } | null {
+  const row = db.$client
+    .query<{ last_seq: number; mine: number | null; others_min: number | null }, [string, string]>(
+      `SELECT c.last_seq AS last_seq,
+              (SELECT last_read_seq FROM members WHERE conversation_id = c.id AND user_id = ?2) AS mine,
+              (SELECT min(last_read_seq) FROM members WHERE conversation_id = c.id AND user_id != ?2) AS others_min
+       FROM conversations c WHERE c.id = ?1`,
+    )
+    .get(conversationId, userId);
+  if (!row || row.mine === null) return null;
+  return { lastSeq: row.last_seq, state: { mine: row.mine, othersMin: row.others_min ?? Number.MAX_SAFE_INTEGER } };
+}
+
+/**
+ * A page of messages as the UTF-8 JSON array the route sends. Recent pages come from the in-memory
+ * window; older history is read and encoded the same way, so both give byte-identical bodies.
+ */
+export function messagePageJson(db: Db, userId: string, conversationId: string, page: PageOptions): Uint8Array<ArrayBuffer> {
   if (page.before !== undefined && page.after !== undefined) {
     throw unprocessable("before", "use either before or after, not both");
   }
-  const state = requireMembership(db, conversationId, userId);
-  return fetchMessages(db, conversationId, page).map((m) => toMessageView(m, isReadFor(m, userId, state)));
+  const head = pageHead(db, conversationId, userId);
+  if (!head) throw notFound("Conversation");
+  const messages =
+    recentMessages(db).page(conversationId, head.lastSeq, page) ?? fetchMessages(db, conversationId, page).map(encodeMessage);
+  const { mine, othersMin } = head.state;
+  return renderPage(messages, (m) => (m.senderId === userId ? othersMin >= m.seq : mine >= m.seq));
 }
 
 export function findMessage(db: Db, messageId: string): MessageRecord | null {

@@ -7,6 +7,7 @@ import { isoOrNull, iso, now } from "../../lib/time";
 import type { Hub } from "../../realtime/hub";
 import type { UpdateMeBody, UserView } from "./model";
 import { hashPassword, verifyPassword } from "../auth/passwords";
+import { forgetCachedUser } from "../auth/service";
 
 export function toUserView(row: UserRow, hub: Pick<Hub, "isOnline">, self = false): UserView {
   const view: UserView = {
@@ -89,6 +90,7 @@ export async function updateMe(db: Db, me: UserRow, body: UpdateMeBody): Promise
   if (body.avatar_url !== undefined) patch.avatarUrl = body.avatar_url;
   if (body.bio !== undefined) patch.bio = body.bio;
   // Checked after the awaits: the transaction below is synchronous, so nothing interleaves.
+  forgetCachedUser(db, me.id);
   return db.transaction((tx) => {
     isUsernameOrEmailTaken(tx as unknown as Db, patch.usernameKey ?? null, patch.emailKey ?? null, me.id);
     patch.updatedAt = now();
@@ -97,5 +99,6 @@ export async function updateMe(db: Db, me: UserRow, body: UpdateMeBody): Promise
 }
 
 export function touchLastSeen(db: Db, userId: string, at = now()) {
+  forgetCachedUser(db, userId);
   db.update(users).set({ lastSeenAt: at }).where(eq(users.id, userId)).run();
 }
