@@ -339,3 +339,41 @@ describe("GET /messages/unread/count", () => {
     expect((await unread(bob!.token)).body).toEqual({ unread_count: 4, conversations: [{ conversation_id: group, unread_count: 4 }] });
   });
 });
+
+describe("writes by another process (an operator's sqlite3, a migration script) are seen, despite the in-memory caches", () => {
+  test("rows and cursors changed outside the server show up in the next page, sends and is_read", async () => {
+    const { alice, bob, dm } = await pair();
+    await sendMany(alice.token, dm, 3);
+    // Load every cache: the recent-messages window, conversation state, the user rows.
+    expect(seqs(await page(alice.token, dm))).toEqual([1, 2, 3]);
+    expect((await page(alice.token, dm)).body.every((m: any) => m.is_read === false)).toBe(true);
+
+    const { Database } = await import("bun:sqlite");
+    const { join } = await import("node:path");
+    const { DB_FILE } = await import("../../src/server");
+    const outside = new Database(join(server.dataDir, DB_FILE));
+    outside.run("PRAGMA busy_timeout = 5000");
+    outside.transaction(() => {
+      for (const seq of [4, 5]) {
+        outside
+          .query(
+            "INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)",
+          )
+          .run(Bun.randomUUIDv7(), dm, seq, alice.user.id, bob.user.id, `imported ${seq}`, Date.now(), Date.now());
+      }
+      outside.query("UPDATE conversations SET last_seq = 5 WHERE id = ?").run(dm);
+      outside.query("UPDATE members SET last_read_seq = 4 WHERE conversation_id = ? AND user_id = ?").run(dm, bob.user.id);
+    })();
+    outside.close();
+    // The server re-reads SQLite's data_version at most once a millisecond.
+    await Bun.sleep(5);
+
+    const latest = await page(alice.token, dm);
+    expect(seqs(latest)).toEqual([1, 2, 3, 4, 5]);
+    expect(latest.body.map((m: any) => m.is_read)).toEqual([true, true, true, true, false]);
+    expect(seqs(await page(alice.token, dm, "after=3"))).toEqual([4, 5]);
+    // The next send continues after the imported rows instead of colliding with them.
+    expect((await api.send(alice.token, dm, "after the import")).body.seq).toBe(6);
+    expect(seqs(await page(bob.token, dm, "after=4"))).toEqual([5, 6]);
+  });
+});

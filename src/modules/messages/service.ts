@@ -5,7 +5,10 @@ import { notFound, unprocessable } from "../../errors";
 import { iso, now } from "../../lib/time";
 import { conversationTopic, type Hub } from "../../realtime/hub";
 import { MAX_CONTENT_LENGTH, type MessageView, type ReadReceipt } from "./model";
+import { conversationStates, type ReadState } from "./conversation-state";
 import { encodeMessage, RecentMessages, renderPage } from "./recent";
+
+export type { ReadState };
 
 export interface MessageRecord {
   id: string;
@@ -37,11 +40,6 @@ export function toMessageView(m: MessageRecord, isRead: boolean): MessageView {
   };
 }
 
-/** The caller's read cursor and the lowest cursor among the other members: enough for is_read. */
-export interface ReadState {
-  mine: number;
-  othersMin: number;
-}
 
 export const isReadFor = (m: Pick<MessageRecord, "sender_id" | "seq">, userId: string, state: ReadState) =>
   m.sender_id === userId ? state.othersMin >= m.seq : state.mine >= m.seq;
@@ -128,20 +126,6 @@ function recentMessages(db: Db): RecentMessages {
   return recent;
 }
 
-/** The conversation's last_seq with the caller's read state, in one statement; null when not a member. */
-function pageHead(db: Db, conversationId: string, userId: string): { lastSeq: number; state: ReadState } | null {
-  const row = db.$client
-    .query<{ last_seq: number; mine: number | null; others_min: number | null }, [string, string]>(
-      `SELECT c.last_seq AS last_seq,
-              (SELECT last_read_seq FROM members WHERE conversation_id = c.id AND user_id = ?2) AS mine,
-              (SELECT min(last_read_seq) FROM members WHERE conversation_id = c.id AND user_id != ?2) AS others_min
-       FROM conversations c WHERE c.id = ?1`,
-    )
-    .get(conversationId, userId);
-  if (!row || row.mine === null) return null;
-  return { lastSeq: row.last_seq, state: { mine: row.mine, othersMin: row.others_min ?? Number.MAX_SAFE_INTEGER } };
-}
-
 /**
  * A page of messages as the UTF-8 JSON array the route sends. Recent pages come from the in-memory
  * window; older history is read and encoded the same way, so both give byte-identical bodies.
@@ -150,11 +134,11 @@ export function messagePageJson(db: Db, userId: string, conversationId: string, 
   if (page.before !== undefined && page.after !== undefined) {
     throw unprocessable("before", "use either before or after, not both");
   }
-  const head = pageHead(db, conversationId, userId);
+  const head = conversationStates(db).readState(conversationId, userId);
   if (!head) throw notFound("Conversation");
   const messages =
     recentMessages(db).page(conversationId, head.lastSeq, page) ?? fetchMessages(db, conversationId, page).map(encodeMessage);
-  const { mine, othersMin } = head.state;
+  const { mine, othersMin } = head;
   return renderPage(messages, (m) => (m.senderId === userId ? othersMin >= m.seq : mine >= m.seq));
 }
 
@@ -188,6 +172,7 @@ export function markRead(db: Db, hub: Hub, userId: string, messageId: string): R
     read_at: iso(current.last_read_at ?? at),
   };
   if (moved) {
+    conversationStates(db).noteRead(message.conversation_id, userId, moved.last_read_seq);
     const { read_at: _readAt, ...rest } = receipt;
     hub.publish(conversationTopic(message.conversation_id), { type: "message_read", ...rest, timestamp: iso(at) });
   }

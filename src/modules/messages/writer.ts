@@ -5,6 +5,7 @@ import { BUSY_TIMEOUT_MS, type Db } from "../../db/client";
 import { ApiError } from "../../errors";
 import { iso, now } from "../../lib/time";
 import { conversationTopic, type Hub } from "../../realtime/hub";
+import { conversationStates } from "./conversation-state";
 import { MESSAGE_COLUMNS, toMessageView, type MessageRecord } from "./service";
 import type { MessageView } from "./model";
 
@@ -51,6 +52,7 @@ const busyError = () => new ApiError(503, "busy", "The database is busy, retry s
 
 export function createMessageWriter(db: Db, hub: Hub, stats: WriterStats = { batches: 0, messages: 0 }): MessageWriter {
   const client = db.$client;
+  const states = conversationStates(db);
   const findExisting = client.query<MessageRecord, [string, string, string]>(
     `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND sender_id = ? AND client_msg_id = ?`,
   );
@@ -139,6 +141,7 @@ export function createMessageWriter(db: Db, hub: Hub, stats: WriterStats = { bat
       busyAttempts = 0;
       const batch = queue.splice(0, size);
       stats.batches++;
+      for (const o of outcomes) if ("record" in o && o.created) states.noteStored(o.record.conversation_id, o.record.seq);
       const published: MessageView[] = [];
       outcomes.forEach((o, i) => {
         const { done } = batch[i]!;

@@ -1,0 +1,104 @@
+// What every send and every page read asks about a conversation (kind, members, last_seq and each
+// member's read cursor), answered from memory. On this hardware each SQLite read outside a
+// transaction costs two lock syscalls and an fstat, more than the rest of a cached GET.
+//
+// Kept exact by the only writers of these columns, which report here after they commit: the
+// message writer (last_seq) and markRead (read cursors). Members are set when a conversation is
+// created and never change afterwards (no route adds or removes them). A commit by any other
+// process (an operator's sqlite3, a restore) changes SQLite's data_version, and then every entry
+// is dropped and re-read.
+import type { Db } from "../../db/client";
+import { externalChanges } from "../../db/external-changes";
+
+export interface ConversationState {
+  isGroup: boolean;
+  lastSeq: number;
+  /** Member id → last_read_seq; the keys are the members. */
+  cursors: Map<string, number>;
+}
+
+/** The caller's read cursor and the lowest cursor among the other members: enough for is_read. */
+export interface ReadState {
+  mine: number;
+  othersMin: number;
+}
+
+/** Entries are small, but a 1,000-member group holds 1,000 cursors: the bound counts cursors. */
+const MAX_CACHED_CURSORS = 500_000;
+
+export class ConversationStates {
+  private readonly states = new Map<string, ConversationState>();
+  private cursorCount = 0;
+  private version: number;
+  private readonly load;
+  private readonly changes;
+
+  constructor(db: Db) {
+    this.changes = externalChanges(db);
+    this.version = this.changes.version();
+    this.load = db.$client.query<{ is_group: number; last_seq: number; user_id: string; last_read_seq: number }, [string]>(
+      `SELECT c.is_group AS is_group, c.last_seq AS last_seq, mb.user_id AS user_id, mb.last_read_seq AS last_read_seq
+       FROM conversations c JOIN members mb ON mb.conversation_id = c.id WHERE c.id = ?`,
+    );
+  }
+
+  /** The conversation's state, or null when it does not exist. */
+  get(conversationId: string): ConversationState | null {
+    const version = this.changes.version();
+    if (version !== this.version) {
+      this.clear();
+      this.version = version;
+    }
+    const hit = this.states.get(conversationId);
+    if (hit) return hit;
+    const rows = this.load.all(conversationId);
+    if (rows.length === 0) return null;
+    const state: ConversationState = {
+      isGroup: Boolean(rows[0]!.is_group),
+      lastSeq: rows[0]!.last_seq,
+      cursors: new Map(rows.map((r) => [r.user_id, r.last_read_seq])),
+    };
+    if (this.cursorCount + rows.length > MAX_CACHED_CURSORS) this.clear();
+    this.states.set(conversationId, state);
+    this.cursorCount += rows.length;
+    return state;
+  }
+
+  /** The reader's cursors, or null when the conversation does not exist or they are not a member. */
+  readState(conversationId: string, userId: string): (ReadState & { lastSeq: number }) | null {
+    const state = this.get(conversationId);
+    const mine = state?.cursors.get(userId);
+    if (mine === undefined) return null;
+    let othersMin = Number.MAX_SAFE_INTEGER; // a group of one: your own messages count as read
+    for (const [member, cursor] of state!.cursors) {
+      if (member !== userId && cursor < othersMin) othersMin = cursor;
+    }
+    return { mine, othersMin, lastSeq: state!.lastSeq };
+  }
+
+  /** Called by the writer after a commit that stored messages up to `seq`. */
+  noteStored(conversationId: string, seq: number) {
+    const state = this.states.get(conversationId);
+    if (state && seq > state.lastSeq) state.lastSeq = seq;
+  }
+
+  /** Called by markRead after a cursor moved forward in the database. */
+  noteRead(conversationId: string, userId: string, seq: number) {
+    const cursors = this.states.get(conversationId)?.cursors;
+    const current = cursors?.get(userId);
+    if (current !== undefined && seq > current) cursors!.set(userId, seq);
+  }
+
+  private clear() {
+    this.states.clear();
+    this.cursorCount = 0;
+  }
+}
+
+const statesByDb = new WeakMap<Db, ConversationStates>();
+
+export function conversationStates(db: Db): ConversationStates {
+  let states = statesByDb.get(db);
+  if (!states) statesByDb.set(db, (states = new ConversationStates(db)));
+  return states;
+}
