@@ -5,7 +5,7 @@ import type { Server } from "bun";
 import { createApp, type AppDeps } from "./app";
 import type { Config } from "./config";
 import { openDatabase, type Db } from "./db/client";
-import { startCheckpointer } from "./db/checkpointer";
+import { startCheckpointer, type Checkpointer } from "./db/checkpointer";
 import { runMigrations } from "./db/migrate";
 import { createLogger, type Logger } from "./lib/logger";
 import { configurePasswords } from "./modules/auth/passwords";
@@ -19,6 +19,7 @@ import { loadOrCreateSecret } from "./secret";
 import { VERSION } from "./version";
 
 export const DB_FILE = "chat.db";
+const CHECKPOINTER_DELAY_MS = 100;
 
 export interface RunningServer {
   url: string;
@@ -43,16 +44,27 @@ export function openDataDir(config: Config, log?: Logger) {
 export async function startServer(config: Config, log: Logger = createLogger(config.logLevel, config.logFormat)): Promise<RunningServer> {
   const db = openDataDir(config, log);
   // Checkpoints run on their own thread; the event loop only checkpoints as a far-off fallback.
+  // The thread starts just after the server is up: a second JS runtime booting beside the first
+  // would slow the start on a small machine, and the WAL cannot need it that soon.
   db.$client.run("PRAGMA wal_autocheckpoint = 16384");
-  const checkpointer = startCheckpointer(join(config.dataDir, DB_FILE), {
-    synchronous: config.synchronous,
-    onError: (error) => log.warn("checkpoint failed", { error }),
-  });
+  let checkpointer: Checkpointer | null = null;
+  const checkpointerTimer = setTimeout(() => {
+    checkpointer = startCheckpointer(join(config.dataDir, DB_FILE), {
+      synchronous: config.synchronous,
+      onError: (error) => log.warn("checkpoint failed", { error }),
+    });
+  }, CHECKPOINTER_DELAY_MS);
+  checkpointerTimer.unref();
   const secret = loadOrCreateSecret(config.dataDir, config.jwtSecret);
   configurePasswords({ memoryKib: config.passwordMemoryKib });
   const hub = new BunHub();
   const telemetry = new Telemetry(log, VERSION);
   const writer = createMessageWriter(db, hub, telemetry.writerStats);
+  // The peer address is only known while Bun still holds the request (it can be gone once the body
+  // has been read), so it is captured on arrival for the requests that may ask for it: writes (the
+  // login rate limit) and every request when request logs are on. Reads skip the lookup.
+  const addresses = new WeakMap<Request, string>();
+  const logsAddresses = log.enabled?.("info") ?? true;
   const deps: AppDeps & { hub: BunHub } = {
     db,
     config,
@@ -67,8 +79,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         const forwarded = request.headers.get("x-forwarded-for")?.split(",")[0]?.trim();
         if (forwarded) return forwarded;
       }
-      // Asked only by the routes and logs that need it, while the request is still open.
-      return server.requestIP(request)?.address ?? "unknown";
+      return addresses.get(request) ?? server.requestIP(request)?.address ?? "unknown";
     },
   };
   const app = createApp(deps);
@@ -85,6 +96,10 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     maxRequestBodySize: config.maxBodyBytes * 2 + 1024 * 1024,
     development: false,
     fetch(request, server) {
+      if (logsAddresses || request.method !== "GET") {
+        const ip = server.requestIP(request);
+        if (ip) addresses.set(request, ip.address);
+      }
       // The URL is parsed only when it could be the socket path (a query string may follow it).
       if (request.url.includes(WS_PATH) && new URL(request.url).pathname === WS_PATH) {
         if (request.headers.get("upgrade")?.toLowerCase() === "websocket") return sockets.upgrade(request, server);
@@ -109,7 +124,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       for (const ws of hub.all()) ws.close(CLOSE.goingAway, "server shutting down");
       await server.stop(false);
       writer.flush();
-      await checkpointer.stop();
+      clearTimeout(checkpointerTimer);
+      await checkpointer?.stop();
       try {
         db.$client.run("PRAGMA wal_checkpoint(TRUNCATE)");
       } catch {}

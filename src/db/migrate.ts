@@ -13,6 +13,15 @@ export function embeddedMigrationMeta(): MigrationMeta[] {
   }));
 }
 
+function lastApplied(client: import("bun:sqlite").Database): number {
+  try {
+    const row = client.query("SELECT max(created_at) AS at FROM __drizzle_migrations").get() as { at: number | null };
+    return Number(row.at ?? 0);
+  } catch {
+    return 0; // no migrations table yet
+  }
+}
+
 /** Runs pending migrations; returns how many were applied. */
 export function runMigrations(db: BunSQLiteDatabase<any>): number {
   const client = (db as any).$client as import("bun:sqlite").Database;
@@ -23,6 +32,11 @@ export function runMigrations(db: BunSQLiteDatabase<any>): number {
       return 0;
     }
   };
+  // Drizzle applies the migrations newer than the last recorded one; when that is already the
+  // newest embedded migration (every start but the first after an upgrade), skip its hashing and
+  // transaction altogether.
+  const newest = embeddedMigrations.at(-1)?.when ?? 0;
+  if (lastApplied(client) >= newest) return 0;
   const before = countApplied();
   const migrations = embeddedMigrationMeta();
   (db as any).dialect.migrate(migrations, (db as any).session, {});

@@ -1,16 +1,24 @@
 // /docs and /openapi.json. The Scalar UI script is embedded in the binary and served locally,
 // so the docs page renders with no internet access; its Authorize button uses the OAuth2 password flow.
-import { swagger } from "@elysiajs/swagger";
 import { Elysia } from "elysia";
 // @ts-ignore: a file import; Bun embeds the asset in the compiled binary and gives its path.
 // (a relative path: the package's exports map does not expose the browser bundle)
 import scalarBundlePath from "../../../node_modules/@scalar/api-reference/dist/browser/standalone.js" with { type: "file" };
+import type { RouteSource } from "./openapi";
+import { DOCS_PATH, DOCS_SCRIPT_PATH, SPEC_PATH } from "./paths";
 
-export const DOCS_SCRIPT_PATH = "/docs/scalar.js";
-const SPEC_PATH = "/openapi.json";
+export { DOCS_SCRIPT_PATH };
 
-export const docsModule = (version: string) =>
-  new Elysia()
+export const docsModule = (version: string) => {
+  const module = new Elysia({ name: "docs" });
+  // Built on first use (see openapi.ts); `module` reads the whole app's routes once mounted.
+  let docsApp: Promise<{ handle(request: Request): Promise<Response> }> | null = null;
+  const forward = (path: string) => async ({ request }: { request: Request }) => {
+    docsApp ??= import("./openapi").then(({ createDocsApp }) => createDocsApp(version, module as unknown as RouteSource));
+    // Re-addressed to the docs app's own path, so /docs/ and /docs?x reach it too.
+    return (await docsApp).handle(new Request(new URL(path, request.url), { headers: request.headers }));
+  };
+  return module
     .get(
       DOCS_SCRIPT_PATH,
       () =>
@@ -19,50 +27,6 @@ export const docsModule = (version: string) =>
         }),
       { detail: { hide: true } },
     )
-    .use(
-      swagger({
-        path: "/docs",
-        specPath: SPEC_PATH,
-        provider: "scalar",
-        scalarCDN: DOCS_SCRIPT_PATH,
-        exclude: ["/docs", SPEC_PATH, DOCS_SCRIPT_PATH],
-        scalarConfig: {
-          // An absolute spec URL, so /docs/ (trailing slash) finds it too.
-          spec: { url: SPEC_PATH },
-          // Nothing is fetched from outside: no remote fonts, no telemetry, no request proxy (the
-          // API is same-origin), and none of Scalar's hosted extras (AI agent, MCP, SDK generator).
-          withDefaultFonts: false,
-          telemetry: false,
-          showDeveloperTools: "never",
-          agent: { disabled: true },
-          mcp: { disabled: true },
-          hideClientButton: true,
-          // The Authorize panel opens on the OAuth2 password flow, which the login route accepts.
-          authentication: { preferredSecurityScheme: "oauth2" },
-        } as Record<string, unknown>,
-        documentation: {
-          info: {
-            title: "Chat server API",
-            version,
-            description:
-              "REST under /api/v1 and a WebSocket at /api/v1/ws (see the README for the socket protocol). Errors are {detail, code}.",
-          },
-          tags: [
-            { name: "auth", description: "Signup, login, me" },
-            { name: "users", description: "Profiles and search" },
-            { name: "conversations", description: "Direct conversations and groups" },
-            { name: "messages", description: "Send, page, read cursors, unread counts" },
-            { name: "health", description: "Liveness" },
-          ],
-          components: {
-            securitySchemes: {
-              bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" },
-              oauth2: {
-                type: "oauth2",
-                flows: { password: { tokenUrl: "/api/v1/auth/login", scopes: {} } },
-              },
-            },
-          },
-        },
-      }),
-    );
+    .get(DOCS_PATH, forward(DOCS_PATH), { detail: { hide: true } })
+    .get(SPEC_PATH, forward(SPEC_PATH), { detail: { hide: true } });
+};

@@ -1,5 +1,5 @@
 // The built-in web client at / (HTML, CSS and JS from src/web/). Text imports put the files inside
-// the compiled binary; each is gzipped and hashed once at start, served with an ETag and a strict CSP.
+// the compiled binary; each is gzipped and hashed once (on first request), served with an ETag and a strict CSP.
 import { Elysia } from "elysia";
 // @ts-ignore: text imports (Bun embeds the files in the binary); the .js is not a module to type-check.
 import appJs from "../../web/app.js" with { type: "text" };
@@ -34,18 +34,26 @@ function serve(a: Asset, request: Request): Response {
   return new Response(a.body, { headers: a.headers });
 }
 
+/** Hashed and gzipped on first request rather than at start, which every start would pay. */
+function lazily(make: () => Asset): () => Asset {
+  let made: Asset | null = null;
+  return () => (made ??= make());
+}
+
 export const webModule = () => {
   // bun-types calls every .html import an HTMLBundle; with { type: "text" } it is the file's text.
-  const page = asset(indexHtml as unknown as string, "text/html; charset=utf-8", {
-    "content-security-policy": WEB_CSP,
-    "referrer-policy": "no-referrer",
-    "x-frame-options": "DENY",
-  });
-  const script = asset(appJs as string, "text/javascript; charset=utf-8");
-  const style = asset(styleCss as string, "text/css; charset=utf-8");
+  const page = lazily(() =>
+    asset(indexHtml as unknown as string, "text/html; charset=utf-8", {
+      "content-security-policy": WEB_CSP,
+      "referrer-policy": "no-referrer",
+      "x-frame-options": "DENY",
+    }),
+  );
+  const script = lazily(() => asset(appJs as string, "text/javascript; charset=utf-8"));
+  const style = lazily(() => asset(styleCss as string, "text/css; charset=utf-8"));
   const hidden = { detail: { hide: true } };
   return new Elysia({ name: "web" })
-    .get("/", ({ request }) => serve(page, request), hidden)
-    .get("/web/app.js", ({ request }) => serve(script, request), hidden)
-    .get("/web/style.css", ({ request }) => serve(style, request), hidden);
+    .get("/", ({ request }) => serve(page(), request), hidden)
+    .get("/web/app.js", ({ request }) => serve(script(), request), hidden)
+    .get("/web/style.css", ({ request }) => serve(style(), request), hidden);
 };
