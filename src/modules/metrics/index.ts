@@ -1,12 +1,15 @@
 // GET /metrics: Prometheus text format. Off with --metrics=false; with --metrics-token it needs
 // `Authorization: Bearer <token>` (compared in constant time).
-import { timingSafeEqual } from "node:crypto";
 import { Elysia } from "elysia";
 import type { AppDeps } from "../../app";
 import { ApiError } from "../../errors";
 import type { Telemetry } from "./telemetry";
 
 const digest = (value: string) => new Bun.CryptoHasher("sha256").update(value).digest();
+// Bun's global crypto has timingSafeEqual; importing node:crypto for it would load the whole
+// Node crypto layer (and its streams) at every start.
+const timingSafeEqual = (a: Uint8Array, b: Uint8Array) =>
+  (crypto as unknown as { timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean }).timingSafeEqual(a, b);
 
 export const metricsModule = (deps: Pick<AppDeps, "config">, telemetry: Telemetry) => {
   const app = new Elysia({ name: "metrics" });
