@@ -171,7 +171,7 @@ export class Samples {
   summary() {
     const sorted = Float64Array.from(this.values).sort();
     const at = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]! : NaN);
-    return { count: sorted.length, p50: round(at(50)), p99: round(at(99)), max: round(sorted.length ? sorted[sorted.length - 1]! : NaN) };
+    return { count: sorted.length, p50: round(at(50)), p90: round(at(90)), p99: round(at(99)), p99_9: round(at(99.9)), max: round(sorted.length ? sorted[sorted.length - 1]! : NaN) };
   }
 }
 

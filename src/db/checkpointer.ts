@@ -2,17 +2,30 @@
 // the event loop and, with synchronous=FULL, fsyncs the database file there: that is what gives
 // straightforward SQLite servers their latency spikes. Here the main connection only checkpoints
 // as a fallback far past the usual size, and a worker runs PASSIVE checkpoints (which never block
-// writers) whenever the WAL has grown.
+// writers) once per interval.
+//
+// One PASSIVE pass copies the frames committed before it started; commits made during it stay
+// behind, so the WAL is never fully copied and never restarts: it grows (every commit then appends,
+// which costs the fsync a metadata update) until the fallback checkpoint and a truncation stall the
+// event loop for tens of milliseconds. So each tick repeats the pass until one finds nothing new:
+// the WAL is then fully copied and the next commit starts it again from the beginning, overwriting
+// the same file. Ticks are a second apart because each one's writes to the database file and its
+// fsync delay the commits that fsync beside it; fewer, larger checkpoints touch each hot page once.
 
 // The worker is built from source text so the compiled binary needs no second entrypoint.
 const WORKER_SOURCE = `
 import { Database } from "bun:sqlite";
-import { statSync } from "node:fs";
-let db = null, path = "", threshold = 0, timer = null;
+let db = null, checkpoint = null, timer = null;
+const MAX_PASSES = 32;
 function tick() {
   try {
-    const wal = statSync(path + "-wal", { throwIfNoEntry: false });
-    if (wal && wal.size >= threshold) db.run("PRAGMA wal_checkpoint(PASSIVE)");
+    let previous = -1;
+    for (let pass = 0; pass < MAX_PASSES; pass++) {
+      const r = checkpoint.get();
+      // busy: a checkpoint elsewhere; log > checkpointed: a reader still needs older frames.
+      if (r.busy || r.log !== r.checkpointed || r.log === previous) break;
+      previous = r.log;
+    }
   } catch (error) {
     postMessage({ error: String(error) });
   }
@@ -20,14 +33,14 @@ function tick() {
 onmessage = (event) => {
   const m = event.data;
   if (m.type === "start") {
-    path = m.path; threshold = m.thresholdBytes;
-    db = new Database(path);
+    db = new Database(m.path);
     db.run("PRAGMA busy_timeout = 100");
     db.run("PRAGMA synchronous = " + m.synchronous);
+    checkpoint = db.query("PRAGMA wal_checkpoint(PASSIVE)");
     timer = setInterval(tick, m.intervalMs);
   } else if (m.type === "stop") {
     clearInterval(timer);
-    try { db && db.close(); } catch {}
+    try { checkpoint && checkpoint.finalize(); db && db.close(); } catch {}
     postMessage({ stopped: true });
   }
 };
@@ -39,7 +52,6 @@ export interface Checkpointer {
 
 export interface CheckpointerOptions {
   intervalMs?: number;
-  thresholdBytes?: number;
   synchronous?: "FULL" | "NORMAL";
   onError?: (message: string) => void;
 }
@@ -54,8 +66,7 @@ export function startCheckpointer(dbPath: string, options: CheckpointerOptions =
   worker.postMessage({
     type: "start",
     path: dbPath,
-    intervalMs: options.intervalMs ?? 250,
-    thresholdBytes: options.thresholdBytes ?? 4 * 1024 * 1024,
+    intervalMs: options.intervalMs ?? 1000,
     synchronous: options.synchronous ?? "FULL",
   });
   return {

@@ -44,10 +44,9 @@ export const conversations = sqliteTable(
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
-  (t) => [
-    uniqueIndex("conversations_direct_key").on(t.directKey).where(sql`direct_key IS NOT NULL`),
-    index("conversations_activity").on(t.lastActivityAt),
-  ],
+  // No index on last_activity_at: conversation lists start from the member's rows (members_user)
+  // and sort those, and every message moves the row, so such an index only cost a page per commit.
+  (t) => [uniqueIndex("conversations_direct_key").on(t.directKey).where(sql`direct_key IS NOT NULL`)],
 );
 
 export const members = sqliteTable(
