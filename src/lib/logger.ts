@@ -11,11 +11,17 @@ export interface Logger {
   enabled?(level: Exclude<Level, "silent">): boolean;
 }
 
-export function createLogger(level: Level = "info", format: "json" | "pretty" = "json", out = process.stderr): Logger {
+type Sink = { write(line: string): unknown };
+
+export function createLogger(level: Level = "info", format: "json" | "pretty" = "json", sink?: Sink): Logger {
   const min = rank[level];
+  // process.stderr is built on the first line written: it loads Node's stream layer (over a
+  // millisecond), which a server that logs nothing while starting need not wait for.
+  let out = sink;
   const write = (lvl: Exclude<Level, "silent">, msg: string, fields?: Record<string, unknown>) => {
     if (rank[lvl] < min) return;
     const time = new Date().toISOString();
+    out ??= process.stderr;
     if (format === "json") out.write(JSON.stringify({ time, level: lvl, msg, ...fields }) + "\n");
     else {
       const extra = fields ? Object.entries(fields).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`) : [];
