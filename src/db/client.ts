@@ -21,9 +21,9 @@ export function openDatabase(path: string, options: OpenOptions = {}): Db {
   client.run(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
   client.run("PRAGMA foreign_keys = ON");
   // After a checkpoint resets the WAL, truncate it back to this size so a burst doesn't leave a huge
-  // file. As large as the fallback checkpoint's (server.ts): truncating is an fsync-heavy stall in a
-  // commit, so steady traffic, whose WAL restarts well below this, never pays it.
-  client.run("PRAGMA journal_size_limit = 67108864");
+  // file. Above the WAL the server's fallback checkpoint lets grow (16384 frames, 67.5 MB; see
+  // server.ts): truncating is an fsync-heavy stall inside a commit, which steady traffic never pays.
+  client.run("PRAGMA journal_size_limit = 100663296");
   client.run("PRAGMA temp_store = MEMORY");
   client.run("PRAGMA cache_size = -32000");
   return drizzle({ client, schema }) as Db;
