@@ -6,25 +6,58 @@
 //
 // One PASSIVE pass copies the frames committed before it started; commits made during it stay
 // behind, so the WAL is never fully copied and never restarts: it grows (every commit then appends,
-// which costs the fsync a metadata update) until the fallback checkpoint and a truncation stall the
-// event loop for tens of milliseconds. So each tick repeats the pass until one finds nothing new:
-// the WAL is then fully copied and the next commit starts it again from the beginning, overwriting
-// the same file. Ticks are a second apart because each one's writes to the database file and its
-// fsync delay the commits that fsync beside it; fewer, larger checkpoints touch each hot page once.
+// which costs the fsync a metadata update) until the fallback checkpoint stalls the event loop.
+// So each tick repeats the pass until the WAL is fully copied; the next commit then starts it
+// again from the beginning, overwriting the same file. Two races spoil that: the restart needs, for
+// an instant, every read-mark lock, which a checkpoint pass also takes (so "fully copied" is read
+// from the wal-index header, not asked of another pass), and a commit that had already begun when
+// the copy finished appends without restarting (so the tick watches the header until the WAL
+// restarts, or copies again if a commit appended instead). Checked with the W1 bench: restarts
+// went from most ticks failing, and the WAL file growing to the fallback's 67 MB, to every tick.
+// Ticks are a second apart because each one's writes to the database file and its fsync delay the
+// commits that fsync beside it; fewer, larger checkpoints touch each hot page once.
 
 // The worker is built from source text so the compiled binary needs no second entrypoint.
 const WORKER_SOURCE = `
 import { Database } from "bun:sqlite";
-let db = null, checkpoint = null, timer = null;
+import { closeSync, openSync, readSync } from "node:fs";
+let db = null, checkpoint = null, timer = null, shmPath = "", shm = -1;
 const MAX_PASSES = 32;
+const RESTART_WATCH_MS = 20;
+const header = new Uint8Array(100), words = new Uint32Array(header.buffer);
+// Reads the wal-index header at the start of the -shm file (sqlite.org/walformat.html), which a
+// plain read does without any lock. Native byte order: mxFrame, the last committed frame, is
+// words[4]; salt-1, which changes when the WAL restarts, words[8]; nBackfill, the last frame
+// copied, words[24]. False when there is no wal-index (no WAL to copy).
+function readWalIndex() {
+  try {
+    if (shm < 0) shm = openSync(shmPath, "r");
+    return readSync(shm, header, 0, 100, 0) === 100;
+  } catch {
+    return false;
+  }
+}
 function tick() {
   try {
-    let previous = -1;
     for (let pass = 0; pass < MAX_PASSES; pass++) {
       const r = checkpoint.get();
-      // busy: a checkpoint elsewhere; log > checkpointed: a reader still needs older frames.
-      if (r.busy || r.log !== r.checkpointed || r.log === previous) break;
-      previous = r.log;
+      if (r.busy) return; // a checkpoint elsewhere
+      if (r.log !== r.checkpointed) {
+        // A read still open on an older snapshot kept its frames from being copied: usually a
+        // statement about to finish, so wait a moment and go again rather than give up the tick.
+        Bun.sleepSync(1);
+        continue;
+      }
+      if (!readWalIndex()) return;
+      if (words[4] !== words[24]) continue; // commits arrived during the pass
+      const copiedTo = words[4], salt = words[8];
+      let appended = false;
+      for (let waited = 0; waited < RESTART_WATCH_MS && !appended; waited++) {
+        Bun.sleepSync(1);
+        if (!readWalIndex() || words[8] !== salt) return; // restarted
+        appended = words[4] !== copiedTo;
+      }
+      if (!appended) return; // idle: the next commit restarts it
     }
   } catch (error) {
     postMessage({ error: String(error) });
@@ -34,13 +67,14 @@ onmessage = (event) => {
   const m = event.data;
   if (m.type === "start") {
     db = new Database(m.path);
+    shmPath = m.path + "-shm";
     db.run("PRAGMA busy_timeout = 100");
     db.run("PRAGMA synchronous = " + m.synchronous);
     checkpoint = db.query("PRAGMA wal_checkpoint(PASSIVE)");
     timer = setInterval(tick, m.intervalMs);
   } else if (m.type === "stop") {
     clearInterval(timer);
-    try { checkpoint && checkpoint.finalize(); db && db.close(); } catch {}
+    try { checkpoint && checkpoint.finalize(); db && db.close(); if (shm >= 0) closeSync(shm); } catch {}
     postMessage({ stopped: true });
   }
 };
