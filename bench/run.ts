@@ -322,8 +322,9 @@ async function main() {
   if (write && !flags.only) {
     const title = `chat-server vs same-run ceiling (${machine.nproc} cores, ${startedAt.slice(0, 10)})`;
     writeFileSync(join(BENCH, "chart.svg"), svgChart(rows, title));
+    writeFileSync(join(BENCH, "benchmarks.json"), JSON.stringify(results, null, 2) + "\n");
     writeBenchmarksMd(results, rows);
-    log("wrote BENCHMARKS.md and bench/chart.svg");
+    log("wrote BENCHMARKS.md, bench/chart.svg and bench/benchmarks.json");
   }
   return errors;
 }
@@ -348,7 +349,7 @@ function writeBenchmarksMd(results: any, rows: ReturnType<typeof summaryRows>) {
 - **Versions:** Bun ${m.bun}; git commit \`${m.git_commit}\`${m.git_src_dirty ? " (with uncommitted changes in src/ from work in progress)" : ""}
 ${results.notes.map((n: string) => `- ${n}`).join("\n")}
 - **Ceiling:** \`bench/ceiling-server.ts\` (Bun.serve pub/sub, same frames, no auth, no validation, no persistence) for W1–W4; W5's ceiling is the same Bun.serve returning our exact GET body from memory and appending POSTs to memory; W6's is a compiled hello-world \`Bun.serve\`.
-- **Raw results:** \`bench/results/\` (JSON, gitignored)
+- **Raw results:** \`bench/benchmarks.json\` (this run, committed with this file); every run's JSON is kept in \`bench/results/\` (gitignored)
 
 ![ours / ceiling per metric](bench/chart.svg)
 
