@@ -10,7 +10,7 @@ import { LoginBody, SignupBody, TokenResponse } from "./model";
 import { authPlugin, bearerSecurity } from "./plugin";
 import { checkCredentials, issueToken, signup } from "./service";
 
-// Brute force: 10 failed-or-not attempts per account and 50 per address each minute.
+// Brute force: 10 failed-or-not attempts per account and 50 per address in any minute.
 const LOGIN_WINDOW_MS = 60_000;
 
 export const authModule = (deps: AppDeps) => {
