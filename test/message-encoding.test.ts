@@ -1,0 +1,42 @@
+// The message has two encoders: toMessageView (REST responses, frames) and the pre-encoded JSON of
+// the recent-messages window. Both are checked against the MessageView schema, field by field and
+// in order, so a field added to the schema cannot be forgotten in either.
+import { expect, test } from "bun:test";
+import { Value } from "@sinclair/typebox/value";
+import fc from "fast-check";
+import { MessageView } from "../src/modules/messages/model";
+import { encodeMessage } from "../src/modules/messages/recent";
+import { toMessageView, type MessageRecord } from "../src/modules/messages/service";
+
+const seed = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
+console.log(`message-encoding property seed: ${seed} (FC_SEED=${seed} reproduces)`);
+
+const record = fc.record<MessageRecord>({
+  id: fc.uuid(),
+  conversation_id: fc.uuid(),
+  seq: fc.integer({ min: 1, max: 2 ** 40 }),
+  sender_id: fc.uuid(),
+  recipient_id: fc.option(fc.uuid(), { nil: null }),
+  content: fc.string({ unit: "binary", minLength: 1, maxLength: 200 }),
+  client_msg_id: fc.option(fc.string({ minLength: 1, maxLength: 128 }), { nil: null }),
+  created_at: fc.integer({ min: 0, max: 4_102_444_800_000 }),
+  updated_at: fc.integer({ min: 0, max: 4_102_444_800_000 }),
+});
+
+const decode = (bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes).slice(1)); // drop the leading comma
+
+test("both encoders give exactly the schema's fields, in the schema's order, with equal values", () => {
+  const fields = Object.keys(MessageView.properties);
+  fc.assert(
+    fc.property(record, fc.boolean(), (m, isRead) => {
+      const view = toMessageView(m, isRead);
+      const encoded = encodeMessage(m);
+      const fast = decode(isRead ? encoded.read : encoded.unread);
+      expect(Object.keys(view)).toEqual(fields);
+      expect(Object.keys(fast)).toEqual(fields);
+      expect(fast).toEqual(view);
+      expect(Value.Check(MessageView, view)).toBe(true);
+    }),
+    { seed, numRuns: 300 },
+  );
+});
