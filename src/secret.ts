@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "./config";
-import { writeFileDurably } from "./lib/durable-file";
+import { fsCause, writeFileDurably } from "./lib/durable-file";
 
 export const SECRET_FILE = "jwt-secret";
 const MIN_SECRET_BYTES = 32;
@@ -14,6 +14,7 @@ export function weakSecretReason(raw: Uint8Array): string | null {
   if (raw.length === 0) return "it is empty";
   if (raw.every((b) => b === 0)) return `all ${raw.length} bytes are NUL`;
   if (raw.includes(0)) return "it contains NUL bytes";
+  if (raw.every((b) => b === raw[0])) return `all ${raw.length} bytes are the same (0x${raw[0]!.toString(16).padStart(2, "0")})`;
   const text = Buffer.from(raw).toString("utf8").trim();
   const bytes = Buffer.from(text);
   if (bytes.length > 0 && bytes.every((b) => b === bytes[0])) return `all ${bytes.length} bytes are the same (0x${bytes[0]!.toString(16).padStart(2, "0")})`;
@@ -35,7 +36,7 @@ export function loadOrCreateSecret(dataDir: string, configured: string): string 
   } catch (error) {
     // Another process created it between our check and our link: use theirs.
     if ((error as NodeJS.ErrnoException).code === "EEXIST") return readSecretFile(path);
-    throw error;
+    throw new ConfigError(`cannot create ${path}: ${fsCause(error)}`);
   }
   return secret;
 }

@@ -6,6 +6,7 @@ import { createApp, type AppDeps } from "./app";
 import { ConfigError, type Config } from "./config";
 import { openDatabase, quickCheck, type Db } from "./db/client";
 import { lockDataDir } from "./db/data-dir-lock";
+import { fsCause } from "./lib/durable-file";
 import { startCheckpointer, type Checkpointer } from "./db/checkpointer";
 import { runMigrations } from "./db/migrate";
 import { createLogger, type Logger } from "./lib/logger";
@@ -53,9 +54,8 @@ export function ensureDataDir(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const cause = { EACCES: "permission denied", EPERM: "permission denied", EROFS: "read-only file system", EEXIST: "a file (not a directory) has that name", ENOTDIR: "a component of the path is not a directory", ENOSPC: "no space left on the device" }[code ?? ""];
-    throw new ConfigError(`cannot create the data directory ${dir}: ${cause ?? (error as Error).message}`);
+    const exists = (error as NodeJS.ErrnoException).code === "EEXIST";
+    throw new ConfigError(`cannot create the data directory ${dir}: ${exists ? "a file (not a directory) has that name" : fsCause(error)}`);
   }
 }
 

@@ -6,6 +6,7 @@ import { accessSync, chmodSync, closeSync, constants, existsSync, fchmodSync, fs
 import { dirname } from "node:path";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { ConfigError } from "../config";
+import { FS_CAUSES, fsCause } from "../lib/durable-file";
 import * as schema from "./schema";
 
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
@@ -19,13 +20,7 @@ export interface OpenOptions {
 }
 
 const CAUSES: Record<string, string> = {
-  EISDIR: "it is a directory",
-  EACCES: "permission denied",
-  EPERM: "permission denied",
-  EROFS: "read-only file system",
-  ENOENT: "its directory does not exist",
-  ENOTDIR: "a component of the path is not a directory",
-  ENOSPC: "no space left on the device",
+  ...FS_CAUSES,
   SQLITE_NOTADB: "not a SQLite database (wrong file, or its header is damaged)",
   SQLITE_CORRUPT: "the database file is corrupt",
   SQLITE_READONLY: "the file or its directory is read-only",
@@ -37,8 +32,8 @@ const CAUSES: Record<string, string> = {
 export function describeOpenError(path: string, error: unknown, what = "the database"): ConfigError {
   if (error instanceof ConfigError) return error;
   const code = String((error as { code?: string }).code ?? "");
-  const cause = CAUSES[code] ?? CAUSES[code.replace(/_.*$/, "")] ?? (error instanceof Error ? error.message : String(error));
-  const hint = code === "SQLITE_NOTADB" || code.startsWith("SQLITE_CORRUPT") ? "; restore it from a backup (chat-server backup)" : "";
+  const cause = CAUSES[code] ?? CAUSES[code.replace(/^(SQLITE_[A-Z]+)_.*$/, "$1")] ?? (error instanceof Error ? error.message : String(error));
+  const hint = code === "SQLITE_NOTADB" || code.startsWith("SQLITE_CORRUPT") ? "; restore the latest backup" : "";
   return new ConfigError(`cannot open ${what} ${path}: ${cause}${code && !cause.includes(code) ? ` (${code})` : ""}${hint}`);
 }
 
@@ -58,8 +53,7 @@ function prepareFile(path: string): void {
   try {
     accessSync(dirname(path), constants.W_OK);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? "";
-    throw new ConfigError(`cannot open the database ${path}: its directory ${dirname(path)} is not writable (${CAUSES[code] ?? code}), and SQLite keeps its -wal and -shm files there`);
+    throw new ConfigError(`cannot open the database ${path}: its directory ${dirname(path)} is not writable: ${fsCause(error)}; SQLite keeps its -wal and -shm files there`);
   }
   for (const extra of [`${path}-wal`, `${path}-shm`]) {
     if (existsSync(extra) && statSync(extra).mode & 0o077) {

@@ -7,6 +7,7 @@ import { dlopen, FFIType, read, type Pointer } from "bun:ffi";
 import { closeSync, constants, ftruncateSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError } from "../config";
+import { fsCause } from "../lib/durable-file";
 
 export const LOCK_FILE = "server.lock";
 
@@ -66,7 +67,12 @@ export function lockDataDir(dataDir: string): DataDirLock | null {
   const c = loadLibc();
   if (!c) return null;
   const path = join(dataDir, LOCK_FILE);
-  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
+  } catch (error) {
+    throw new ConfigError(`cannot create ${path}: ${fsCause(error)}; the server needs to write in its data directory ${dataDir}`);
+  }
   if (c.flock(fd, LOCK_EX | LOCK_NB) !== 0) {
     const errno = c.errno();
     closeSync(fd);

@@ -4,6 +4,23 @@
 import { closeSync, fchmodSync, fsyncSync, linkSync, openSync, readdirSync, readSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
+/** What an errno means to an operator, for start-up errors that name the path and the cause. */
+export const FS_CAUSES: Record<string, string> = {
+  EISDIR: "it is a directory",
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  EROFS: "read-only file system",
+  ENOENT: "its directory does not exist",
+  ENOTDIR: "a component of the path is not a directory",
+  ENOSPC: "no space left on the device",
+  EDQUOT: "disk quota exceeded",
+};
+
+export function fsCause(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code ?? "";
+  return FS_CAUSES[code] ? `${FS_CAUSES[code]} (${code})` : error instanceof Error ? error.message : String(error);
+}
+
 /** fsyncs a directory, so the names created, renamed or removed in it survive a power loss. */
 export function fsyncDirectory(dir: string): void {
   const fd = openSync(dir, "r");
