@@ -28,26 +28,24 @@ let libc: Libc | null | undefined;
 function loadLibc(): Libc | null {
   if (libc !== undefined) return libc;
   const names = process.platform === "darwin" ? ["libc.dylib", "/usr/lib/libSystem.B.dylib"] : ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1", "libc.so"];
+  const flock = { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } as const;
+  const errnoPointer = { args: [], returns: FFIType.ptr } as const;
   for (const name of names) {
-    try {
-      const lib = dlopen(name, { flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } });
-      // errno lives behind a per-thread pointer: __errno_location (glibc, musl) or __error (macOS).
-      let errnoPointer: (() => Pointer | null) | null = null;
-      for (const symbol of ["__errno_location", "__error"]) {
-        try {
-          const e = dlopen(name, { [symbol]: { args: [], returns: FFIType.ptr } });
-          errnoPointer = e.symbols[symbol] as () => Pointer | null;
-          break;
-        } catch {}
-      }
-      return (libc = {
-        flock: (fd, op) => lib.symbols.flock(fd, op) as number,
-        errno: () => {
-          const p = errnoPointer?.();
-          return p ? read.i32(p, 0) : null;
-        },
-      });
-    } catch {}
+    // One dlopen (each one compiles its bindings, a few ms of start-up): errno lives behind a
+    // per-thread pointer, __errno_location on glibc and musl, __error on macOS.
+    for (const errnoSymbol of ["__errno_location", "__error", null]) {
+      try {
+        const lib = errnoSymbol ? dlopen(name, { flock, [errnoSymbol]: errnoPointer }) : dlopen(name, { flock });
+        const symbols = lib.symbols as Record<string, (...args: number[]) => unknown>;
+        return (libc = {
+          flock: (fd, op) => symbols.flock!(fd, op) as number,
+          errno: () => {
+            const p = errnoSymbol ? (symbols[errnoSymbol]!() as Pointer | null) : null;
+            return p ? read.i32(p, 0) : null;
+          },
+        });
+      } catch {}
+    }
   }
   return (libc = null);
 }
