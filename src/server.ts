@@ -63,11 +63,12 @@ export function ensureDataDir(dir: string): void {
  * Opens the database, checks it, refuses one migrated by a newer binary, and applies pending
  * migrations. quickCheck "auto" (serve) checks small databases and any after an unclean stop.
  */
-export function openDataDir(config: Config, log?: Logger, options: { quickCheck?: "always" | "auto" | "never" } = {}) {
+export function openDataDir(config: Config, log?: Logger, options: { quickCheck?: "always" | "auto" | "never"; quickCheckAlwaysBytes?: number } = {}) {
   ensureDataDir(config.dataDir);
   const path = join(config.dataDir, DB_FILE);
   const mode = options.quickCheck ?? "never";
-  const check = mode === "always" || (mode === "auto" && (fileSize(path) <= QUICK_CHECK_ALWAYS_BYTES || fileSize(`${path}-wal`) > 0));
+  const small = fileSize(path) <= (options.quickCheckAlwaysBytes ?? QUICK_CHECK_ALWAYS_BYTES);
+  const check = mode === "always" || (mode === "auto" && (small || fileSize(`${path}-wal`) > 0));
   const db = openDatabase(path, { synchronous: config.synchronous });
   try {
     if (check) {

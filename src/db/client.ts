@@ -6,7 +6,7 @@ import { accessSync, chmodSync, closeSync, constants, existsSync, fchmodSync, fs
 import { dirname } from "node:path";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { ConfigError } from "../config";
-import { FS_CAUSES, fsCause } from "../lib/durable-file";
+import { FS_CAUSES, fsCause, fsyncDirectory } from "../lib/durable-file";
 import * as schema from "./schema";
 
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
@@ -39,6 +39,7 @@ export function describeOpenError(path: string, error: unknown, what = "the data
 
 /** Creates the file 0600 (or tightens an older one) and checks what SQLite will need beside it. */
 function prepareFile(path: string): void {
+  const created = !existsSync(path);
   const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o600);
   try {
     if (fstatSync(fd).mode & 0o077) {
@@ -49,6 +50,8 @@ function prepareFile(path: string): void {
   } finally {
     closeSync(fd);
   }
+  // The new name must outlive a power loss along with the first commits SQLite will fsync into it.
+  if (created) fsyncDirectory(dirname(path));
   // WAL mode creates <file>-wal and <file>-shm beside it; SQLite would only say "unable to open".
   try {
     accessSync(dirname(path), constants.W_OK);

@@ -86,8 +86,8 @@ const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /**
  * Removes the files in `dir` whose name matches `pattern` (its first group is the writer's PID) left
- * by processes that died mid-write (kill -9, power loss), when `accept(path)` agrees. Files of live
- * processes (a concurrent writer) are kept.
+ * by processes that died mid-write (kill -9, power loss), when `accept(path)` agrees. Files of other
+ * live processes (a concurrent writer) are kept.
  */
 export function removeStaleTemporaries(dir: string, pattern: RegExp, accept: (path: string) => boolean = () => true): string[] {
   const removed: string[] = [];
@@ -101,7 +101,9 @@ export function removeStaleTemporaries(dir: string, pattern: RegExp, accept: (pa
     const match = pattern.exec(name);
     if (!match) continue;
     const pid = Number(match[1]);
-    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || processAlive(pid)) continue;
+    // Our own PID can only be an earlier process's (before a reboot): writes here are synchronous
+    // and always remove their temporary file.
+    if (!Number.isInteger(pid) || pid <= 0 || (pid !== process.pid && processAlive(pid))) continue;
     const path = join(dir, name);
     if (!accept(path)) continue;
     try {
