@@ -1,6 +1,6 @@
 // One server per data directory, and backups killed half-way: real processes of the compiled binary.
 import { Database } from "bun:sqlite";
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, test, setDefaultTimeout } from "bun:test";
 import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config";
@@ -10,6 +10,8 @@ import { cleanEnv, startBinary } from "../binary/binary";
 import { client } from "../helpers";
 import { install, migratedDataDir, newDataDir, run, serveArgs, type Install } from "./util";
 
+// Processes of a 110 MB binary on a busy 2-core machine: far from the 5 s default when it is loaded.
+setDefaultTimeout(60_000);
 let inst: Install;
 beforeAll(async () => {
   inst = await install("chat-faults-datadir-");

@@ -2,7 +2,7 @@
 // newer binary, a damaged database, and paths the server cannot use. Each refuses to start with
 // exit 2 and a message naming the file and the cause; none starts serving.
 import { Database } from "bun:sqlite";
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { weakSecretReason } from "../../src/secret";
@@ -12,6 +12,8 @@ import { craftToken } from "../security/util";
 import { canMountReadOnly, corruptPages, exec, install, migratedDataDir, newDataDir, run, serveArgs, unprivileged, type Install } from "./util";
 
 const readOnlyMountable = await canMountReadOnly();
+// Processes of a 110 MB binary on a busy 2-core machine: far from the 5 s default when it is loaded.
+setDefaultTimeout(60_000);
 let inst: Install;
 beforeAll(async () => {
   inst = await install("chat-faults-startup-");
