@@ -42,7 +42,12 @@ export function loadOrCreateSecret(dataDir: string, configured: string): string 
 }
 
 function readSecretFile(path: string): string {
-  const raw = readFileSync(path);
+  let raw: Buffer;
+  try {
+    raw = readFileSync(path);
+  } catch (error) {
+    throw new ConfigError(`cannot read the JWT secret ${path}: ${fsCause(error)}`);
+  }
   const weak = weakSecretReason(raw);
   if (weak) {
     throw new ConfigError(

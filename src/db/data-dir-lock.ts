@@ -5,7 +5,7 @@
 // CLI commands (user, migrate, backup) do not take it: they are safe beside a running server.
 import { dlopen, FFIType, read, type Pointer } from "bun:ffi";
 import { closeSync, constants, ftruncateSync, openSync, readFileSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { ConfigError } from "../config";
 import { fsCause } from "../lib/durable-file";
 
@@ -77,7 +77,7 @@ export function lockDataDir(dataDir: string): DataDirLock | null {
     if (errno !== null && !EWOULDBLOCK.has(errno)) throw new ConfigError(`cannot lock ${path}: flock failed with errno ${errno}`);
     const holder = readHolder(path);
     throw new ConfigError(
-      `another chat-server (${holder ? `PID ${holder}` : "PID unknown"}) is already serving the data directory ${dataDir} ` +
+      `another chat-server (${holder ? `PID ${holder}` : "PID unknown"}) is already serving the data directory ${resolve(dataDir)} ` +
         `(it holds ${path}); stop it first, or give this one another --data-dir`,
     );
   }
