@@ -1,10 +1,12 @@
 // Starts the whole server: data directory, database and migrations, secret, hub, writer, HTTP and sockets.
-import { mkdirSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "bun";
 import { createApp, type AppDeps } from "./app";
-import type { Config } from "./config";
-import { openDatabase, type Db } from "./db/client";
+import { ConfigError, type Config } from "./config";
+import { openDatabase, quickCheck, type Db } from "./db/client";
+import { lockDataDir } from "./db/data-dir-lock";
+import { fsCause } from "./lib/durable-file";
 import { startCheckpointer, type Checkpointer } from "./db/checkpointer";
 import { runMigrations } from "./db/migrate";
 import { createLogger, type Logger } from "./lib/logger";
@@ -33,16 +35,70 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-export function openDataDir(config: Config, log?: Logger) {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const db = openDatabase(join(config.dataDir, DB_FILE), { synchronous: config.synchronous });
-  const applied = runMigrations(db);
-  if (applied) log?.info("applied migrations", { count: applied });
-  return db;
+/**
+ * Databases up to this size get PRAGMA quick_check at every start (it reads the whole file, ~2 ms
+ * per MB); bigger ones only after an unclean stop (a WAL left behind), and at every `migrate`.
+ */
+const QUICK_CHECK_ALWAYS_BYTES = 64 * 1024 * 1024;
+
+const fileSize = (path: string) => {
+  try {
+    return statSync(path).size;
+  } catch {
+    return 0;
+  }
+};
+
+/** Creates the data directory (0700) or explains why it cannot. */
+export function ensureDataDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    const exists = (error as NodeJS.ErrnoException).code === "EEXIST";
+    throw new ConfigError(`cannot create the data directory ${dir}: ${exists ? "a file (not a directory) has that name" : fsCause(error)}`);
+  }
+}
+
+/**
+ * Opens the database, checks it, refuses one migrated by a newer binary, and applies pending
+ * migrations. quickCheck "auto" (serve) checks small databases and any after an unclean stop.
+ */
+export function openDataDir(config: Config, log?: Logger, options: { quickCheck?: "always" | "auto" | "never"; quickCheckAlwaysBytes?: number } = {}) {
+  ensureDataDir(config.dataDir);
+  const path = join(config.dataDir, DB_FILE);
+  const mode = options.quickCheck ?? "never";
+  const small = fileSize(path) <= (options.quickCheckAlwaysBytes ?? QUICK_CHECK_ALWAYS_BYTES);
+  const check = mode === "always" || (mode === "auto" && (small || fileSize(`${path}-wal`) > 0));
+  const db = openDatabase(path, { synchronous: config.synchronous });
+  try {
+    if (check) {
+      const t0 = performance.now();
+      quickCheck(db.$client, path);
+      log?.debug("quick_check ok", { ms: Math.round(performance.now() - t0) });
+    }
+    const applied = runMigrations(db, path);
+    if (applied) log?.info("applied migrations", { count: applied });
+    return db;
+  } catch (error) {
+    db.$client.close();
+    throw error;
+  }
 }
 
 export async function startServer(config: Config, log: Logger = createLogger(config.logLevel, config.logFormat)): Promise<RunningServer> {
-  const db = openDataDir(config, log);
+  ensureDataDir(config.dataDir);
+  // Before anything touches the data: a second server must not even migrate under the first.
+  const lock = lockDataDir(config.dataDir);
+  if (!lock) log.warn("no flock() on this platform: nothing stops a second server on this data directory", { data_dir: config.dataDir });
+  let db: Db;
+  let secret: string;
+  try {
+    secret = loadOrCreateSecret(config.dataDir, config.jwtSecret);
+    db = openDataDir(config, log, { quickCheck: "auto" });
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   // Checkpoints run on their own thread; the event loop only checkpoints as a far-off fallback.
   // The thread starts just after the server is up: a second JS runtime booting beside the first
   // would slow the start on a small machine, and the WAL cannot need it that soon.
@@ -55,7 +111,6 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     });
   }, CHECKPOINTER_DELAY_MS);
   checkpointerTimer.unref();
-  const secret = loadOrCreateSecret(config.dataDir, config.jwtSecret);
   configurePasswords({ memoryKib: config.passwordMemoryKib });
   const hub = new BunHub();
   const telemetry = new Telemetry(log, VERSION);
@@ -130,6 +185,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         db.$client.run("PRAGMA wal_checkpoint(TRUNCATE)");
       } catch {}
       db.$client.close();
+      lock?.release();
       log.info("stopped");
     })());
 

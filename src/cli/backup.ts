@@ -1,11 +1,14 @@
 // `backup <file>`: an online, consistent copy of the database, safe while the server runs.
 // VACUUM INTO reads one snapshot on its own connection (WAL lets the server keep writing), into a
 // temporary file that is integrity-checked and fsynced before it takes the final name, so a
-// half-written or corrupt backup never sits under the name the operator asked for.
+// half-written or corrupt backup never sits under the name the operator asked for. The temporary
+// file holds password hashes: it is created 0600 before SQLite writes a byte, and the ones a killed
+// backup left behind are removed by the next one.
 import { Database } from "bun:sqlite";
-import { chmodSync, closeSync, existsSync, fsyncSync, linkSync, openSync, statSync, unlinkSync } from "node:fs";
+import { closeSync, existsSync, linkSync, openSync, statSync, unlinkSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { ConfigError } from "../config";
+import { fsyncDirectory, fsyncFile, readHead, removeStaleTemporaries } from "../lib/durable-file";
 import { DB_FILE } from "../server";
 import { defineCommand } from "./command";
 
@@ -19,7 +22,10 @@ export function backupDatabase(source: string, target: string, busyTimeoutMs = 3
   if (!existsSync(source)) throw new ConfigError(`no database at ${source} (check --data-dir)`);
   if (existsSync(target)) throw new ConfigError(`${target} already exists; refusing to overwrite it`);
   if (!existsSync(dirname(target))) throw new ConfigError(`directory ${dirname(target)} does not exist`);
+  removeStalePartials(dirname(target));
   const partial = `${target}.partial-${process.pid}`;
+  // Empty and owner-only from the first byte: VACUUM INTO accepts an empty file and keeps its mode.
+  closeSync(openSync(partial, "wx", 0o600));
   try {
     const db = new Database(source, { readwrite: true, create: false, strict: true });
     try {
@@ -37,15 +43,8 @@ export function backupDatabase(source: string, target: string, busyTimeoutMs = 3
       copy.close();
     }
     if (verdict.length !== 1 || verdict[0] !== "ok") throw new Error(`integrity check of the copy failed: ${verdict.slice(0, 5).join("; ")}`);
-    // It holds password hashes: owner-only, like the data directory.
-    chmodSync(partial, 0o600);
     // SQLite does not fsync VACUUM INTO's output; do it before the file gets its real name.
-    const fd = openSync(partial, "r");
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    fsyncFile(partial);
     // link() fails if the target appeared meanwhile: never overwrite, even in a race.
     try {
       linkSync(partial, target);
@@ -53,12 +52,28 @@ export function backupDatabase(source: string, target: string, busyTimeoutMs = 3
       if ((error as NodeJS.ErrnoException).code === "EEXIST") throw new ConfigError(`${target} already exists; refusing to overwrite it`);
       throw error;
     }
-    return { path: target, bytes: statSync(target).size };
   } finally {
     try {
       unlinkSync(partial);
     } catch {}
   }
+  // The new name (and the partial's removal) survive a power loss only once the directory is synced.
+  fsyncDirectory(dirname(target));
+  return { path: target, bytes: statSync(target).size };
+}
+
+const SQLITE_HEADER = Buffer.from("SQLite format 3\0");
+
+/** `<name>.partial-<pid>` files of backups that died (kill -9, power loss): only empty or SQLite ones. */
+function removeStalePartials(dir: string): string[] {
+  return removeStaleTemporaries(dir, /\.partial-(\d+)$/, (path) => {
+    try {
+      const head = readHead(path, SQLITE_HEADER.length);
+      return head.length === 0 || head.equals(SQLITE_HEADER);
+    } catch {
+      return false;
+    }
+  });
 }
 
 const formatBytes = (n: number) =>

@@ -1,6 +1,8 @@
 // Applies drizzle-kit's migrations from the copies embedded in the binary, never from disk.
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import type { MigrationMeta } from "drizzle-orm/migrator";
+import { ConfigError } from "../config";
+import { VERSION } from "../version";
 import { embeddedMigrations } from "./migrations.generated";
 
 export function embeddedMigrationMeta(): MigrationMeta[] {
@@ -22,9 +24,34 @@ function lastApplied(client: import("bun:sqlite").Database): number {
   }
 }
 
-/** Runs pending migrations; returns how many were applied. */
-export function runMigrations(db: BunSQLiteDatabase<any>): number {
+/**
+ * Refuses a database migrated by a newer binary (found after rolling back to an older one): drizzle
+ * would see its newest migration as applied and serve a schema this code does not know. Compares the
+ * recorded timestamps with the embedded ones, without hashing anything, so every start stays cheap.
+ */
+export function assertNoUnknownMigrations(client: import("bun:sqlite").Database, path = "the database"): void {
+  let rows: { hash: string; created_at: number }[];
+  try {
+    rows = client.query("SELECT hash, created_at FROM __drizzle_migrations ORDER BY created_at").all() as typeof rows;
+  } catch {
+    return; // no migrations table yet: a new database
+  }
+  const known = new Set(embeddedMigrations.map((m) => m.when));
+  const unknown = rows.filter((r) => !known.has(Number(r.created_at)));
+  if (!unknown.length) return;
+  const list = unknown.map((r) => `created_at ${r.created_at} (${new Date(Number(r.created_at)).toISOString()}), hash ${String(r.hash).slice(0, 12)}`).join("; ");
+  const newest = embeddedMigrations.at(-1);
+  throw new ConfigError(
+    `${path} has ${unknown.length} migration(s) this binary (${VERSION}) does not know: ${list}. ` +
+      `It was migrated by a newer chat-server: run that newer binary (or restore a backup taken before the upgrade). ` +
+      `This binary's newest migration is ${newest?.tag ?? "none"} (created_at ${newest?.when ?? 0}).`,
+  );
+}
+
+/** Runs pending migrations; returns how many were applied. Throws on a database from a newer binary. */
+export function runMigrations(db: BunSQLiteDatabase<any>, path?: string): number {
   const client = (db as any).$client as import("bun:sqlite").Database;
+  assertNoUnknownMigrations(client, path);
   const countApplied = () => {
     try {
       return (client.query("SELECT count(*) AS n FROM __drizzle_migrations").get() as { n: number }).n;

@@ -8,6 +8,8 @@ import { gracefulStop } from "./graceful-stop";
 import { idempotency } from "./idempotency";
 import { ensureBinary } from "./lib";
 import { ordering } from "./ordering";
+import { secondServer } from "./second-server";
+import { secret } from "./secret";
 import { slowConsumer } from "./slow-consumer";
 import { soak } from "./soak";
 
@@ -26,6 +28,8 @@ const scenarios: [string, (quick: boolean) => Promise<ScenarioResult>][] = [
   ["graceful-stop", gracefulStop],
   ["contention", contention],
   ["soak", soak],
+  ["second-server", secondServer],
+  ["secret", secret],
 ];
 
 async function main(argv: string[]) {
