@@ -20,7 +20,7 @@ export function rawRequest(
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const socket = connect(port, options.address ?? "127.0.0.1", () => socket.write(lines.join("\r\n")));
-    socket.on("data", (d) => chunks.push(d));
+    socket.on("data", (d: Buffer) => chunks.push(d));
     socket.on("error", reject);
     socket.on("close", () => {
       const text = Buffer.concat(chunks).toString("utf8");
