@@ -37,13 +37,16 @@ export const authModule = (deps: AppDeps) => {
     )
     .post(
       "/login",
-      async ({ body, request }) => {
+      async ({ body, request, set }) => {
         const address = deps.clientAddress(request);
         const account = body.username.toLowerCase();
         const wait = Math.max(perAddress.hit(address), perAccount.hit(account));
         if (wait) throw limited(wait);
         const user = await checkCredentials(deps.db, body.username, body.password);
         perAccount.reset(account);
+        // A bearer token must not be kept by any cache on the way (RFC 6749 §5.1).
+        set.headers["cache-control"] = "no-store";
+        set.headers.pragma = "no-cache";
         return issueToken(deps.tokens, user);
       },
       {
