@@ -16,7 +16,7 @@ import { BunHub, type SocketData } from "./realtime/bun-hub";
 import { CLOSE } from "./realtime/protocol";
 import { createSocketEndpoint, WS_PATH } from "./realtime/socket";
 import { routable } from "./http/routing";
-import { withResponsePolicy } from "./http/response-policy";
+import { JSON_CSP, withResponsePolicy } from "./http/response-policy";
 import { loadOrCreateSecret } from "./secret";
 import { VERSION } from "./version";
 
@@ -117,7 +117,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       log.error("unhandled server error", { error: String(error) });
       return new Response(JSON.stringify({ detail: "Internal server error", code: "internal_error" }), {
         status: 500,
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", "x-content-type-options": "nosniff", "content-security-policy": JSON_CSP },
       });
     },
   });

@@ -2,7 +2,7 @@
 // summarises big groups (member_count and the first members) while GET /{id} lists everyone, and
 // large JSON is gzipped for clients that accept it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { gunzipSync } from "node:zlib";
+import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import { client, startTestServer, type TestServer } from "../helpers";
 import { rawRequest } from "../security/raw-http";
 import { API, craftToken, expectConversationView, seedUsers } from "./util";
@@ -115,19 +115,22 @@ describe("compression", () => {
       decompress: false,
     } as RequestInit);
 
-  test("JSON over 1 KiB is gzipped when accepted, with Vary, and decodes to the same body", async () => {
-    const plain = await get(`${API}/users?limit=100`, "identity");
-    expect(plain.headers.get("content-encoding")).toBeNull();
-    const plainText = await plain.text();
-    expect(plainText.length).toBeGreaterThan(1024);
-    const zipped = await get(`${API}/users?limit=100`, "gzip, deflate, br");
-    expect(zipped.headers.get("content-encoding")).toBe("gzip");
-    expect(zipped.headers.get("vary")?.toLowerCase()).toContain("accept-encoding");
-    expect(zipped.headers.get("content-type")).toStartWith("application/json");
-    const bytes = new Uint8Array(await zipped.arrayBuffer());
-    expect(bytes.length).toBeLessThan(plainText.length / 2);
-    expect(JSON.parse(gunzipSync(bytes).toString("utf8"))).toEqual(JSON.parse(plainText));
-  });
+  const decoders = { gzip: gunzipSync, br: brotliDecompressSync };
+  for (const [accept, coding] of [["gzip, deflate", "gzip"], ["gzip, deflate, br", "br"], ["br;q=0, gzip", "gzip"]] as const) {
+    test(`JSON over 1 KiB is compressed (Accept-Encoding: ${accept} -> ${coding}), with Vary, and decodes to the same body`, async () => {
+      const plain = await get(`${API}/users?limit=100`, "identity");
+      expect(plain.headers.get("content-encoding")).toBeNull();
+      const plainText = await plain.text();
+      expect(plainText.length).toBeGreaterThan(1024);
+      const packed = await get(`${API}/users?limit=100`, accept);
+      expect(packed.headers.get("content-encoding")).toBe(coding);
+      expect(packed.headers.get("vary")?.toLowerCase()).toContain("accept-encoding");
+      expect(packed.headers.get("content-type")).toStartWith("application/json");
+      const bytes = new Uint8Array(await packed.arrayBuffer());
+      expect(bytes.length).toBeLessThan(plainText.length / 2);
+      expect(JSON.parse(decoders[coding](bytes).toString("utf8"))).toEqual(JSON.parse(plainText));
+    });
+  }
 
   test("not compressed: without Accept-Encoding, with gzip;q=0, and for small bodies", async () => {
     const me = await rawRequest(server.port, {
