@@ -27,6 +27,8 @@ export interface AppDeps {
   version: string;
   /** The client's address as the server saw it (or as a trusted proxy reported it). */
   clientAddress(request: Request): string;
+  /** The TCP peer's address, never a forwarded one (loopback checks); defaults to clientAddress. */
+  peerAddress?(request: Request): string;
   /** Request/socket logs and /metrics; the server passes its own, tests may leave it out. */
   telemetry?: Telemetry;
 }

@@ -60,14 +60,14 @@ export const settings = {
   logFormat: { flag: "--log-format", env: "CHAT_LOG_FORMAT", default: "json" as "json" | "pretty", help: "json (one line per event) or pretty", parse: oneOf("json", "pretty") },
   maxBodyBytes: { flag: "--max-body-bytes", env: "CHAT_MAX_BODY_BYTES", default: 1_048_576, help: "Largest accepted request body (413 above)", parse: integer(1024, 104_857_600) },
   allowedOrigins: { flag: "--allowed-origins", env: "CHAT_ALLOWED_ORIGINS", default: [] as string[], help: "Comma-separated Origins allowed to open sockets; empty allows any", parse: list },
-  rateLimit: { flag: "--rate-limit", env: "CHAT_RATE_LIMIT", default: true, help: "Rate-limit logins and socket frames (turn off for trusted test rigs)", parse: boolean },
+  rateLimit: { flag: "--rate-limit", env: "CHAT_RATE_LIMIT", default: true, help: "Rate-limit logins, password checks, signups, group creation and socket frames (turn off for trusted test rigs)", parse: boolean },
   trustProxy: { flag: "--trust-proxy", env: "CHAT_TRUST_PROXY", default: false, help: "Take the client address from X-Forwarded-For (only behind your own proxy)", parse: boolean },
   passwordMemoryKib: { flag: "--password-memory-kib", env: "CHAT_PASSWORD_MEMORY_KIB", default: 19_456, help: "argon2id memory cost in KiB (OWASP minimum 19456)", parse: integer(19_456, 1_048_576) },
   wsMaxFramesPerSecond: { flag: "--ws-max-frames-per-second", env: "CHAT_WS_MAX_FRAMES_PER_SECOND", default: 50, help: "Frames per second one socket may send before it is closed with 1008", parse: integer(1, 100_000) },
   wsMaxSocketsPerUser: { flag: "--ws-max-sockets-per-user", env: "CHAT_WS_MAX_SOCKETS_PER_USER", default: 20, help: "Open sockets one user may hold", parse: integer(1, 10_000) },
   synchronous: { flag: "--synchronous", env: "CHAT_SQLITE_SYNCHRONOUS", default: "FULL" as "FULL" | "NORMAL", help: "SQLite synchronous mode; FULL survives power loss", parse: oneOf("FULL", "NORMAL") },
   metrics: { flag: "--metrics", env: "CHAT_METRICS", default: true, help: "Serve Prometheus metrics at /metrics", parse: boolean },
-  metricsToken: { flag: "--metrics-token", env: "CHAT_METRICS_TOKEN", default: "", help: "When set, /metrics requires Authorization: Bearer <token>", parse: text },
+  metricsToken: { flag: "--metrics-token", env: "CHAT_METRICS_TOKEN", default: "", help: "When set, /metrics requires Authorization: Bearer <token>; unset on a non-loopback --host, only loopback clients may read it", parse: text },
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof settings;

@@ -17,6 +17,8 @@ import { createMessageWriter, type MessageWriter } from "./modules/messages/writ
 import { BunHub, type SocketData } from "./realtime/bun-hub";
 import { CLOSE } from "./realtime/protocol";
 import { createSocketEndpoint, WS_PATH } from "./realtime/socket";
+import { routable } from "./http/routing";
+import { JSON_CSP, withResponsePolicy } from "./http/response-policy";
 import { loadOrCreateSecret } from "./secret";
 import { VERSION } from "./version";
 
@@ -136,11 +138,13 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       }
       return addresses.get(request) ?? server.requestIP(request)?.address ?? "unknown";
     },
+    peerAddress: (request) => addresses.get(request) ?? server.requestIP(request)?.address ?? "unknown",
   };
   const app = createApp(deps);
   app.compile();
-  // The compiled router itself: `app.handle` only wraps it in one more async call.
-  const handle = app.fetch;
+  // The compiled router itself (`app.handle` only wraps it in one more async call), plus the
+  // headers and compression every response gets.
+  const handle = withResponsePolicy(app.fetch);
   const sockets = createSocketEndpoint(deps);
   telemetry.sources = { hub, sockets: sockets.stats, dbPath: join(config.dataDir, DB_FILE), clientAddress: deps.clientAddress };
 
@@ -150,14 +154,16 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     // Above our own limit so oversize bodies reach the app and get a 413 in the contract's shape.
     maxRequestBodySize: config.maxBodyBytes * 2 + 1024 * 1024,
     development: false,
-    fetch(request, server) {
-      if (logsAddresses || request.method !== "GET") {
-        const ip = server.requestIP(request);
+    fetch(received, server) {
+      // A rebuilt request (odd Host) is no longer Bun's, so its peer address is always captured.
+      const request = routable(received);
+      if (logsAddresses || request.method !== "GET" || request !== received) {
+        const ip = server.requestIP(received);
         if (ip) addresses.set(request, ip.address);
       }
       // The URL is parsed only when it could be the socket path (a query string may follow it).
       if (request.url.includes(WS_PATH) && new URL(request.url).pathname === WS_PATH) {
-        if (request.headers.get("upgrade")?.toLowerCase() === "websocket") return sockets.upgrade(request, server);
+        if (request.headers.get("upgrade")?.toLowerCase() === "websocket") return sockets.upgrade(received, server);
       }
       return telemetry.observe(request, handle);
     },
@@ -166,7 +172,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       log.error("unhandled server error", { error: String(error) });
       return new Response(JSON.stringify({ detail: "Internal server error", code: "internal_error" }), {
         status: 500,
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", "x-content-type-options": "nosniff", "content-security-policy": JSON_CSP },
       });
     },
   });

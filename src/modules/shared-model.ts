@@ -79,6 +79,27 @@ async function readBounded(request: Request, maxBytes: number): Promise<string> 
 }
 
 /**
+ * A JSON object with its own `toString` or `valueOf` data key ({"username": {"toString": 1}}) cannot be
+ * turned into a string: Elysia's validation message interpolates the bad value and threw a TypeError
+ * (a 500) instead of the 422 it was building. Such objects get a hidden Symbol.toPrimitive, which
+ * string conversion tries first and which key checks (unknown fields) never see.
+ */
+function stringifiable(value: unknown): void {
+  if (typeof value !== "object" || value === null) return;
+  if (Array.isArray(value)) {
+    for (const item of value) stringifiable(item);
+    return;
+  }
+  if (Object.hasOwn(value, "toString") || Object.hasOwn(value, "valueOf")) {
+    Object.defineProperty(value, Symbol.toPrimitive, { value: () => "[object]", enumerable: false });
+  }
+  for (const key in value) stringifiable((value as Record<string, unknown>)[key]);
+}
+
+/** Only bodies that could hold such a key are walked (a `\u` escape can spell one too). */
+const mayShadowConversion = (text: string) => text.includes("toString") || text.includes("valueOf") || text.includes("\\u");
+
+/**
  * The modules' `onParse`: JSON (also when no content type is given, as the original service did) and the
  * OAuth2 form, bounded in size and depth. Multipart is left to Elysia.
  */
@@ -90,9 +111,12 @@ export const parseBody = (maxBytes: number) => async ({ request }: { request: Re
   // No body at all: validation then says what was expected (422); undefined lets Elysia see "no body".
   if (text.trim() === "") return contentType === "" ? undefined : null;
   if (jsonTooDeep(text)) throw new ApiError(400, "malformed_body", "Request body is nested too deeply");
+  let body: unknown;
   try {
-    return JSON.parse(text) as unknown;
+    body = JSON.parse(text);
   } catch {
     throw new ApiError(400, "malformed_body", "Request body could not be parsed");
   }
+  if (mayShadowConversion(text)) stringifiable(body);
+  return body;
 };

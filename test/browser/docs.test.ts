@@ -34,7 +34,7 @@ afterAll(async () => {
   install?.cleanup();
 });
 
-/** A page on which every request to a non-local host is aborted and recorded, as are page errors. */
+/** A page on which every request to a non-local host is aborted and recorded, as are page errors and CSP violations. */
 async function offlinePage(): Promise<{ page: Page; external: string[]; errors: string[] }> {
   if (!browser) {
     const { chromium } = await import("playwright-core");
@@ -63,6 +63,10 @@ async function offlinePage(): Promise<{ page: Page; external: string[]; errors: 
     return route.abort("internetdisconnected");
   });
   page.on("pageerror", (error) => errors.push(error.message));
+  // The page's Content-Security-Policy must let the docs work: a violation is an error too.
+  page.on("console", (message) => {
+    if (/Content Security Policy/i.test(message.text())) errors.push(message.text());
+  });
   return { page, external, errors };
 }
 

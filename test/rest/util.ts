@@ -66,7 +66,8 @@ export function expectMessageView(m: any) {
   expect(m.updated_at).toMatch(ISO_MS_Z);
 }
 
-const CONVERSATION_KEYS = ["created_at", "created_by", "id", "is_group", "last_message", "name", "participants", "unread_count", "updated_at"];
+// member_count is an addition to v1's Conversation (a v1 client ignores it); everything else is v1.
+const CONVERSATION_KEYS = ["created_at", "created_by", "id", "is_group", "last_message", "member_count", "name", "participants", "unread_count", "updated_at"];
 
 export function expectConversationView(c: any, me: string) {
   expect(Object.keys(c).sort()).toEqual(CONVERSATION_KEYS);
@@ -75,6 +76,10 @@ export function expectConversationView(c: any, me: string) {
   expect(c.updated_at).toMatch(ISO_MS_Z);
   expect(Number.isInteger(c.unread_count) && c.unread_count >= 0).toBe(true);
   for (const p of c.participants) expectUserView(p, p.id === me);
+  expect(c.participants.some((p: { id: string }) => p.id === me)).toBe(true);
+  expect(c.member_count).toBeGreaterThanOrEqual(c.participants.length);
+  // Only the list caps participants, and only for groups of more than 10 (the 10 first and the caller).
+  if (c.member_count <= 10) expect(c.participants).toHaveLength(c.member_count);
   if (c.last_message !== null) expectMessageView(c.last_message);
 }
 

@@ -1,30 +1,27 @@
 // Auth routes: signup, login (JSON or OAuth2 password form), me.
 import { Elysia } from "elysia";
 import type { AppDeps } from "../../app";
-import { ApiError } from "../../errors";
-import { createRateLimiter } from "../../lib/rate-limiter";
 import { ErrorBody, errorResponses, parseBody } from "../shared-model";
 import { UserView } from "../users/model";
 import { toUserView } from "../users/service";
 import { LoginBody, SignupBody, TokenResponse } from "./model";
+import { loginBudget, rateLimited } from "./login-budget";
 import { authPlugin, bearerSecurity } from "./plugin";
 import { checkCredentials, issueToken, signup } from "./service";
 
-// Brute force: 10 failed-or-not attempts per account and 50 per address in any minute.
-const LOGIN_WINDOW_MS = 60_000;
-
+// Brute force: 10 failed-or-not attempts per account (by username and by email together, and
+// current_password checks too) and 50 per address in any minute; 10 signups per address in 10 minutes.
 export const authModule = (deps: AppDeps) => {
-  const perAccount = createRateLimiter(10, LOGIN_WINDOW_MS, deps.config.rateLimit);
-  const perAddress = createRateLimiter(50, LOGIN_WINDOW_MS, deps.config.rateLimit);
-  const limited = (retryAfter: number) =>
-    new ApiError(429, "rate_limited", "Too many login attempts, try again later", { "Retry-After": String(retryAfter) });
+  const { perAccount, perAddress, signupsPerAddress, accountKey } = loginBudget(deps);
 
   return new Elysia({ prefix: "/api/v1/auth", tags: ["auth"] })
     .use(authPlugin(deps))
     .onParse(parseBody(deps.config.maxBodyBytes))
     .post(
       "/signup",
-      async ({ body, set }) => {
+      async ({ body, set, request }) => {
+        const wait = signupsPerAddress.hit(deps.clientAddress(request));
+        if (wait) throw rateLimited("signups from this address", wait);
         const user = await signup(deps.db, body);
         set.status = 201;
         return toUserView(user, deps.hub, true);
@@ -32,18 +29,21 @@ export const authModule = (deps: AppDeps) => {
       {
         body: SignupBody,
         response: { 201: UserView, 409: ErrorBody, ...errorResponses },
-        detail: { summary: "Create an account" },
+        detail: { summary: "Create an account", description: "At most 10 signups per client address in any 10 minutes (429 with Retry-After)." },
       },
     )
     .post(
       "/login",
-      async ({ body, request }) => {
+      async ({ body, request, set }) => {
         const address = deps.clientAddress(request);
-        const account = body.username.toLowerCase();
+        const account = accountKey(body.username);
         const wait = Math.max(perAddress.hit(address), perAccount.hit(account));
-        if (wait) throw limited(wait);
+        if (wait) throw rateLimited("login attempts", wait);
         const user = await checkCredentials(deps.db, body.username, body.password);
         perAccount.reset(account);
+        // A bearer token must not be kept by any cache on the way (RFC 6749 §5.1).
+        set.headers["cache-control"] = "no-store";
+        set.headers.pragma = "no-cache";
         return issueToken(deps.tokens, user);
       },
       {

@@ -1,9 +1,11 @@
 // Conversation routes: create, list, get, rename.
 import { Elysia, t } from "elysia";
 import type { AppDeps } from "../../app";
+import { ApiError } from "../../errors";
+import { createRateLimiter } from "../../lib/rate-limiter";
 import { authPlugin, bearerSecurity } from "../auth/plugin";
 import { errorResponses, IdParams, parseBody } from "../shared-model";
-import { ConversationListQuery, ConversationView, CreateConversationBody, UpdateConversationBody } from "./model";
+import { ConversationListQuery, ConversationView, CreateConversationBody, LIST_PARTICIPANTS, UpdateConversationBody } from "./model";
 import {
   createConversation,
   getConversationRow,
@@ -12,7 +14,12 @@ import {
   toConversationViews,
 } from "./service";
 
+// Anyone may put anyone into a group, and every group weighs on each member's list and sockets:
+// a creator may start 10 groups in any hour. (Member-add routes, when they come, spend from it too.)
+export const GROUPS_PER_HOUR = 10;
+
 export const conversationsModule = (deps: AppDeps) => {
+  const groupsPerCreator = createRateLimiter(GROUPS_PER_HOUR, 3_600_000, deps.config.rateLimit);
   const view = (me: string, row: Parameters<typeof toConversationViews>[3][number]) =>
     toConversationViews(deps.db, deps.hub, me, [row])[0]!;
   return new Elysia({ prefix: "/api/v1/conversations", tags: ["conversations"] })
@@ -21,6 +28,12 @@ export const conversationsModule = (deps: AppDeps) => {
     .post(
       "/",
       ({ body, user, set }) => {
+        if (body.is_group) {
+          const wait = groupsPerCreator.hit(user.id);
+          if (wait) {
+            throw new ApiError(429, "rate_limited", `At most ${GROUPS_PER_HOUR} new groups per hour, try again later`, { "Retry-After": String(wait) });
+          }
+        }
         const { row, created } = createConversation(deps.db, deps.hub, user.id, body);
         set.status = created ? 201 : 200;
         return view(user.id, row);
@@ -31,7 +44,7 @@ export const conversationsModule = (deps: AppDeps) => {
         response: { 200: ConversationView, 201: ConversationView, ...errorResponses },
         detail: {
           summary: "Start a direct conversation or a group",
-          description: "A direct conversation is unique per pair: asking again returns it with 200.",
+          description: `A direct conversation is unique per pair: asking again returns it with 200. Each user may create ${GROUPS_PER_HOUR} groups in any hour (then 429 with Retry-After).`,
           security: bearerSecurity,
         },
       },
@@ -39,12 +52,22 @@ export const conversationsModule = (deps: AppDeps) => {
     .get(
       "/",
       ({ query, user }) =>
-        toConversationViews(deps.db, deps.hub, user.id, listConversationRows(deps.db, user.id, query.limit ?? 50, query.offset ?? 0)),
+        toConversationViews(
+          deps.db,
+          deps.hub,
+          user.id,
+          listConversationRows(deps.db, user.id, query.limit ?? 50, query.offset ?? 0),
+          LIST_PARTICIPANTS,
+        ),
       {
         auth: true,
         query: ConversationListQuery,
         response: { 200: t.Array(ConversationView), ...errorResponses },
-        detail: { summary: "Your conversations, most recent activity first", security: bearerSecurity },
+        detail: {
+          summary: "Your conversations, most recent activity first",
+          description: `Groups of more than ${LIST_PARTICIPANTS} members list only their first ${LIST_PARTICIPANTS} participants and you (member_count has the total; GET /conversations/{id} lists all).`,
+          security: bearerSecurity,
+        },
       },
     )
     .get("/:conversation_id", ({ params, user }) => view(user.id, getConversationRow(deps.db, user.id, params.conversation_id)), {

@@ -5,13 +5,20 @@ import { Limit, Offset, Timestamp, Uuid, UuidInput } from "../shared-model";
 import { UserView } from "../users/model";
 
 export const MAX_PARTICIPANTS = 1000;
+/** Members listed per conversation in GET /conversations; the caller is always among them. */
+export const LIST_PARTICIPANTS = 10;
 
 export const ConversationView = t.Object({
   id: Uuid,
   name: t.Union([t.String(), t.Null()]),
   is_group: t.Boolean(),
   created_by: Uuid,
-  participants: t.Array(UserView),
+  participants: t.Array(UserView, {
+    description:
+      `Members in joining order. In the list (GET /conversations) a group of more than ${LIST_PARTICIPANTS} members shows ` +
+      `only its first ${LIST_PARTICIPANTS} and you; member_count is the total and GET /conversations/{id} lists everyone.`,
+  }),
+  member_count: t.Integer({ minimum: 1, description: "How many members the conversation has" }),
   created_at: Timestamp,
   updated_at: Timestamp,
   last_message: t.Union([MessageView, t.Null()]),

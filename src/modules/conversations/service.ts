@@ -1,7 +1,7 @@
 // Conversations: create (direct ones unique per pair), list by activity, rename, and the full view.
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, getTableColumns, inArray } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { conversations, members, users, type ConversationRow } from "../../db/schema";
+import { conversations, members, users, type ConversationRow, type UserRow } from "../../db/schema";
 import { notFound, unprocessable } from "../../errors";
 import { iso, now } from "../../lib/time";
 import type { Hub } from "../../realtime/hub";
@@ -133,23 +133,60 @@ export function listConversationRows(db: Db, me: string, limit: number, offset: 
     }));
 }
 
-/** Builds full views for a page of conversations with a fixed number of queries, not one per row. */
-export function toConversationViews(db: Db, hub: Hub, me: string, rows: ConversationRow[]): ConversationView[] {
+/** The users columns of the row source `r`, aliased to UserRow's keys. */
+const USER_COLUMNS = Object.entries(getTableColumns(users))
+  .map(([key, column]) => `r."${column.name}" AS "${key}"`)
+  .join(", ");
+
+/**
+ * Members of each conversation in joining order (then by username), with at most `cap` per
+ * conversation plus `me`: a thousand-member group then costs ten users in the list, not a thousand.
+ */
+function participantRows(db: Db, me: string, ids: string[], cap: number): { conversationId: string; user: UserRow }[] {
+  const marks = ids.map(() => "?").join(",");
+  return db.$client
+    .query<UserRow & { conversation_id__: string }, (string | number)[]>(
+      `SELECT conversation_id__, ${USER_COLUMNS} FROM (
+         SELECT mb.conversation_id AS conversation_id__, u.*,
+                row_number() OVER (PARTITION BY mb.conversation_id ORDER BY mb.joined_at, u.username_key) AS rank__
+         FROM members mb JOIN users u ON u.id = mb.user_id
+         WHERE mb.conversation_id IN (${marks})
+       ) r WHERE r.rank__ <= ? OR r.id = ? ORDER BY conversation_id__, r.rank__`,
+    )
+    .all(...ids, cap, me)
+    .map(({ conversation_id__, ...user }) => ({ conversationId: conversation_id__, user: user as UserRow }));
+}
+
+function memberCounts(db: Db, ids: string[]): Map<string, number> {
+  const rows = db.$client
+    .query<{ conversation_id: string; n: number }, string[]>(
+      `SELECT conversation_id, count(*) AS n FROM members WHERE conversation_id IN (${ids.map(() => "?").join(",")}) GROUP BY conversation_id`,
+    )
+    .all(...ids);
+  return new Map(rows.map((r) => [r.conversation_id, r.n]));
+}
+
+/**
+ * Builds views for a page of conversations with a fixed number of queries, not one per row. With
+ * `participantsCap`, each lists at most that many members plus the caller (the list route); without,
+ * everyone.
+ */
+export function toConversationViews(
+  db: Db,
+  hub: Hub,
+  me: string,
+  rows: ConversationRow[],
+  participantsCap = Number.MAX_SAFE_INTEGER,
+): ConversationView[] {
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
-  const participantRows = db
-    .select({ conversationId: members.conversationId, user: users })
-    .from(members)
-    .innerJoin(users, eq(users.id, members.userId))
-    .where(inArray(members.conversationId, ids))
-    .orderBy(members.joinedAt, users.usernameKey)
-    .all();
   const participants = new Map<string, ReturnType<typeof toUserView>[]>();
-  for (const p of participantRows) {
+  for (const p of participantRows(db, me, ids, participantsCap)) {
     const list = participants.get(p.conversationId) ?? [];
     list.push(toUserView(p.user, hub, p.user.id === me));
     participants.set(p.conversationId, list);
   }
+  const counts = memberCounts(db, ids);
   const lastMessages = new Map(
     db.$client
       .query<MessageRecord, string[]>(
@@ -170,6 +207,7 @@ export function toConversationViews(db: Db, hub: Hub, me: string, rows: Conversa
       is_group: r.isGroup,
       created_by: r.createdBy,
       participants: participants.get(r.id) ?? [],
+      member_count: counts.get(r.id) ?? 0,
       created_at: iso(r.createdAt),
       updated_at: iso(r.updatedAt),
       last_message: last && state ? toMessageView(last, isReadFor(last, me, state)) : null,

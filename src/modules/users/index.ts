@@ -1,14 +1,16 @@
 // User routes: search, profile by id, update my profile.
 import { Elysia } from "elysia";
 import type { AppDeps } from "../../app";
+import { accountKeyOf, loginBudget, rateLimited } from "../auth/login-budget";
 import { authPlugin, bearerSecurity } from "../auth/plugin";
 import { ErrorBody, errorResponses, IdParams, parseBody } from "../shared-model";
 import { UpdateMeBody, UserSearchQuery, UserView } from "./model";
 import { getUser, searchUsers, toUserView, updateMe } from "./service";
 import { t } from "elysia";
 
-export const usersModule = (deps: AppDeps) =>
-  new Elysia({ prefix: "/api/v1/users", tags: ["users"] })
+export const usersModule = (deps: AppDeps) => {
+  const { perAccount } = loginBudget(deps);
+  return new Elysia({ prefix: "/api/v1/users", tags: ["users"] })
     .use(authPlugin(deps))
     .onParse(parseBody(deps.config.maxBodyBytes))
     .get(
@@ -26,12 +28,26 @@ export const usersModule = (deps: AppDeps) =>
     )
     .put(
       "/me",
-      async ({ body, user }) => toUserView(await updateMe(deps.db, user, body), deps.hub, true),
+      async ({ body, user }) => {
+        // A current_password check is a password guess like a login: it spends the same account budget.
+        const checksPassword = body.password !== undefined && !!body.current_password;
+        if (checksPassword) {
+          const wait = perAccount.hit(accountKeyOf(user.id));
+          if (wait) throw rateLimited("password attempts", wait);
+        }
+        const updated = await updateMe(deps.db, user, body);
+        if (checksPassword) perAccount.reset(accountKeyOf(user.id));
+        return toUserView(updated, deps.hub, true);
+      },
       {
         auth: true,
         body: UpdateMeBody,
         response: { 200: UserView, 403: ErrorBody, 409: ErrorBody, ...errorResponses },
-        detail: { summary: "Update your profile (password needs current_password)", security: bearerSecurity },
+        detail: {
+          summary: "Update your profile (password needs current_password)",
+          description: "current_password tries share the account's login budget: 10 in any 60 s, then 429 with Retry-After.",
+          security: bearerSecurity,
+        },
       },
     )
     .get("/:user_id", ({ params, user }) => toUserView(getUser(deps.db, params.user_id), deps.hub, params.user_id === user.id), {
@@ -40,3 +56,4 @@ export const usersModule = (deps: AppDeps) =>
       response: { 200: UserView, ...errorResponses },
       detail: { summary: "A user's public profile", security: bearerSecurity },
     });
+};
