@@ -98,6 +98,8 @@ async function wrk(spec: LoadSpec): Promise<LoadResult> {
 async function fetchLoop(spec: LoadSpec): Promise<LoadResult> {
   const headers: Record<string, string> = { authorization: `Bearer ${spec.token}` };
   if (spec.body !== undefined) headers["content-type"] = "application/json";
+  // Like wrk, ask for identity: Bun's fetch would otherwise offer gzip and the server would compress pages.
+  headers["accept-encoding"] = "identity";
   const samples = new Samples();
   let requests = 0;
   let non2xx = 0;
