@@ -25,7 +25,12 @@ export const MAX_FRAME_BYTES = 64 * 1024;
 export const BACKPRESSURE_LIMIT = 4 * 1024 * 1024;
 export const AUTH_TIMEOUT_MS = 10_000;
 export const SYNC_PAGE = 500;
-export const SYNC_MAX_PER_ROUND = 5_000;
+/**
+ * What one sync frame may cost: messages sent, and conversations read from the database (only
+ * conversations with news are read; ids the user is not in cost a set lookup). The rest is has_more.
+ */
+export const SYNC_MAX_PER_ROUND = 1_000;
+export const SYNC_MAX_CONVERSATIONS_PER_ROUND = 50;
 /** A sync round stops once this much is queued for the socket: well under BACKPRESSURE_LIMIT. */
 export const SYNC_MAX_BUFFERED_BYTES = 1024 * 1024;
 export const TYPING_THROTTLE_MS = 1_000;

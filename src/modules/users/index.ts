@@ -26,7 +26,7 @@ export const usersModule = (deps: AppDeps) =>
     )
     .put(
       "/me",
-      async ({ body, user }) => toUserView(await updateMe(deps.db, user, body), deps.hub, true),
+      async ({ body, user }) => toUserView(await updateMe(deps.db, user, body, deps.hub), deps.hub, true),
       {
         auth: true,
         body: UpdateMeBody,
