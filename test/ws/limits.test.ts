@@ -153,6 +153,23 @@ describe("closing limits", () => {
     }
   });
 
+  test("frames that queued up (a stopped process) may arrive as a burst of twice the per-second limit", async () => {
+    const strict = await startTestServer({ wsMaxFramesPerSecond: 5 });
+    try {
+      const user = await client(strict.url).newUser("burst");
+      const s = await connect(strict.url, user.token);
+      // With the token frame, ten frames at once: over five in a second, within the burst of ten.
+      for (let i = 0; i < 9; i++) s.send({ type: "ping" });
+      await s.waitFor(() => s.ofType("pong").length === 9);
+      expect(s.closed).toBeNull();
+      // Past the burst the rate holds: a sustained flood is still closed.
+      for (let i = 0; i < 50; i++) s.send({ type: "ping" });
+      expect((await s.waitClose(5000)).code).toBe(1008);
+    } finally {
+      await strict.close();
+    }
+  });
+
   test("more sockets than wsMaxSocketsPerUser: the extra one is closed with 4429, the others keep working", async () => {
     const capped = await startTestServer({ rateLimit: false, wsMaxSocketsPerUser: 2 });
     try {
