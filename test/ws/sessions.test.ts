@@ -52,7 +52,7 @@ describe("a password change ends every live session of the user", () => {
     const fresh = await connect(server.url, login.body.access_token);
     await barrier(fresh, bystander);
     closeAll(fresh, bystander);
-  });
+  }, 20_000);
 
   test("a profile change that keeps the password ends nothing", async () => {
     const alice = await api.newUser("alice");
@@ -61,7 +61,7 @@ describe("a password change ends every live session of the user", () => {
     await Bun.sleep(1_500); // past a session check
     await barrier(s);
     s.close();
-  });
+  }, 20_000);
 
   test("user reset-password run by another process closes the user's sockets with 4401", async () => {
     const alice = await api.newUser("alice");
@@ -74,7 +74,7 @@ describe("a password change ends every live session of the user", () => {
     await expectRevoked(s);
     await barrier(bystander);
     bystander.close();
-  });
+  }, 30_000);
 });
 
 describe("user disable and enable (another process)", () => {
@@ -124,7 +124,7 @@ describe("user disable and enable (another process)", () => {
     const result = await cli(["disable", "--username", "nobody_at_all"]);
     expect(result.code).not.toBe(0);
     expect(result.stderr).toContain("nobody_at_all");
-  });
+  }, 30_000);
 });
 
 describe("token expiry", () => {
@@ -139,5 +139,5 @@ describe("token expiry", () => {
     expect(closed.reason).toContain("expired");
     await barrier(long); // the same user's other session is untouched
     long.close();
-  });
+  }, 20_000);
 });
