@@ -1,7 +1,8 @@
 // Frames of an authenticated socket: message, mark_read, typing, ping and sync. Each frame's work is
 // bounded whatever it carries: conversation ids are checked against the user's in-memory membership
 // before any query, and a sync serves at most SYNC_MAX_PER_ROUND messages from at most
-// SYNC_MAX_CONVERSATIONS_PER_ROUND conversations (the rest is has_more).
+// SYNC_MAX_CONVERSATIONS_PER_ROUND conversations (the rest is has_more), and sync output is paced by
+// a per-user byte budget (SYNC_BYTES_PER_SECOND).
 import type { AppDeps } from "../app";
 import { ApiError } from "../errors";
 import { iso, now } from "../lib/time";
@@ -9,12 +10,15 @@ import { requireWellFormed } from "../modules/messages/content";
 import { conversationStates } from "../modules/messages/conversation-state";
 import { prepareSend } from "../modules/messages/send";
 import { fetchMessages, isReadFor, markRead, readState, toMessageView } from "../modules/messages/service";
+import { monotonicMs } from "../lib/time";
 import type { BunHub, ChatSocket } from "./bun-hub";
 import { userTopic } from "./hub";
+import type { SocketState } from "./socket-state";
 import {
   clientMsgId,
   field,
   frameError,
+  SYNC_BYTES_PER_SECOND,
   SYNC_MAX_BUFFERED_BYTES,
   SYNC_MAX_CONVERSATIONS_PER_ROUND,
   SYNC_MAX_PER_ROUND,
@@ -27,6 +31,24 @@ export function createFrameHandler(deps: AppDeps & { hub: BunHub }) {
   const { db, hub, log } = deps;
   const states = conversationStates(db);
   const typingSeen = new Map<string, number>();
+  /** Per user: sync output bytes available now (may dip below zero by one message) and when refilled. */
+  const syncBudgets = new Map<string, { bytes: number; at: number }>();
+  const SYNC_BURST_BYTES = 2 * SYNC_BYTES_PER_SECOND;
+  /** A paced round waits for this much budget: rounds of a message or two would cost a frame each. */
+  const SYNC_MIN_ROUND_BYTES = SYNC_BYTES_PER_SECOND / 8;
+
+  function syncBudget(userId: string) {
+    const t = monotonicMs();
+    let budget = syncBudgets.get(userId);
+    if (!budget) {
+      // Idle users' budgets are full again: forgetting them loses nothing.
+      if (syncBudgets.size >= 10_000) syncBudgets.clear();
+      syncBudgets.set(userId, (budget = { bytes: SYNC_BURST_BYTES, at: t }));
+    }
+    budget.bytes = Math.min(SYNC_BURST_BYTES, budget.bytes + ((t - budget.at) * SYNC_BYTES_PER_SECOND) / 1000);
+    budget.at = t;
+    return budget;
+  }
 
   const send = (ws: ChatSocket, event: object) => ws.send(JSON.stringify(event));
   const sendError = (ws: ChatSocket, error: unknown, ref?: string) => {
@@ -76,6 +98,27 @@ export function createFrameHandler(deps: AppDeps & { hub: BunHub }) {
   }
 
   function onSync(ws: ChatSocket, userId: string, positions: [string, number][]) {
+    if (!deps.config.rateLimit) return syncRound(ws, userId, positions, { bytes: Infinity });
+    const state = ws.data as SocketState;
+    const bytes = syncBudget(userId);
+    if (bytes.bytes < SYNC_MIN_ROUND_BYTES || state.syncTimer) {
+      // Spent: the round runs when the budget has refilled (a later sync on this socket replaces it).
+      state.pendingSync = positions;
+      state.syncTimer ??= setTimeout(
+        () => {
+          state.syncTimer = null;
+          const next = state.pendingSync;
+          state.pendingSync = null;
+          if (next && !state.closed) onSync(ws, userId, next);
+        },
+        Math.ceil(((SYNC_MIN_ROUND_BYTES - bytes.bytes) * 1000) / SYNC_BYTES_PER_SECOND) + 5,
+      );
+      return;
+    }
+    syncRound(ws, userId, positions, bytes);
+  }
+
+  function syncRound(ws: ChatSocket, userId: string, positions: [string, number][], bytes: { bytes: number }) {
     let budget = SYNC_MAX_PER_ROUND;
     let conversationsRead = 0;
     let hasMore = false;
@@ -97,11 +140,14 @@ export function createFrameHandler(deps: AppDeps & { hub: BunHub }) {
         rows.length = limit;
       }
       for (const m of rows) {
-        send(ws, { type: "new_message", message: toMessageView(m, isReadFor(m, userId, state)), timestamp });
+        const frame = JSON.stringify({ type: "new_message", message: toMessageView(m, isReadFor(m, userId, state)), timestamp });
+        ws.send(frame);
+        bytes.bytes -= frame.length;
         budget--;
         // A whole round written at once can pass Bun's backpressure limit, and Bun then drops the very
         // client that asked to catch up. End the round early instead; the client asks again from its new seqs.
-        if (ws.getBufferedAmount() > SYNC_MAX_BUFFERED_BYTES) {
+        // Likewise when the user's sync budget is spent: the next round waits for it.
+        if (ws.getBufferedAmount() > SYNC_MAX_BUFFERED_BYTES || bytes.bytes <= 0) {
           send(ws, { type: "sync_done", has_more: true });
           return;
         }

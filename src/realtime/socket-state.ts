@@ -17,5 +17,8 @@ export interface SocketState extends SocketData {
   tokenVersion: number;
   /** Closes the socket when its token expires. */
   expiryTimer: ReturnType<typeof setTimeout> | null;
+  /** A sync waiting for its user's sync budget to refill (the latest positions asked for). */
+  pendingSync: [string, number][] | null;
+  syncTimer: ReturnType<typeof setTimeout> | null;
   closed: boolean;
 }

@@ -11,7 +11,7 @@ import { Admission } from "./admission";
 import type { BunHub, ChatSocket, SocketData } from "./bun-hub";
 import { createFrameHandler } from "./frames";
 import { createPresence } from "./presence";
-import { AUTH_TIMEOUT_MS, BACKPRESSURE_LIMIT, CLOSE, MAX_FRAME_BYTES } from "./protocol";
+import { AUTH_TIMEOUT_MS, BACKPRESSURE_LIMIT, CLOSE, frameCost, MAX_FRAME_BYTES } from "./protocol";
 import { closeAtExpiry, watchSessions } from "./sessions";
 import type { SocketState } from "./socket-state";
 
@@ -89,7 +89,7 @@ export function createSocketEndpoint(deps: AppDeps & { hub: BunHub }): SocketEnd
     message(ws, message) {
       const state = ws.data as SocketState;
       const raw = typeof message === "string" ? message : new TextDecoder().decode(message);
-      if (state.frames && !state.frames.take()) return ws.close(CLOSE.flood, "too many frames");
+      if (state.frames && !state.frames.take(frameCost(raw.length))) return ws.close(CLOSE.flood, "too many frames");
       if (state.userId) {
         handleFrame(ws, raw);
         return;
@@ -114,6 +114,7 @@ export function createSocketEndpoint(deps: AppDeps & { hub: BunHub }): SocketEnd
       state.closed = true;
       if (state.authTimer) clearTimeout(state.authTimer);
       if (state.expiryTimer) clearTimeout(state.expiryTimer);
+      if (state.syncTimer) clearTimeout(state.syncTimer);
       admission.release(state);
       if (state.userId && hub.remove(ws, state.userId)) presence.disconnected(state.userId);
     },
@@ -141,6 +142,8 @@ export function createSocketEndpoint(deps: AppDeps & { hub: BunHub }): SocketEnd
       frames: config.rateLimit ? createTokenBucket(config.wsMaxFramesPerSecond, 2 * config.wsMaxFramesPerSecond) : null,
       tokenVersion: -1,
       expiryTimer: null,
+      pendingSync: null,
+      syncTimer: null,
       closed: false,
     };
     if (server.upgrade(request, { data })) return undefined;

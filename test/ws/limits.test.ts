@@ -170,6 +170,23 @@ describe("closing limits", () => {
     }
   });
 
+  test("large frames count for more against the frame limit: a few 60 KB frames in a row are a flood", async () => {
+    const strict = await startTestServer({ wsMaxFramesPerSecond: 5 });
+    try {
+      const user = await client(strict.url).newUser("heavy");
+      const s = await connect(strict.url, user.token);
+      const since: Record<string, number> = {};
+      while (JSON.stringify({ type: "sync", since }).length < 60_000) since[crypto.randomUUID()] = 0;
+      // A burst of ten small frames is fine (above), but two frames of 60 KB cost more than ten.
+      s.send({ type: "sync", since });
+      s.send({ type: "sync", since });
+      expect((await s.waitClose(5000)).code).toBe(1008);
+      expect(s.ofType("sync_done").length).toBeLessThan(2);
+    } finally {
+      await strict.close();
+    }
+  });
+
   test("more sockets than wsMaxSocketsPerUser: the extra one is closed with 4429, the others keep working", async () => {
     const capped = await startTestServer({ rateLimit: false, wsMaxSocketsPerUser: 2 });
     try {

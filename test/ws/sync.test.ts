@@ -1,7 +1,7 @@
 // Catching up after a reconnect: sync sends the missed new_message events in seq order, at most 500 per
 // conversation per round, then sync_done; repeating while has_more ends with exactly the REST history.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { SYNC_MAX_CONVERSATIONS_PER_ROUND } from "../../src/realtime/protocol";
+import { SYNC_BYTES_PER_SECOND, SYNC_MAX_CONVERSATIONS_PER_ROUND } from "../../src/realtime/protocol";
 import { client, connect, startTestServer, type Frame, type TestServer, type TestSocket } from "../helpers";
 import { barrier, closeAll, errorFor, restHistory, type Api } from "./util";
 
@@ -270,5 +270,31 @@ describe("sync", () => {
     expect(seqsOf(all.result(dm))).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
     await barrier(b);
     b.close();
+  }, 60_000);
+});
+
+describe("sync output budget", () => {
+  test("a catch-up larger than the user's sync budget is paced, never refused, and ends with exactly the history", async () => {
+    const paced = await startTestServer(); // rate limits on
+    try {
+      const papi = client(paced.url);
+      const alice = await papi.newUser("alice");
+      const bob = await papi.newUser("bob");
+      const dm = (await papi.dm(alice.token, bob.user.id)).body.id as string;
+      // More than the burst (two seconds' worth) of sync output, sent over REST.
+      const count = Math.ceil((2.5 * SYNC_BYTES_PER_SECOND) / 4_300);
+      for (let i = 0; i < count; i += 25) {
+        const batch = Array.from({ length: Math.min(25, count - i) }, (_, j) => papi.send(alice.token, dm, `${i + j} ${"z".repeat(3_990)}`, `c${i + j}`));
+        for (const res of await Promise.all(batch)) expect(res.status).toBe(201);
+      }
+      const b = await connect(paced.url, bob.token);
+      const all = await syncAll(b, { [dm]: 0 });
+      expect(all.rounds).toBeGreaterThan(1);
+      expect(seqsOf(all.result(dm))).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+      expect(b.closed).toBeNull();
+      b.close();
+    } finally {
+      await paced.close();
+    }
   }, 60_000);
 });
