@@ -6,7 +6,6 @@
 import type { AppDeps } from "../app";
 import { ApiError } from "../errors";
 import { iso, now } from "../lib/time";
-import { requireWellFormed } from "../modules/messages/content";
 import { conversationStates } from "../modules/messages/conversation-state";
 import { prepareSend } from "../modules/messages/send";
 import { fetchMessages, isReadFor, markRead, readState, toMessageView } from "../modules/messages/service";
@@ -62,7 +61,6 @@ export function createFrameHandler(deps: AppDeps & { hub: BunHub }) {
 
   function onMessage(ws: ChatSocket, userId: string, frame: Record<string, unknown>) {
     const id = clientMsgId(frame);
-    if (typeof frame.content === "string") requireWellFormed(frame.content);
     const request = prepareSend(db, hub, userId, {
       conversationId: field(frame, "conversation_id", "optional-uuid"),
       recipientId: field(frame, "recipient_id", "optional-uuid"),

@@ -1,4 +1,4 @@
-// Rules on message text shared by the REST and socket sends (normalizeContent calls them).
+// Rules on message text shared by the REST and socket sends (prepareSend applies them).
 import { unprocessable } from "../../errors";
 
 /**
