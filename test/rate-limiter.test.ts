@@ -1,6 +1,9 @@
-// The login limiter: at most `limit` hits in any window, wherever the window falls.
-import { expect, test } from "bun:test";
-import { createRateLimiter } from "../src/lib/rate-limiter";
+// The login limiter (at most `limit` hits in any window, wherever the window falls) and the socket
+// frame bucket (a burst, then the steady rate), both on a monotonic clock.
+import { afterEach, expect, setSystemTime, test } from "bun:test";
+import { createRateLimiter, createTokenBucket } from "../src/lib/rate-limiter";
+
+afterEach(() => setSystemTime());
 
 function clocked(limit: number, windowMs: number) {
   let t = 1_700_000_059_900; // a wall-clock minute ends 100 ms later
@@ -53,4 +56,46 @@ test("refused hits do not extend the wait", () => {
   }
   advance(1_000);
   expect(limiter.hit("k")).toBe(0);
+});
+
+test("a wall clock stepped back a day neither lengthens the wait past the window nor unlocks the key", () => {
+  const limiter = createRateLimiter(2, 60_000); // the default clock
+  limiter.hit("k");
+  limiter.hit("k");
+  setSystemTime(new Date(Date.now() - 86_400_000));
+  const wait = limiter.hit("k");
+  expect(wait).toBeGreaterThan(0);
+  expect(wait).toBeLessThanOrEqual(60);
+  setSystemTime(new Date(Date.now() + 2 * 86_400_000));
+  expect(limiter.hit("k")).toBeGreaterThan(0); // a step forward does not unlock it either
+});
+
+test("an injected clock that goes backwards never yields a wait longer than the window", () => {
+  let t = 1_000_000;
+  const limiter = createRateLimiter(1, 60_000, true, () => t);
+  limiter.hit("k");
+  t -= 86_400_000;
+  expect(limiter.hit("k")).toBe(60);
+});
+
+test("the frame bucket lets a burst of twice the rate through after a pause, then holds the steady rate", () => {
+  let t = 0;
+  const bucket = createTokenBucket(50, 100, () => t);
+  // Fresh: a whole burst of 100 (frames queued while a process was stopped arrive together).
+  for (let i = 0; i < 100; i++) expect(bucket.take()).toBe(true);
+  expect(bucket.take()).toBe(false);
+  t += 1_000; // one second refills 50
+  for (let i = 0; i < 50; i++) expect(bucket.take()).toBe(true);
+  expect(bucket.take()).toBe(false);
+  t += 20_000; // a long pause refills to the capacity, never beyond
+  for (let i = 0; i < 100; i++) expect(bucket.take()).toBe(true);
+  expect(bucket.take()).toBe(false);
+  // Sustained 50/s, one every 20 ms, is never refused.
+  for (let i = 0; i < 500; i++) {
+    t += 20;
+    expect(bucket.take()).toBe(true);
+  }
+  t -= 60_000; // a clock going back refills nothing and takes nothing
+  expect(bucket.take()).toBe(false);
+  expect(bucket.take(0)).toBe(true);
 });

@@ -1,5 +1,6 @@
-// `user create` and `user reset-password`: account administration on the data directory, safe
-// while the server runs. Passwords come from --password, CHAT_NEW_PASSWORD or stdin (a prompt
+// `user create`, `user reset-password`, `user disable` and `user enable`: account administration on
+// the data directory, safe while the server runs (it notices the commit within a second and closes
+// the sockets the change revokes). Passwords come from --password, CHAT_NEW_PASSWORD or stdin (a prompt
 // without echo on a terminal), and are hashed by the same service the API uses.
 import { Value } from "@sinclair/typebox/value";
 import { eq } from "drizzle-orm";
@@ -10,6 +11,7 @@ import { configurePasswords, hashPassword } from "../modules/auth/passwords";
 import { SignupBody } from "../modules/auth/model";
 import { signup } from "../modules/auth/service";
 import { Password } from "../modules/users/model";
+import { setDisabled } from "../modules/users/service";
 import { now } from "../lib/time";
 import { openDataDir } from "../server";
 import { defineCommand, type Command } from "./command";
@@ -63,6 +65,14 @@ function open(config: Parameters<typeof openDataDir>[0]): Db {
   return openDataDir(config);
 }
 
+/** The account named by username or email, or a ConfigError naming what was asked for. */
+function findAccount(db: Db, name: string) {
+  const key = name.toLowerCase();
+  const row = db.select().from(users).where(eq(users.usernameKey, key)).get() ?? db.select().from(users).where(eq(users.emailKey, key)).get();
+  if (!row) throw new ConfigError(`no user named "${name}"`);
+  return row;
+}
+
 const create = defineCommand(
   {
     name: "user create",
@@ -114,9 +124,7 @@ const resetPassword = defineCommand(
     if (bad) throw new ConfigError(bad.replace(/^value/, "password"));
     const db = open(config);
     try {
-      const key = options.username.toLowerCase();
-      const row = db.select().from(users).where(eq(users.usernameKey, key)).get() ?? db.select().from(users).where(eq(users.emailKey, key)).get();
-      if (!row) throw new ConfigError(`no user named "${options.username}"`);
+      const row = findAccount(db, options.username);
       const passwordHash = await hashPassword(password);
       // The version bump is what makes tokens issued before this moment fail verification.
       db.update(users)
@@ -131,10 +139,35 @@ const resetPassword = defineCommand(
   },
 );
 
-const subcommands: Record<string, Command> = { create, "reset-password": resetPassword };
+/** `user disable` and `user enable`: the same command but for the state it sets. */
+const toggle = (disable: boolean) =>
+  defineCommand(
+    {
+      name: `user ${disable ? "disable" : "enable"}`,
+      summary: disable
+        ? "Disable an account: logins and existing tokens are refused, open sockets close (4401); messages are kept."
+        : "Re-enable a disabled account: the user can log in again (tokens issued before the disable stay revoked).",
+      options: { username: { flag: "--username", env: "CHAT_NEW_USERNAME", value: "<name>", help: "Username or email of the account" } },
+      settings: ["dataDir", "synchronous"],
+    },
+    ({ options, config }) => {
+      if (!options.username) throw new ConfigError("--username is required");
+      const db = openDataDir(config);
+      try {
+        const row = findAccount(db, options.username);
+        const changed = setDisabled(db, row.id, disable);
+        const state = disable ? "disabled" : "enabled";
+        console.log(`${row.username} (${row.id}) ${changed ? "is now" : "was already"} ${state}`);
+      } finally {
+        db.$client.close();
+      }
+    },
+  );
+
+const subcommands: Record<string, Command> = { create, "reset-password": resetPassword, disable: toggle(true), enable: toggle(false) };
 
 const userHelp = () =>
-  `Usage: chat-server user <create|reset-password> [flags]
+  `Usage: chat-server user <create|reset-password|disable|enable> [flags]
 
 Administer accounts in the data directory (safe while the server runs).
 
@@ -148,12 +181,12 @@ Run chat-server user <command> --help for its flags.
 
 export const userCommand: Command = {
   name: "user",
-  summary: "Create accounts and reset passwords (user create, user reset-password)",
+  summary: "Create, disable and enable accounts, reset passwords (user create|reset-password|disable|enable)",
   help: userHelp,
   run(args) {
     const [name, ...rest] = args;
     if (name === "--help" || name === "-h") return void process.stdout.write(userHelp());
-    if (!name) throw new ConfigError("user needs a command: create or reset-password (see chat-server user --help)");
+    if (!name) throw new ConfigError("user needs a command: create, reset-password, disable or enable (see chat-server user --help)");
     const sub = subcommands[name];
     if (!sub) throw new ConfigError(`unknown command "user ${name}" (see chat-server user --help)`);
     if (rest.includes("--help") || rest.includes("-h")) return void process.stdout.write(sub.help());

@@ -19,6 +19,8 @@ export const users = sqliteTable(
     // Bumped on password change; tokens carry it, so older tokens stop working.
     tokenVersion: integer("token_version").notNull().default(0),
     lastSeenAt: integer("last_seen_at"),
+    // Set by `user disable`: logins and tokens are refused and sockets closed; messages stay.
+    disabledAt: integer("disabled_at"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },

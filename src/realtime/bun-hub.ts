@@ -2,6 +2,7 @@
 // so "every device of this user" is a map lookup, and each event encoded to JSON once per publish.
 import type { Server, ServerWebSocket } from "bun";
 import { conversationTopic, userTopic, type Hub } from "./hub";
+import { CLOSE } from "./protocol";
 
 export interface SocketData {
   id: number;
@@ -14,6 +15,14 @@ export type ChatSocket = ServerWebSocket<SocketData>;
 export class BunHub implements Hub {
   private server: Server<SocketData> | null = null;
   private readonly sockets = new Map<string, Set<ChatSocket>>();
+  /**
+   * The conversations of each user with an open socket, so a frame naming a conversation the user
+   * is not in costs a set lookup, not a query. Loaded when the user's socket authenticates and kept
+   * exact by joinConversation (membership only grows, and only through it); dropped with the last socket.
+   */
+  private readonly memberships = new Map<string, Set<string>>();
+  /** Users whose last socket closed but whose going offline is not announced yet (presence.ts). */
+  readonly lingering = new Set<string>();
   /** Events handed to Bun (one per publish, whatever the number of receivers). */
   published = 0;
 
@@ -35,16 +44,31 @@ export class BunHub implements Hub {
 
   joinConversation(conversationId: string, userIds: string[]) {
     const topic = conversationTopic(conversationId);
-    for (const id of userIds) for (const ws of this.sockets.get(id) ?? []) ws.subscribe(topic);
+    for (const id of userIds) {
+      this.memberships.get(id)?.add(conversationId);
+      for (const ws of this.sockets.get(id) ?? []) ws.subscribe(topic);
+    }
   }
 
   leaveConversation(conversationId: string, userIds: string[]) {
     const topic = conversationTopic(conversationId);
-    for (const id of userIds) for (const ws of this.sockets.get(id) ?? []) ws.unsubscribe(topic);
+    for (const id of userIds) {
+      this.memberships.get(id)?.delete(conversationId);
+      for (const ws of this.sockets.get(id) ?? []) ws.unsubscribe(topic);
+    }
   }
 
   isOnline(userId: string) {
-    return (this.sockets.get(userId)?.size ?? 0) > 0;
+    return (this.sockets.get(userId)?.size ?? 0) > 0 || this.lingering.has(userId);
+  }
+
+  endSessions(userId: string, reason: string) {
+    for (const ws of [...(this.sockets.get(userId) ?? [])]) ws.close(CLOSE.unauthorized, reason);
+  }
+
+  /** Whether a connected user is in the conversation, from memory (false for users without sockets). */
+  isMemberOnline(userId: string, conversationId: string) {
+    return this.memberships.get(userId)?.has(conversationId) ?? false;
   }
 
   socketCount(userId: string) {
@@ -57,12 +81,24 @@ export class BunHub implements Hub {
     return n;
   }
 
+  /** The ids of users with at least one open socket. */
+  connectedUsers(): IterableIterator<string> {
+    return this.sockets.keys();
+  }
+
+  socketsOf(userId: string): ReadonlySet<ChatSocket> {
+    return this.sockets.get(userId) ?? new Set();
+  }
+
   /** Registers an authenticated socket and subscribes it; returns true when it is the user's first. */
   add(ws: ChatSocket, userId: string, conversationIds: string[]): boolean {
     let set = this.sockets.get(userId);
     const first = !set || set.size === 0;
     if (!set) this.sockets.set(userId, (set = new Set()));
     set.add(ws);
+    let member = this.memberships.get(userId);
+    if (!member) this.memberships.set(userId, (member = new Set()));
+    for (const id of conversationIds) member.add(id);
     ws.subscribe(userTopic(userId));
     for (const id of conversationIds) ws.subscribe(conversationTopic(id));
     return first;
@@ -74,6 +110,7 @@ export class BunHub implements Hub {
     if (!set || !set.delete(ws)) return false;
     if (set.size > 0) return false;
     this.sockets.delete(userId);
+    this.memberships.delete(userId);
     return true;
   }
 

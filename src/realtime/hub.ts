@@ -11,8 +11,14 @@ export interface Hub {
   joinConversation(conversationId: string, userIds: string[]): void;
   /** Unsubscribes every open socket of these users from the conversation's topic. */
   leaveConversation(conversationId: string, userIds: string[]): void;
-  /** True while the user has at least one authenticated socket open. */
+  /** True while the user has at least one authenticated socket open (or has just lost the last one). */
   isOnline(userId: string): boolean;
+  /**
+   * Ends every live session of the user at once (sockets closed with 4401): the one path for a
+   * password change, a disabled account and, later, a revoked API token. REST needs nothing: its
+   * next request re-reads the user.
+   */
+  endSessions(userId: string, reason: string): void;
 }
 
 /** A hub that delivers nothing: for tools that run services without sockets (CLI, unit tests). */
@@ -21,4 +27,5 @@ export const nullHub: Hub = {
   joinConversation() {},
   leaveConversation() {},
   isOnline: () => false,
+  endSessions() {},
 };

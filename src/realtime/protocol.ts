@@ -21,13 +21,32 @@ export const CLOSE = {
 } as const;
 
 export const MAX_FRAME_BYTES = 64 * 1024;
+/**
+ * Frames are charged by size against the per-second frame budget: one frame, plus one more per
+ * FRAME_COST_BYTES. Parsing and validating a 60 KB frame (a sync naming 1,500 conversations) costs
+ * the server a hundred small frames' worth, so a socket may send only a few of them a second.
+ */
+export const FRAME_COST_BYTES = 8 * 1024;
+export const frameCost = (length: number) => 1 + Math.floor(length / FRAME_COST_BYTES);
 /** Bytes queued for one socket before Bun closes it as a slow consumer (closeOnBackpressureLimit). */
 export const BACKPRESSURE_LIMIT = 4 * 1024 * 1024;
 export const AUTH_TIMEOUT_MS = 10_000;
 export const SYNC_PAGE = 500;
-export const SYNC_MAX_PER_ROUND = 5_000;
+/**
+ * What one sync frame may cost: messages sent, and conversations read from the database (only
+ * conversations with news are read; ids the user is not in cost a set lookup). The rest is has_more.
+ */
+export const SYNC_MAX_PER_ROUND = 1_000;
+export const SYNC_MAX_CONVERSATIONS_PER_ROUND = 50;
 /** A sync round stops once this much is queued for the socket: well under BACKPRESSURE_LIMIT. */
 export const SYNC_MAX_BUFFERED_BYTES = 1024 * 1024;
+/**
+ * Bytes of sync output per user and second, across all of the user's sockets, with a burst of twice
+ * that. A round that finds the budget spent waits for it instead of answering at once, so a client
+ * catching up is slowed down, never refused, and 20 sockets asking in a loop cannot keep the event
+ * loop rendering history.
+ */
+export const SYNC_BYTES_PER_SECOND = 2 * 1024 * 1024;
 export const TYPING_THROTTLE_MS = 1_000;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

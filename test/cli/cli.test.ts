@@ -32,7 +32,9 @@ describe("help and argument errors", () => {
       [["serve", "--help"], ["--port", "CHAT_PORT", "SIGHUP"]],
       [["migrate", "--help"], ["--data-dir"]],
       [["backup", "--help"], ["<file>", "--data-dir", "overwrite"]],
-      [["user", "--help"], ["create", "reset-password"]],
+      [["user", "--help"], ["create", "reset-password", "disable", "enable"]],
+      [["user", "disable", "--help"], ["--username", "4401", "--data-dir"]],
+      [["user", "enable", "--help"], ["--username", "--data-dir"]],
       [["user", "create", "--help"], ["--username", "--email", "--password", "CHAT_NEW_PASSWORD"]],
       [["user", "reset-password", "--help"], ["--username", "--generate"]],
       [["--help"], ["serve", "migrate", "backup", "user", "version", "CHAT_DATA_DIR"]],
@@ -42,7 +44,7 @@ describe("help and argument errors", () => {
       expect(result.code).toBe(0);
       for (const word of words) expect(result.stdout).toContain(word);
     }
-  });
+  }, 30_000);
 
   test("unknown flags, flags of another command, missing and extra arguments fail naming them", async () => {
     const cases: [string[], string][] = [
@@ -55,6 +57,8 @@ describe("help and argument errors", () => {
       [["user", "create", "--username", "x", "--email", "a@example.com", "--password", "long enough"], "--username"],
       [["user", "create", "--username", "xavier", "--email", "nope", "--password", "long enough"], "--email"],
       [["user", "frob"], "frob"],
+      [["user", "disable"], "--username"],
+      [["user", "enable", "--password", "x", "--username", "u"], "--password"],
       [["user"], "create"],
     ];
     for (const [args, word] of cases) {
@@ -62,7 +66,7 @@ describe("help and argument errors", () => {
       expect(result.code).not.toBe(0);
       expect(result.stderr).toContain(word);
     }
-  });
+  }, 30_000);
 });
 
 describe("against a running server", () => {

@@ -130,6 +130,8 @@ describe("wrong or missing scheme is a 401", () => {
 test("a user deleted from outside the server (an operator's sqlite3 session) loses access at once", async () => {
   const gone = await api.newUser("gone");
   expect((await api.get("/api/v1/auth/me", gone.token)).status).toBe(200);
+  const open = rawSocket(server.url, { headers: { authorization: `Bearer ${gone.token}` } });
+  await open.waitType("ready");
   // Another connection, as an operator would use: the server caches user rows and must notice.
   const outside = new Database(join(server.dataDir, DB_FILE));
   outside.run("PRAGMA busy_timeout = 5000");
@@ -137,7 +139,9 @@ test("a user deleted from outside the server (an operator's sqlite3 session) los
   outside.close();
   await expectRest401(`Bearer ${gone.token}`, "deleted user");
   await expectSocket4401(gone.token, "deleted user");
-});
+  // The socket that was open is closed too, within a session check.
+  expect((await open.waitClose(10_000)).code).toBe(4401);
+}, 20_000);
 
 test("tokens issued before a password change stop working; the new one works", async () => {
   const bob = await api.newUser("pwchange");

@@ -4,6 +4,7 @@
 // bugs already reported are printed as KNOWN and fail only with --strict.
 import { contention } from "./contention";
 import { durability } from "./durability";
+import { flood } from "./flood";
 import { gracefulStop } from "./graceful-stop";
 import { idempotency } from "./idempotency";
 import { ensureBinary } from "./lib";
@@ -30,6 +31,7 @@ const scenarios: [string, (quick: boolean) => Promise<ScenarioResult>][] = [
   ["soak", soak],
   ["second-server", secondServer],
   ["secret", secret],
+  ["flood", flood],
 ];
 
 async function main(argv: string[]) {

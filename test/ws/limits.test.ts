@@ -34,11 +34,18 @@ describe("bad frames: an error frame naming the problem; the socket stays open",
     ["JSON null", () => "null", "invalid_json", /JSON object/],
     ["no type", () => ({ conversation_id: dm }), "validation_error", /^type: required/],
     ["an unknown type", () => ({ type: "subscribe" }), "unknown_type", /type:.*subscribe/],
-    ["a type that is not a string", () => ({ type: 7 }), "unknown_type", /type:.*7/],
+    ["a type that is not a string", () => ({ type: 7 }), "validation_error", /^type: must be a string/],
+    ["a type that is an object with toString", () => ({ type: { toString: 1 } }), "validation_error", /^type: must be a string/],
+    ["a type that is an array", () => ({ type: ["ping"] }), "validation_error", /^type: must be a string/],
+    ["content that is an object with toString", () => ({ type: "message", conversation_id: dm, content: { toString: 1 } }), "validation_error", /^content:/],
+    ["a conversation_id that is an object", () => ({ type: "typing", conversation_id: { toString: 1 } }), "validation_error", /^conversation_id:/],
+    ["a since that is a string", () => ({ type: "sync", since: "x" }), "validation_error", /^since:/],
     ["message without content", () => ({ type: "message", conversation_id: dm }), "validation_error", /^content:/],
     ["message with numeric content", () => ({ type: "message", conversation_id: dm, content: 5 }), "validation_error", /^content: must be a string/],
     ["message with empty content", () => ({ type: "message", conversation_id: dm, content: "" }), "validation_error", /^content: must not be empty/],
     ["message with blank content", () => ({ type: "message", conversation_id: dm, content: " \n\t " }), "validation_error", /^content: must not be empty/],
+    ["message with a lone high surrogate", () => ({ type: "message", conversation_id: dm, content: "ab\ud800cd" }), "validation_error", /^content: .*surrogate/],
+    ["message with a lone low surrogate", () => ({ type: "message", conversation_id: dm, content: "\udfff" }), "validation_error", /^content: .*surrogate/],
     ["message with content over 4000 characters", () => ({ type: "message", conversation_id: dm, content: "x".repeat(4001) }), "validation_error", /^content: .*4000/],
     ["message without conversation_id or recipient_id", () => ({ type: "message", content: "hi" }), "validation_error", /conversation_id.*recipient_id/],
     ["message with an invalid conversation_id", () => ({ type: "message", conversation_id: "abc", content: "hi" }), "validation_error", /^conversation_id: must be a UUID/],
@@ -141,6 +148,40 @@ describe("closing limits", () => {
       const again = await connect(strict.url, user.token);
       await barrier(again);
       again.close();
+    } finally {
+      await strict.close();
+    }
+  });
+
+  test("frames that queued up (a stopped process) may arrive as a burst of twice the per-second limit", async () => {
+    const strict = await startTestServer({ wsMaxFramesPerSecond: 5 });
+    try {
+      const user = await client(strict.url).newUser("burst");
+      const s = await connect(strict.url, user.token);
+      // With the token frame, ten frames at once: over five in a second, within the burst of ten.
+      for (let i = 0; i < 9; i++) s.send({ type: "ping" });
+      await s.waitFor(() => s.ofType("pong").length === 9);
+      expect(s.closed).toBeNull();
+      // Past the burst the rate holds: a sustained flood is still closed.
+      for (let i = 0; i < 50; i++) s.send({ type: "ping" });
+      expect((await s.waitClose(5000)).code).toBe(1008);
+    } finally {
+      await strict.close();
+    }
+  });
+
+  test("large frames count for more against the frame limit: a few 60 KB frames in a row are a flood", async () => {
+    const strict = await startTestServer({ wsMaxFramesPerSecond: 5 });
+    try {
+      const user = await client(strict.url).newUser("heavy");
+      const s = await connect(strict.url, user.token);
+      const since: Record<string, number> = {};
+      while (JSON.stringify({ type: "sync", since }).length < 60_000) since[crypto.randomUUID()] = 0;
+      // A burst of ten small frames is fine (above), but two frames of 60 KB cost more than ten.
+      s.send({ type: "sync", since });
+      s.send({ type: "sync", since });
+      expect((await s.waitClose(5000)).code).toBe(1008);
+      expect(s.ofType("sync_done").length).toBeLessThan(2);
     } finally {
       await strict.close();
     }

@@ -365,7 +365,7 @@ describe("presence", () => {
     expect(await isOnline(alice, bob)).toBe(true);
     a2.close();
     for (const s of [b1!, b2!]) {
-      const off = await s.waitFor((f) => f.type === "presence" && f.is_online === false);
+      const off = await s.waitFor((f) => f.type === "presence" && f.is_online === false, 10_000);
       expect(off.user_id).toBe(alice.user.id);
     }
     expect(await isOnline(alice, bob)).toBe(false);
@@ -398,7 +398,7 @@ describe("devices", () => {
     a.send({ type: "mark_read", message_id: (await b1!.waitType("message_ack")).message.id });
     a.close();
     for (const s of [b1!, b2!]) {
-      await s.waitFor((f) => f.type === "presence" && f.is_online === false);
+      await s.waitFor((f) => f.type === "presence" && f.is_online === false, 10_000);
       await barrier(s);
       expect(s.ofType("presence").map((f) => f.is_online)).toEqual([true, false]);
       expect(newMessages(s).map((f) => f.message.seq)).toEqual([1, 2]);

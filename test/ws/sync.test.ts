@@ -1,6 +1,7 @@
 // Catching up after a reconnect: sync sends the missed new_message events in seq order, at most 500 per
 // conversation per round, then sync_done; repeating while has_more ends with exactly the REST history.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { SYNC_BYTES_PER_SECOND, SYNC_MAX_CONVERSATIONS_PER_ROUND } from "../../src/realtime/protocol";
 import { client, connect, startTestServer, type Frame, type TestServer, type TestSocket } from "../helpers";
 import { barrier, closeAll, errorFor, restHistory, type Api } from "./util";
 
@@ -57,6 +58,44 @@ async function fill(s: TestSocket, conversationId: string, n: number, content = 
 const seqsOf = (messages: any[]) => messages.map((m) => m.seq);
 
 describe("sync", () => {
+  test("a round reads a bounded number of conversations with news; the rest comes back as has_more", async () => {
+    const alice = await api.newUser("alice");
+    const bob = await api.newUser("bob");
+    const n = SYNC_MAX_CONVERSATIONS_PER_ROUND + 5;
+    const groups: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const id = (await api.group(alice.token, `g${i}`, [bob.user.id])).body.id as string;
+      expect((await api.send(alice.token, id, `hello ${i}`)).status).toBe(201);
+      groups.push(id);
+    }
+    // A conversation without news costs nothing and does not count.
+    const quiet = (await api.group(alice.token, "quiet", [bob.user.id])).body.id as string;
+    const b = await connect(server.url, bob.token);
+    const since = Object.fromEntries([[quiet, 0], ...groups.map((id) => [id, 0])]);
+    const first = await syncRound(b, since);
+    expect(first.done.has_more).toBe(true);
+    expect(new Set(first.messages.map((m) => m.conversation_id)).size).toBe(SYNC_MAX_CONVERSATIONS_PER_ROUND);
+    const all = await syncAll(b, since);
+    expect(all.rounds).toBe(2);
+    for (const id of groups) expect(seqsOf(all.result(id))).toEqual([1]);
+    b.close();
+  });
+
+  test("1,500 ids of conversations the user is not in are ignored: sync_done without has_more, nothing sent", async () => {
+    const alice = await api.newUser("alice");
+    const bob = await api.newUser("bob");
+    const dm = (await api.dm(alice.token, bob.user.id)).body.id as string;
+    await api.send(alice.token, dm, "the one that counts");
+    const b = await connect(server.url, bob.token);
+    const since: Record<string, number> = {};
+    for (let i = 0; i < 1_500; i++) since[crypto.randomUUID()] = 0;
+    since[dm] = 0;
+    const { done, messages } = await syncRound(b, since);
+    expect(done).toEqual({ type: "sync_done", has_more: false });
+    expect(messages.map((m) => m.content)).toEqual(["the one that counts"]);
+    b.close();
+  });
+
   test("messages sent while a client was away arrive in seq order, then sync_done; they equal REST history", async () => {
     const alice = await api.newUser("alice");
     const bob = await api.newUser("bob");
@@ -231,5 +270,31 @@ describe("sync", () => {
     expect(seqsOf(all.result(dm))).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
     await barrier(b);
     b.close();
+  }, 60_000);
+});
+
+describe("sync output budget", () => {
+  test("a catch-up larger than the user's sync budget is paced, never refused, and ends with exactly the history", async () => {
+    const paced = await startTestServer(); // rate limits on
+    try {
+      const papi = client(paced.url);
+      const alice = await papi.newUser("alice");
+      const bob = await papi.newUser("bob");
+      const dm = (await papi.dm(alice.token, bob.user.id)).body.id as string;
+      // More than the burst (two seconds' worth) of sync output, sent over REST.
+      const count = Math.ceil((2.5 * SYNC_BYTES_PER_SECOND) / 4_300);
+      for (let i = 0; i < count; i += 25) {
+        const batch = Array.from({ length: Math.min(25, count - i) }, (_, j) => papi.send(alice.token, dm, `${i + j} ${"z".repeat(3_990)}`, `c${i + j}`));
+        for (const res of await Promise.all(batch)) expect(res.status).toBe(201);
+      }
+      const b = await connect(paced.url, bob.token);
+      const all = await syncAll(b, { [dm]: 0 });
+      expect(all.rounds).toBeGreaterThan(1);
+      expect(seqsOf(all.result(dm))).toEqual(Array.from({ length: count }, (_, i) => i + 1));
+      expect(b.closed).toBeNull();
+      b.close();
+    } finally {
+      await paced.close();
+    }
   }, 60_000);
 });

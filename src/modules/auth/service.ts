@@ -56,7 +56,8 @@ export async function checkCredentials(db: Db, login: string, password: string):
     .where(or(eq(users.usernameKey, key), eq(users.emailKey, key)))
     .get();
   const ok = await verifyPassword(password, row?.passwordHash ?? (await dummyPasswordHash()));
-  if (!row || !ok) throw badCredentials();
+  // A disabled account answers like a wrong password: the refusal says nothing about the password.
+  if (!row || !ok || row.disabledAt !== null) throw badCredentials();
   return row;
 }
 
@@ -120,14 +121,23 @@ export function forgetCachedUser(db: Db, id: string) {
   userCaches.get(db)?.rows.delete(id);
 }
 
-/** The user behind a token, or null: unknown user, bumped token version and bad tokens alike. */
-export async function userForToken(db: Db, tokens: TokenService, token: string | null): Promise<UserRow | null> {
+/** Whether a user row still honours tokens of this version: not deleted, not disabled, not revoked. */
+export const sessionValid = (row: Pick<UserRow, "tokenVersion" | "disabledAt"> | null | undefined, tokenVersion: number) =>
+  !!row && row.tokenVersion === tokenVersion && row.disabledAt === null;
+
+/** The user and claims behind a token, or null: unknown or disabled user, bumped version and bad tokens alike. */
+export async function sessionForToken(db: Db, tokens: TokenService, token: string | null) {
   if (!token) return null;
   const claims = await tokens.verify(token);
   if (!claims) return null;
-  const row = userById(db, claims.sub);
-  if (!row || row.tokenVersion !== claims.ver) return null;
-  return row;
+  const user = userById(db, claims.sub);
+  if (!sessionValid(user, claims.ver)) return null;
+  return { user: user!, claims };
+}
+
+/** The user behind a token, or null (see sessionForToken). */
+export async function userForToken(db: Db, tokens: TokenService, token: string | null): Promise<UserRow | null> {
+  return (await sessionForToken(db, tokens, token))?.user ?? null;
 }
 
 export async function requireUser(db: Db, tokens: TokenService, authorization: string | null | undefined) {

@@ -9,6 +9,8 @@ const VERIFIED_CACHE_SIZE = 10_000;
 export interface TokenClaims {
   sub: string;
   ver: number;
+  /** Expiry, Unix seconds: a socket opened with the token is closed then. */
+  exp: number;
 }
 
 export interface TokenService {
@@ -37,7 +39,7 @@ export function createTokenService(secret: string, ttlSeconds: number): TokenSer
         requiredClaims: ["exp", "sub", "iat"],
       });
       if (!payload || typeof payload.sub !== "string" || typeof payload.ver !== "number") return null;
-      const claims = { sub: payload.sub, ver: payload.ver };
+      const claims = { sub: payload.sub, ver: payload.ver, exp: payload.exp as number };
       if (verified.size >= VERIFIED_CACHE_SIZE) verified.clear();
       verified.set(token, { claims, expMs: (payload.exp as number) * 1000 });
       return claims;

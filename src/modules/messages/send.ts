@@ -3,6 +3,7 @@ import type { Db } from "../../db/client";
 import { notFound, unprocessable } from "../../errors";
 import type { Hub } from "../../realtime/hub";
 import { findOrCreateDirect } from "../conversations/service";
+import { requireWellFormed } from "./content";
 import { conversationStates } from "./conversation-state";
 import { normalizeContent } from "./service";
 import type { SendRequest } from "./writer";
@@ -15,7 +16,7 @@ export interface SendInput {
 }
 
 export function prepareSend(db: Db, hub: Hub, senderId: string, input: SendInput): SendRequest {
-  const content = normalizeContent(input.content);
+  const content = requireWellFormed(normalizeContent(input.content));
   let conversationId = input.conversationId ?? null;
   if (!conversationId) {
     if (!input.recipientId) throw unprocessable("conversation_id", "conversation_id or recipient_id is required");

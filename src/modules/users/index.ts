@@ -35,7 +35,7 @@ export const usersModule = (deps: AppDeps) => {
           const wait = perAccount.hit(accountKeyOf(user.id));
           if (wait) throw rateLimited("password attempts", wait);
         }
-        const updated = await updateMe(deps.db, user, body);
+        const updated = await updateMe(deps.db, user, body, deps.hub);
         if (checksPassword) perAccount.reset(accountKeyOf(user.id));
         return toUserView(updated, deps.hub, true);
       },

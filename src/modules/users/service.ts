@@ -4,7 +4,7 @@ import type { Db } from "../../db/client";
 import { users, type UserRow } from "../../db/schema";
 import { ApiError, notFound, unprocessable } from "../../errors";
 import { isoOrNull, iso, now } from "../../lib/time";
-import type { Hub } from "../../realtime/hub";
+import { nullHub, type Hub } from "../../realtime/hub";
 import type { UpdateMeBody, UserView } from "./model";
 import { hashPassword, verifyPassword } from "../auth/passwords";
 import { forgetCachedUser } from "../auth/service";
@@ -65,7 +65,8 @@ export function isUsernameOrEmailTaken(db: Db, usernameKey: string | null, email
   }
 }
 
-export async function updateMe(db: Db, me: UserRow, body: UpdateMeBody): Promise<UserRow> {
+/** Updates the caller's profile; a new password revokes every token and live session issued before it. */
+export async function updateMe(db: Db, me: UserRow, body: UpdateMeBody, hub: Pick<Hub, "endSessions"> = nullHub): Promise<UserRow> {
   const patch: Partial<UserRow> = {};
   if (body.password !== undefined) {
     if (!body.current_password) throw unprocessable("current_password", "required to change the password");
@@ -91,11 +92,31 @@ export async function updateMe(db: Db, me: UserRow, body: UpdateMeBody): Promise
   if (body.bio !== undefined) patch.bio = body.bio;
   // Checked after the awaits: the transaction below is synchronous, so nothing interleaves.
   forgetCachedUser(db, me.id);
-  return db.transaction((tx) => {
+  const updated = db.transaction((tx) => {
     isUsernameOrEmailTaken(tx as unknown as Db, patch.usernameKey ?? null, patch.emailKey ?? null, me.id);
     patch.updatedAt = now();
     return tx.update(users).set(patch).where(eq(users.id, me.id)).returning().get()!;
   });
+  if (patch.tokenVersion !== undefined) hub.endSessions(me.id, "password changed");
+  return updated;
+}
+
+/**
+ * Disables or re-enables an account. Disabling also bumps the token version, so tokens issued before
+ * stay dead after `enable`; messages and memberships are kept either way. Returns false when the
+ * account was already in that state.
+ */
+export function setDisabled(db: Db, userId: string, disabled: boolean, hub: Pick<Hub, "endSessions"> = nullHub): boolean {
+  forgetCachedUser(db, userId);
+  const at = now();
+  const changed = db.$client
+    .query<{ id: string }, [number | null, number, number, string]>(
+      `UPDATE users SET disabled_at = ?1, token_version = token_version + ?2, updated_at = ?3
+       WHERE id = ?4 AND (disabled_at IS NULL) = (?1 IS NOT NULL) RETURNING id`,
+    )
+    .get(disabled ? at : null, disabled ? 1 : 0, at, userId);
+  if (changed && disabled) hub.endSessions(userId, "account disabled");
+  return changed !== null;
 }
 
 export function touchLastSeen(db: Db, userId: string, at = now()) {

@@ -1,0 +1,64 @@
+// Presence with a grace period: going offline is announced only after PRESENCE_OFFLINE_DELAY_MS
+// without any socket, so a reconnect (a flaky network, a page reload) announces nothing, and
+// online is announced only to contacts that were told the user went offline. Each announcement
+// goes to every contact (up to thousands of topics), which is why the blips are worth skipping.
+import type { Db } from "../db/client";
+import type { Logger } from "../lib/logger";
+import { iso, now } from "../lib/time";
+import { touchLastSeen } from "../modules/users/service";
+import type { BunHub } from "./bun-hub";
+import { userTopic } from "./hub";
+
+export const PRESENCE_OFFLINE_DELAY_MS = 3_000;
+
+export interface Presence {
+  /** The user's first socket is ready. */
+  connected(userId: string): void;
+  /** The user's last socket closed. */
+  disconnected(userId: string): void;
+}
+
+export function createPresence(db: Db, hub: BunHub, log: Logger, delayMs = PRESENCE_OFFLINE_DELAY_MS): Presence {
+  const contacts = db.$client.query<{ user_id: string }, [string, string]>(
+    `SELECT DISTINCT o.user_id FROM members me JOIN members o ON o.conversation_id = me.conversation_id
+     WHERE me.user_id = ? AND o.user_id != ?`,
+  );
+  const offlineTimers = new Map<string, ReturnType<typeof setTimeout>>();
+
+  const announce = (userId: string, isOnline: boolean) => {
+    // Also runs from a timer, possibly after the server stopped and closed the database.
+    try {
+      const payload = JSON.stringify({ type: "presence", user_id: userId, is_online: isOnline, timestamp: iso(now()) });
+      hub.publishEncoded(contacts.all(userId, userId).map((r) => userTopic(r.user_id)), payload);
+    } catch (error) {
+      log.warn("presence announcement failed", { error: String(error) });
+    }
+  };
+
+  return {
+    connected(userId) {
+      const pending = offlineTimers.get(userId);
+      if (pending) {
+        // Back within the grace period: contacts were never told it left.
+        clearTimeout(pending);
+        offlineTimers.delete(userId);
+        hub.lingering.delete(userId);
+        return;
+      }
+      announce(userId, true);
+    },
+    disconnected(userId) {
+      try {
+        touchLastSeen(db, userId);
+      } catch {}
+      hub.lingering.add(userId);
+      const timer = setTimeout(() => {
+        offlineTimers.delete(userId);
+        hub.lingering.delete(userId);
+        announce(userId, false);
+      }, delayMs);
+      timer.unref();
+      offlineTimers.set(userId, timer);
+    },
+  };
+}

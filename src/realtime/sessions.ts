@@ -1,0 +1,57 @@
+// Live sessions end when access ends. In this process a password change or a disable calls
+// Hub.endSessions directly. Changes committed by another process (the CLI's reset-password and
+// disable, an operator's sqlite3) show as a new SQLite data_version: then the users with open
+// sockets are re-read in one query and the sockets whose token no longer passes are closed. A
+// socket never outlives its token's `exp` either.
+import type { Db } from "../db/client";
+import { externalChanges } from "../db/external-changes";
+import type { Logger } from "../lib/logger";
+import { sessionValid } from "../modules/auth/service";
+import type { BunHub, ChatSocket } from "./bun-hub";
+import { CLOSE } from "./protocol";
+import type { SocketState } from "./socket-state";
+
+/** How often another process's commits are looked for: revocations from outside land within this. */
+export const SESSION_CHECK_MS = 1_000;
+/** setTimeout's longest delay; tokens may live a year, so long expiries re-arm. */
+const MAX_TIMER_MS = 2 **31 - 1;
+
+export function watchSessions(db: Db, hub: BunHub, log: Logger, intervalMs = SESSION_CHECK_MS) {
+  const changes = externalChanges(db);
+  let seen = changes.version();
+  const access = db.$client.query<{ id: string; tokenVersion: number; disabledAt: number | null }, [string]>(
+    `SELECT id, token_version AS tokenVersion, disabled_at AS disabledAt FROM users
+     WHERE id IN (SELECT value FROM json_each(?))`,
+  );
+  const timer = setInterval(() => {
+    try {
+      const version = changes.version();
+      if (version === seen) return;
+      seen = version;
+      const ids = [...hub.connectedUsers()];
+      if (ids.length === 0) return;
+      const rows = new Map(access.all(JSON.stringify(ids)).map((r) => [r.id, r]));
+      for (const id of ids) {
+        for (const ws of [...hub.socketsOf(id)]) {
+          if (!sessionValid(rows.get(id), (ws.data as SocketState).tokenVersion)) ws.close(CLOSE.unauthorized, "session revoked");
+        }
+      }
+    } catch (error) {
+      // The server stopped and closed the database: so does the watch.
+      if (/closed/i.test(String(error))) return clearInterval(timer);
+      log.warn("session check failed", { error: String(error) });
+    }
+  }, intervalMs);
+  timer.unref();
+}
+
+/** Closes the socket with 4401 at `expiresAtMs` (wall clock, like the token's exp). */
+export function closeAtExpiry(ws: ChatSocket, expiresAtMs: number) {
+  const state = ws.data as SocketState;
+  const left = expiresAtMs - Date.now();
+  if (left <= 0) {
+    state.expiryTimer = null;
+    return ws.close(CLOSE.unauthorized, "token expired");
+  }
+  state.expiryTimer = setTimeout(() => closeAtExpiry(ws, expiresAtMs), Math.min(left, MAX_TIMER_MS));
+}

@@ -1,0 +1,24 @@
+// What the endpoint keeps per socket (in ws.data: Elysia and Bun give a new wrapper per event).
+import type { TokenBucket } from "../lib/rate-limiter";
+import type { SocketData } from "./bun-hub";
+
+export interface SocketState extends SocketData {
+  /** The peer address, for the per-address limit on sockets still waiting for a token. */
+  address: string;
+  /** Counted against `address` in the admission limits until authenticated or closed. */
+  pending: boolean;
+  headerToken: string | null;
+  authTimer: ReturnType<typeof setTimeout> | null;
+  /** Frames that arrived while the token was being checked, handled in order after ready. */
+  backlog: string[] | null;
+  /** Frame budget (null when rate limits are off). */
+  frames: TokenBucket | null;
+  /** The token version the socket authenticated with: a bump (password change, disable) ends it. */
+  tokenVersion: number;
+  /** Closes the socket when its token expires. */
+  expiryTimer: ReturnType<typeof setTimeout> | null;
+  /** A sync waiting for its user's sync budget to refill (the latest positions asked for). */
+  pendingSync: [string, number][] | null;
+  syncTimer: ReturnType<typeof setTimeout> | null;
+  closed: boolean;
+}
