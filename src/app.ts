@@ -1,39 +1,19 @@
 // createApp(deps): the whole HTTP API as an Elysia instance, without listening, shared by the server and tests.
 import { Elysia } from "elysia";
-import type { Config } from "./config";
-import type { Db } from "./db/client";
+import type { Deps } from "./deps";
 import { ApiError, renderError } from "./errors";
-import type { Logger } from "./lib/logger";
 import { authModule } from "./modules/auth";
-import type { TokenService } from "./modules/auth/tokens";
 import { conversationsModule } from "./modules/conversations";
 import { docsModule } from "./modules/docs";
 import { healthModule } from "./modules/health";
 import { messagesModule } from "./modules/messages";
 import { metricsModule } from "./modules/metrics";
 import { Telemetry } from "./modules/metrics/telemetry";
-import type { MessageWriter } from "./modules/messages/writer";
 import { usersModule } from "./modules/users";
 import { webModule } from "./modules/web";
-import type { Hub } from "./realtime/hub";
 
-export interface AppDeps {
-  db: Db;
-  config: Config;
-  hub: Hub;
-  tokens: TokenService;
-  writer: MessageWriter;
-  log: Logger;
-  version: string;
-  /** The client's address as the server saw it (or as a trusted proxy reported it). */
-  clientAddress(request: Request): string;
-  /** The TCP peer's address, never a forwarded one (loopback checks); defaults to clientAddress. */
-  peerAddress?(request: Request): string;
-  /** Request/socket logs and /metrics; the server passes its own, tests may leave it out. */
-  telemetry?: Telemetry;
-}
 
-export function createApp(deps: AppDeps) {
+export function createApp(deps: Deps) {
   const telemetry = deps.telemetry ?? new Telemetry(deps.log, deps.version);
   return (
     new Elysia({

@@ -1,10 +1,11 @@
 // Starts the whole server: data directory, database and migrations, secret, hub, writer, HTTP and sockets.
-import { mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Server } from "bun";
-import { createApp, type AppDeps } from "./app";
+import { createApp } from "./app";
+import type { Deps } from "./deps";
 import { ConfigError, type Config } from "./config";
-import { openDatabase, quickCheck, type Db } from "./db/client";
+import type { Db } from "./db/client";
+import { DB_FILE, ensureDataDir, openDataDir } from "./db/data-dir";
 import { lockDataDir } from "./db/data-dir-lock";
 import { fsCause } from "./lib/durable-file";
 import { startCheckpointer, type Checkpointer } from "./db/checkpointer";
@@ -22,7 +23,6 @@ import { JSON_CSP, withResponsePolicy } from "./http/response-policy";
 import { loadOrCreateSecret } from "./secret";
 import { VERSION } from "./version";
 
-export const DB_FILE = "chat.db";
 const CHECKPOINTER_DELAY_MS = 100;
 
 export interface RunningServer {
@@ -37,55 +37,6 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/**
- * Databases up to this size get PRAGMA quick_check at every start (it reads the whole file, ~2 ms
- * per MB); bigger ones only after an unclean stop (a WAL left behind), and at every `migrate`.
- */
-const QUICK_CHECK_ALWAYS_BYTES = 64 * 1024 * 1024;
-
-const fileSize = (path: string) => {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
-  }
-};
-
-/** Creates the data directory (0700) or explains why it cannot. */
-export function ensureDataDir(dir: string): void {
-  try {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-  } catch (error) {
-    const exists = (error as NodeJS.ErrnoException).code === "EEXIST";
-    throw new ConfigError(`cannot create the data directory ${dir}: ${exists ? "a file (not a directory) has that name" : fsCause(error)}`);
-  }
-}
-
-/**
- * Opens the database, checks it, refuses one migrated by a newer binary, and applies pending
- * migrations. quickCheck "auto" (serve) checks small databases and any after an unclean stop.
- */
-export function openDataDir(config: Config, log?: Logger, options: { quickCheck?: "always" | "auto" | "never"; quickCheckAlwaysBytes?: number } = {}) {
-  ensureDataDir(config.dataDir);
-  const path = join(config.dataDir, DB_FILE);
-  const mode = options.quickCheck ?? "never";
-  const small = fileSize(path) <= (options.quickCheckAlwaysBytes ?? QUICK_CHECK_ALWAYS_BYTES);
-  const check = mode === "always" || (mode === "auto" && (small || fileSize(`${path}-wal`) > 0));
-  const db = openDatabase(path, { synchronous: config.synchronous });
-  try {
-    if (check) {
-      const t0 = performance.now();
-      quickCheck(db.$client, path);
-      log?.debug("quick_check ok", { ms: Math.round(performance.now() - t0) });
-    }
-    const applied = runMigrations(db, path);
-    if (applied) log?.info("applied migrations", { count: applied });
-    return db;
-  } catch (error) {
-    db.$client.close();
-    throw error;
-  }
-}
 
 export async function startServer(config: Config, log: Logger = createLogger(config.logLevel, config.logFormat)): Promise<RunningServer> {
   ensureDataDir(config.dataDir);
@@ -122,7 +73,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   // login rate limit) and every request when request logs are on. Reads skip the lookup.
   const addresses = new WeakMap<Request, string>();
   const logsAddresses = log.enabled?.("info") ?? true;
-  const deps: AppDeps & { hub: BunHub } = {
+  const deps: Deps & { hub: BunHub } = {
     db,
     config,
     hub,

@@ -5,8 +5,7 @@ import { expect, test } from "bun:test";
 import { Value } from "@sinclair/typebox/value";
 import fc from "fast-check";
 import { MessageView } from "../src/modules/messages/model";
-import { encodeMessage } from "../src/modules/messages/recent";
-import { toMessageView, type MessageRecord } from "../src/modules/messages/service";
+import { encodeMessage, toMessageView, type MessageRecord } from "../src/modules/messages/message-view";
 
 const seed = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
 console.log(`message-encoding property seed: ${seed} (FC_SEED=${seed} reproduces)`);

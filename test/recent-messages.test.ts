@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase, type Db } from "../src/db/client";
 import { runMigrations } from "../src/db/migrate";
-import { encodeMessage, RecentMessages, renderPage } from "../src/modules/messages/recent";
+import { encodeMessage, renderPage } from "../src/modules/messages/message-view";
+import { RecentMessages } from "../src/modules/messages/recent";
 import { fetchMessages, toMessageView, type PageOptions } from "../src/modules/messages/service";
 
 const dir = mkdtempSync(join(tmpdir(), "chat-recent-"));

@@ -9,7 +9,7 @@ import { closeSync, existsSync, linkSync, openSync, statSync, unlinkSync } from 
 import { dirname, join, resolve } from "node:path";
 import { ConfigError } from "../config";
 import { fsyncDirectory, fsyncFile, readHead, removeStaleTemporaries } from "../lib/durable-file";
-import { DB_FILE } from "../server";
+import { DB_FILE } from "../db/data-dir";
 import { defineCommand } from "./command";
 
 export interface BackupResult {

@@ -1,6 +1,6 @@
 // `migrate`: checks the database (PRAGMA quick_check, whatever its size), refuses one migrated by a
 // newer binary (exit 2), applies pending migrations (embedded in the binary) and exits. Safe while serving.
-import { openDataDir } from "../server";
+import { openDataDir } from "../db/data-dir";
 import { createLogger } from "../lib/logger";
 import { defineCommand } from "./command";
 

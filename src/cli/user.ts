@@ -13,7 +13,7 @@ import { signup } from "../modules/auth/service";
 import { Password } from "../modules/users/model";
 import { setDisabled } from "../modules/users/service";
 import { now } from "../lib/time";
-import { openDataDir } from "../server";
+import { openDataDir } from "../db/data-dir";
 import { defineCommand, type Command } from "./command";
 
 const passwordOption = {

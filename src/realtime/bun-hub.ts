@@ -1,7 +1,7 @@
 // The Hub over Bun's native pub/sub: one topic per conversation and per user, sockets keyed by user
 // so "every device of this user" is a map lookup, and each event encoded to JSON once per publish.
 import type { Server, ServerWebSocket } from "bun";
-import { conversationTopic, userTopic, type Hub } from "./hub";
+import { conversationTopic, userTopic, type Hub } from "../ports/bus";
 import { CLOSE } from "./protocol";
 
 export interface SocketData {

@@ -3,7 +3,7 @@
 // before any query, and a sync serves at most SYNC_MAX_PER_ROUND messages from at most
 // SYNC_MAX_CONVERSATIONS_PER_ROUND conversations (the rest is has_more), and sync output is paced by
 // a per-user byte budget (SYNC_BYTES_PER_SECOND).
-import type { AppDeps } from "../app";
+import type { Deps } from "../deps";
 import { ApiError } from "../errors";
 import { iso, now } from "../lib/time";
 import { conversationStates } from "../modules/messages/conversation-state";
@@ -11,7 +11,7 @@ import { prepareSend } from "../modules/messages/send";
 import { fetchMessages, isReadFor, markRead, readState, toMessageView } from "../modules/messages/service";
 import { monotonicMs } from "../lib/time";
 import type { BunHub, ChatSocket } from "./bun-hub";
-import { userTopic } from "./hub";
+import { userTopic } from "../ports/bus";
 import type { SocketState } from "./socket-state";
 import {
   clientMsgId,
@@ -26,7 +26,7 @@ import {
   TYPING_THROTTLE_MS,
 } from "./protocol";
 
-export function createFrameHandler(deps: AppDeps & { hub: BunHub }) {
+export function createFrameHandler(deps: Deps & { hub: BunHub }) {
   const { db, hub, log } = deps;
   const states = conversationStates(db);
   const typingSeen = new Map<string, number>();

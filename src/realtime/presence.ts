@@ -7,7 +7,7 @@ import type { Logger } from "../lib/logger";
 import { iso, now } from "../lib/time";
 import { touchLastSeen } from "../modules/users/service";
 import type { BunHub } from "./bun-hub";
-import { userTopic } from "./hub";
+import { userTopic } from "../ports/bus";
 
 export const PRESENCE_OFFLINE_DELAY_MS = 3_000;
 

@@ -2,7 +2,7 @@
 // that ties a socket to its session (expiry, revocation) and to presence. Frames are handled in
 // frames.ts; the services never know about sockets.
 import type { Server, WebSocketHandler } from "bun";
-import type { AppDeps } from "../app";
+import type { Deps } from "../deps";
 import { errorResponse } from "../errors";
 import { createTokenBucket } from "../lib/rate-limiter";
 import { iso, now } from "../lib/time";
@@ -25,7 +25,7 @@ export interface SocketEndpoint {
   stats: { opened: number; readonly unauthenticated: number };
 }
 
-export function createSocketEndpoint(deps: AppDeps & { hub: BunHub }): SocketEndpoint {
+export function createSocketEndpoint(deps: Deps & { hub: BunHub }): SocketEndpoint {
   const { db, hub, config, log } = deps;
   let nextId = 1;
   const admission = new Admission();

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config";
 import { removeStaleTemporaries, writeFileDurably } from "../../src/lib/durable-file";
-import { openDataDir } from "../../src/server";
+import { openDataDir } from "../../src/db/data-dir";
 import { corruptPages } from "./util";
 
 const dirs: string[] = [];

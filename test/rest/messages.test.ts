@@ -350,7 +350,7 @@ describe("writes by another process (an operator's sqlite3, a migration script) 
 
     const { Database } = await import("bun:sqlite");
     const { join } = await import("node:path");
-    const { DB_FILE } = await import("../../src/server");
+    const { DB_FILE } = await import("../../src/db/data-dir");
     const outside = new Database(join(server.dataDir, DB_FILE));
     outside.run("PRAGMA busy_timeout = 5000");
     outside.transaction(() => {

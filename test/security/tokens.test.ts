@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { DB_FILE } from "../../src/server";
+import { DB_FILE } from "../../src/db/data-dir";
 import { client, rawSocket, startTestServer, type TestServer } from "../helpers";
 import { craftToken, expectErrorShape, secretOf, unsignedToken } from "./util";
 

@@ -1,6 +1,6 @@
 // Auth routes: signup, login (JSON or OAuth2 password form), me.
 import { Elysia } from "elysia";
-import type { AppDeps } from "../../app";
+import type { Deps } from "../../deps";
 import { ErrorBody, errorResponses, parseBody } from "../shared-model";
 import { UserView } from "../users/model";
 import { toUserView } from "../users/service";
@@ -11,7 +11,7 @@ import { checkCredentials, issueToken, signup } from "./service";
 
 // Brute force: 10 failed-or-not attempts per account (by username and by email together, and
 // current_password checks too) and 50 per address in any minute; 10 signups per address in 10 minutes.
-export const authModule = (deps: AppDeps) => {
+export const authModule = (deps: Deps) => {
   const { perAccount, perAddress, signupsPerAddress, accountKey } = loginBudget(deps);
 
   return new Elysia({ prefix: "/api/v1/auth", tags: ["auth"] })

@@ -1,7 +1,7 @@
 // The password-guessing budget, one per app: every way of trying a password (login by username, login
 // by email, `current_password` on PUT /users/me) spends from the same per-account count, and logins
 // also from a per-address count. Signups have their own per-address count.
-import type { AppDeps } from "../../app";
+import type { Deps } from "../../deps";
 import { ApiError } from "../../errors";
 import { createRateLimiter, type RateLimiter } from "../../lib/rate-limiter";
 
@@ -30,7 +30,7 @@ export const rateLimited = (what: string, retryAfter: number) =>
 // (two test servers in one process) never do.
 const budgets = new WeakMap<object, LoginBudget>();
 
-export function loginBudget(deps: Pick<AppDeps, "db" | "config">): LoginBudget {
+export function loginBudget(deps: Pick<Deps, "db" | "config">): LoginBudget {
   let budget = budgets.get(deps);
   if (budget) return budget;
   const enabled = deps.config.rateLimit;

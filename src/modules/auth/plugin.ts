@@ -1,6 +1,6 @@
 // The `auth` macro: a route declaring `auth: true` gets `user` resolved from the bearer token, or a 401.
 import { Elysia } from "elysia";
-import type { AppDeps } from "../../app";
+import type { Deps } from "../../deps";
 import type { UserRow } from "../../db/schema";
 import { unauthorized } from "../../errors";
 import { requireUser } from "./service";
@@ -8,7 +8,7 @@ import { requireUser } from "./service";
 // Either a pasted bearer token or the OAuth2 password flow of the docs page.
 export const bearerSecurity: Record<string, string[]>[] = [{ bearerAuth: [] }, { oauth2: [] }];
 
-export const authPlugin = (deps: Pick<AppDeps, "db" | "tokens">) => {
+export const authPlugin = (deps: Pick<Deps, "db" | "tokens">) => {
   const authenticated = new WeakMap<Request, UserRow>();
   return new Elysia({ name: "auth-macro", seed: deps.tokens }).macro({
     auth: {

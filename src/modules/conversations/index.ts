@@ -1,6 +1,6 @@
 // Conversation routes: create, list, get, rename.
 import { Elysia, t } from "elysia";
-import type { AppDeps } from "../../app";
+import type { Deps } from "../../deps";
 import { ApiError } from "../../errors";
 import { createRateLimiter } from "../../lib/rate-limiter";
 import { authPlugin, bearerSecurity } from "../auth/plugin";
@@ -18,7 +18,7 @@ import {
 // a creator may start 10 groups in any hour. (Member-add routes, when they come, spend from it too.)
 export const GROUPS_PER_HOUR = 10;
 
-export const conversationsModule = (deps: AppDeps) => {
+export const conversationsModule = (deps: Deps) => {
   const groupsPerCreator = createRateLimiter(GROUPS_PER_HOUR, 3_600_000, deps.config.rateLimit);
   const view = (me: string, row: Parameters<typeof toConversationViews>[3][number]) =>
     toConversationViews(deps.db, deps.hub, me, [row])[0]!;

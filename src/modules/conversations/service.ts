@@ -4,7 +4,7 @@ import type { Db } from "../../db/client";
 import { conversations, members, users, type ConversationRow, type UserRow } from "../../db/schema";
 import { notFound, unprocessable } from "../../errors";
 import { iso, now } from "../../lib/time";
-import type { Hub } from "../../realtime/hub";
+import type { Hub } from "../../ports/bus";
 import { isReadFor, MESSAGE_COLUMNS, readState, toMessageView, unreadCounts, type MessageRecord } from "../messages/service";
 import { toUserView } from "../users/service";
 import type { ConversationView, CreateConversationBody } from "./model";

@@ -1,12 +1,12 @@
 // /health: proves the database answers and can take a write lock; 503 in the contract shape when not.
 import { Elysia, t } from "elysia";
-import type { AppDeps } from "../../app";
+import type { Deps } from "../../deps";
 import { ApiError } from "../../errors";
 import { ErrorBody } from "../shared-model";
 
 const HealthBody = t.Object({ status: t.Literal("ok"), version: t.String() });
 
-export function checkDatabase(deps: Pick<AppDeps, "db">) {
+export function checkDatabase(deps: Pick<Deps, "db">) {
   const client = deps.db.$client;
   client.query("SELECT 1").get();
   // Taking and releasing the write lock shows writes would go through (read-only or locked files fail here).
@@ -14,7 +14,7 @@ export function checkDatabase(deps: Pick<AppDeps, "db">) {
   client.run("ROLLBACK");
 }
 
-export const healthModule = (deps: AppDeps) =>
+export const healthModule = (deps: Deps) =>
   new Elysia({ tags: ["health"] }).get(
     "/health",
     () => {

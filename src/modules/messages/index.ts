@@ -1,6 +1,6 @@
 // Message routes: send, page, mark read, unread counts.
 import { Elysia, t } from "elysia";
-import type { AppDeps } from "../../app";
+import type { Deps } from "../../deps";
 import { authPlugin, bearerSecurity } from "../auth/plugin";
 import { errorResponses, IdParams, parseBody } from "../shared-model";
 import { DEFAULT_PAGE_SIZE, MessagePageQuery, MessageView, ReadReceipt, SendMessageBody, UnreadCounts } from "./model";
@@ -9,7 +9,7 @@ import { isReadFor, markRead, messagePageJson, readState, unreadCounts } from ".
 
 const JSON_HEADERS = { "content-type": "application/json" };
 
-export const messagesModule = (deps: AppDeps) =>
+export const messagesModule = (deps: Deps) =>
   new Elysia({ prefix: "/api/v1", tags: ["messages"] })
     .use(authPlugin(deps))
     .onParse(parseBody(deps.config.maxBodyBytes))

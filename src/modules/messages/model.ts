@@ -49,3 +49,9 @@ export const UnreadCounts = t.Object({
   unread_count: t.Integer({ minimum: 0 }),
   conversations: t.Array(t.Object({ conversation_id: Uuid, unread_count: t.Integer({ minimum: 1 }) })),
 });
+
+export interface PageOptions {
+  limit: number;
+  before?: number;
+  after?: number;
+}

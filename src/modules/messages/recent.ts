@@ -8,33 +8,8 @@
 // window has seen; newer rows are appended, anything odd (a restored database) refills it. Rows
 // written by another process are therefore picked up too.
 import type { Db } from "../../db/client";
-import { MAX_PAGE_SIZE } from "./model";
-import { MESSAGE_COLUMNS, type MessageRecord, type PageOptions } from "./service";
-
-/**
- * One message as UTF-8 JSON, in both forms a reader can see (is_read true or false), each with a
- * leading comma so a page is a straight concatenation.
- */
-export interface EncodedMessage {
-  seq: number;
-  senderId: string;
-  /** `,{…,"is_read":true,…}` */
-  read: Uint8Array;
-  /** `,{…,"is_read":false,…}` */
-  unread: Uint8Array;
-}
-
-const utf8 = new TextEncoder();
-
-export function encodeMessage(m: MessageRecord): EncodedMessage {
-  const head =
-    `,{"id":${JSON.stringify(m.id)},"conversation_id":${JSON.stringify(m.conversation_id)},` +
-    `"sender_id":${JSON.stringify(m.sender_id)},"recipient_id":${m.recipient_id === null ? "null" : JSON.stringify(m.recipient_id)},` +
-    `"content":${JSON.stringify(m.content)},"seq":${m.seq},` +
-    `"client_msg_id":${m.client_msg_id === null ? "null" : JSON.stringify(m.client_msg_id)},"is_read":`;
-  const tail = `,"created_at":"${new Date(m.created_at).toISOString()}","updated_at":"${new Date(m.updated_at).toISOString()}"}`;
-  return { seq: m.seq, senderId: m.sender_id, read: utf8.encode(head + "true" + tail), unread: utf8.encode(head + "false" + tail) };
-}
+import { encodeMessage, MESSAGE_COLUMNS, type EncodedMessage, type MessageRecord } from "./message-view";
+import { MAX_PAGE_SIZE, type PageOptions } from "./model";
 
 interface Window {
   /** Ascending by seq; every stored message with seq ≥ messages[0].seq is here. */
@@ -167,25 +142,4 @@ export class RecentMessages {
       this.bytes -= window.bytes;
     }
   }
-}
-
-/**
- * The UTF-8 body `[…]` of the messages with is_read worked out for this reader: sized first, then
- * copied into one buffer, so no strings are built or re-encoded per request.
- */
-export function renderPage(messages: EncodedMessage[], isRead: (m: EncodedMessage) => boolean): Uint8Array<ArrayBuffer> {
-  if (messages.length === 0) return utf8.encode("[]");
-  const parts = messages.map((m) => (isRead(m) ? m.read : m.unread));
-  // Each part starts with a comma; the first one's becomes the opening bracket.
-  let size = 1;
-  for (const part of parts) size += part.byteLength;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
-  }
-  out[0] = 0x5b; // [
-  out[at] = 0x5d; // ]
-  return out;
 }

@@ -1,7 +1,7 @@
 // The one send path shared by REST and sockets: validate, resolve the conversation, then the writer.
 import type { Db } from "../../db/client";
 import { notFound, unprocessable } from "../../errors";
-import type { Hub } from "../../realtime/hub";
+import type { Hub } from "../../ports/bus";
 import { findOrCreateDirect } from "../conversations/service";
 import { requireWellFormed } from "./content";
 import { conversationStates } from "./conversation-state";

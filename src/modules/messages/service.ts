@@ -3,43 +3,16 @@
 import type { Db } from "../../db/client";
 import { notFound, unprocessable } from "../../errors";
 import { iso, now } from "../../lib/time";
-import { conversationTopic, type Hub } from "../../realtime/hub";
-import { MAX_CONTENT_LENGTH, type MessageView, type ReadReceipt } from "./model";
+import { conversationTopic, type Hub } from "../../ports/bus";
+import { MAX_CONTENT_LENGTH, type PageOptions, type ReadReceipt } from "./model";
 import { conversationStates, type ReadState } from "./conversation-state";
-import { encodeMessage, RecentMessages, renderPage } from "./recent";
+import { encodeMessage, MESSAGE_COLUMNS, renderPage, type MessageRecord } from "./message-view";
+import { RecentMessages } from "./recent";
+
+export { MESSAGE_COLUMNS, toMessageView, type MessageRecord } from "./message-view";
+export type { PageOptions } from "./model";
 
 export type { ReadState };
-
-export interface MessageRecord {
-  id: string;
-  conversation_id: string;
-  seq: number;
-  sender_id: string;
-  recipient_id: string | null;
-  content: string;
-  client_msg_id: string | null;
-  created_at: number;
-  updated_at: number;
-}
-
-export const MESSAGE_COLUMNS =
-  "id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, created_at, updated_at";
-
-export function toMessageView(m: MessageRecord, isRead: boolean): MessageView {
-  return {
-    id: m.id,
-    conversation_id: m.conversation_id,
-    sender_id: m.sender_id,
-    recipient_id: m.recipient_id,
-    content: m.content,
-    seq: m.seq,
-    client_msg_id: m.client_msg_id,
-    is_read: isRead,
-    created_at: iso(m.created_at),
-    updated_at: iso(m.updated_at),
-  };
-}
-
 
 export const isReadFor = (m: Pick<MessageRecord, "sender_id" | "seq">, userId: string, state: ReadState) =>
   m.sender_id === userId ? state.othersMin >= m.seq : state.mine >= m.seq;
@@ -101,12 +74,6 @@ export function normalizeContent(content: unknown): string {
     throw unprocessable("content", `must be at most ${MAX_CONTENT_LENGTH} characters`);
   }
   return trimmed;
-}
-
-export interface PageOptions {
-  limit: number;
-  before?: number;
-  after?: number;
 }
 
 export function fetchMessages(db: Db, conversationId: string, page: PageOptions): MessageRecord[] {

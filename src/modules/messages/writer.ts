@@ -4,7 +4,7 @@
 import { BUSY_TIMEOUT_MS, type Db } from "../../db/client";
 import { ApiError } from "../../errors";
 import { iso, now } from "../../lib/time";
-import { conversationTopic, type Hub } from "../../realtime/hub";
+import { conversationTopic, type Hub } from "../../ports/bus";
 import { conversationStates } from "./conversation-state";
 import { MESSAGE_COLUMNS, toMessageView, type MessageRecord } from "./service";
 import type { MessageView } from "./model";

@@ -3,7 +3,7 @@
 // a non-loopback address, only loopback peers may read it: metrics name routes, users' activity
 // and sizes, and a default install must not publish them to whoever can reach the port.
 import { Elysia } from "elysia";
-import type { AppDeps } from "../../app";
+import type { Deps } from "../../deps";
 import { ApiError } from "../../errors";
 import type { Telemetry } from "./telemetry";
 
@@ -19,7 +19,7 @@ export const isLoopbackAddress = (address: string) =>
 /** Whether a bind address (`--host`) only listens on loopback. */
 export const isLoopbackHost = (host: string) => host.toLowerCase() === "localhost" || isLoopbackAddress(host.replace(/^\[|\]$/g, ""));
 
-export const metricsModule = (deps: Pick<AppDeps, "config" | "clientAddress" | "peerAddress">, telemetry: Telemetry) => {
+export const metricsModule = (deps: Pick<Deps, "config" | "clientAddress" | "peerAddress">, telemetry: Telemetry) => {
   const app = new Elysia({ name: "metrics" });
   if (!deps.config.metrics) return app;
   const expected = deps.config.metricsToken ? digest(`Bearer ${deps.config.metricsToken}`) : null;

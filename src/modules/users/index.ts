@@ -1,6 +1,6 @@
 // User routes: search, profile by id, update my profile.
 import { Elysia } from "elysia";
-import type { AppDeps } from "../../app";
+import type { Deps } from "../../deps";
 import { accountKeyOf, loginBudget, rateLimited } from "../auth/login-budget";
 import { authPlugin, bearerSecurity } from "../auth/plugin";
 import { ErrorBody, errorResponses, IdParams, parseBody } from "../shared-model";
@@ -8,7 +8,7 @@ import { UpdateMeBody, UserSearchQuery, UserView } from "./model";
 import { getUser, searchUsers, toUserView, updateMe } from "./service";
 import { t } from "elysia";
 
-export const usersModule = (deps: AppDeps) => {
+export const usersModule = (deps: Deps) => {
   const { perAccount } = loginBudget(deps);
   return new Elysia({ prefix: "/api/v1/users", tags: ["users"] })
     .use(authPlugin(deps))

@@ -4,10 +4,10 @@ import type { Db } from "../../db/client";
 import { users, type UserRow } from "../../db/schema";
 import { ApiError, notFound, unprocessable } from "../../errors";
 import { isoOrNull, iso, now } from "../../lib/time";
-import { nullHub, type Hub } from "../../realtime/hub";
+import { nullHub, type Hub } from "../../ports/bus";
 import type { UpdateMeBody, UserView } from "./model";
 import { hashPassword, verifyPassword } from "../auth/passwords";
-import { forgetCachedUser } from "../auth/service";
+import { forgetCachedUser } from "./user-cache";
 
 export function toUserView(row: UserRow, hub: Pick<Hub, "isOnline">, self = false): UserView {
   const view: UserView = {

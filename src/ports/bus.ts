@@ -1,5 +1,6 @@
-// The fan-out interface the services publish through. Bun's pub/sub implements it (bun-hub.ts);
-// a test double or a cross-node broker can implement it too without touching routes or services.
+// The bus port: topics and the fan-out interface features publish through. The Bun bus
+// (src/realtime/bun-hub.ts) implements it in-process; a cross-node broker (Redis Streams, NATS)
+// implements the same interface, so features and routes never know which one runs.
 
 export const conversationTopic = (conversationId: string) => `conversation:${conversationId}`;
 export const userTopic = (userId: string) => `user:${userId}`;

@@ -1,0 +1,25 @@
+// The Deps every feature module receives: ports and adapters built by the composition root
+// (server.ts), so modules import this type, never app.ts or server.ts.
+import type { Config } from "./config";
+import type { Db } from "./db/client";
+import type { Logger } from "./lib/logger";
+import type { TokenService } from "./modules/auth/tokens";
+import type { Telemetry } from "./modules/metrics/telemetry";
+import type { MessageWriter } from "./modules/messages/writer";
+import type { Hub } from "./ports/bus";
+
+export interface Deps {
+  db: Db;
+  config: Config;
+  hub: Hub;
+  tokens: TokenService;
+  writer: MessageWriter;
+  log: Logger;
+  version: string;
+  /** The client's address as the server saw it (or as a trusted proxy reported it). */
+  clientAddress(request: Request): string;
+  /** The TCP peer's address, never a forwarded one (loopback checks); defaults to clientAddress. */
+  peerAddress?(request: Request): string;
+  /** Request/socket logs and /metrics; the server passes its own, tests may leave it out. */
+  telemetry?: Telemetry;
+}
