@@ -5,6 +5,7 @@
 import type { Db } from "../db/client";
 import type { Logger } from "../lib/logger";
 import { iso, now } from "../lib/time";
+import { contactIdsOf } from "../modules/conversations/service";
 import { touchLastSeen } from "../modules/users/service";
 import type { BunHub } from "./bun-hub";
 import { userTopic } from "../ports/bus";
@@ -19,17 +20,13 @@ export interface Presence {
 }
 
 export function createPresence(db: Db, hub: BunHub, log: Logger, delayMs = PRESENCE_OFFLINE_DELAY_MS): Presence {
-  const contacts = db.$client.query<{ user_id: string }, [string, string]>(
-    `SELECT DISTINCT o.user_id FROM members me JOIN members o ON o.conversation_id = me.conversation_id
-     WHERE me.user_id = ? AND o.user_id != ?`,
-  );
   const offlineTimers = new Map<string, ReturnType<typeof setTimeout>>();
 
   const announce = (userId: string, isOnline: boolean) => {
     // Also runs from a timer, possibly after the server stopped and closed the database.
     try {
       const payload = JSON.stringify({ type: "presence", user_id: userId, is_online: isOnline, timestamp: iso(now()) });
-      hub.publishEncoded(contacts.all(userId, userId).map((r) => userTopic(r.user_id)), payload);
+      hub.publishEncoded(contactIdsOf(db, userId).map(userTopic), payload);
     } catch (error) {
       log.warn("presence announcement failed", { error: String(error) });
     }

@@ -7,6 +7,7 @@ import type { Db } from "../db/client";
 import { externalChanges } from "../db/external-changes";
 import type { Logger } from "../lib/logger";
 import { sessionValid } from "../modules/auth/service";
+import { sessionAccess } from "../modules/users/service";
 import type { BunHub, ChatSocket } from "./bun-hub";
 import { CLOSE } from "./protocol";
 import type { SocketState } from "./socket-state";
@@ -19,10 +20,6 @@ const MAX_TIMER_MS = 2 **31 - 1;
 export function watchSessions(db: Db, hub: BunHub, log: Logger, intervalMs = SESSION_CHECK_MS) {
   const changes = externalChanges(db);
   let seen = changes.version();
-  const access = db.$client.query<{ id: string; tokenVersion: number; disabledAt: number | null }, [string]>(
-    `SELECT id, token_version AS tokenVersion, disabled_at AS disabledAt FROM users
-     WHERE id IN (SELECT value FROM json_each(?))`,
-  );
   const timer = setInterval(() => {
     try {
       const version = changes.version();
@@ -30,7 +27,7 @@ export function watchSessions(db: Db, hub: BunHub, log: Logger, intervalMs = SES
       seen = version;
       const ids = [...hub.connectedUsers()];
       if (ids.length === 0) return;
-      const rows = new Map(access.all(JSON.stringify(ids)).map((r) => [r.id, r]));
+      const rows = new Map(sessionAccess(db, ids).map((r) => [r.id, r]));
       for (const id of ids) {
         for (const ws of [...hub.socketsOf(id)]) {
           if (!sessionValid(rows.get(id), (ws.data as SocketState).tokenVersion)) ws.close(CLOSE.unauthorized, "session revoked");

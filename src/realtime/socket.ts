@@ -7,6 +7,7 @@ import { errorResponse } from "../errors";
 import { createTokenBucket } from "../lib/rate-limiter";
 import { iso, now } from "../lib/time";
 import { bearerToken, sessionForToken } from "../modules/auth/service";
+import { conversationIdsOf } from "../modules/conversations/service";
 import { Admission } from "./admission";
 import type { BunHub, ChatSocket, SocketData } from "./bun-hub";
 import { createFrameHandler } from "./frames";
@@ -56,10 +57,7 @@ export function createSocketEndpoint(deps: Deps & { hub: BunHub }): SocketEndpoi
     state.tokenVersion = claims.ver;
     closeAtExpiry(ws, claims.exp * 1000);
     if (state.closed) return;
-    const conversationIds = db.$client
-      .query<{ conversation_id: string }, [string]>("SELECT conversation_id FROM members WHERE user_id = ?")
-      .all(user.id)
-      .map((r) => r.conversation_id);
+    const conversationIds = conversationIdsOf(db, user.id);
     // ready first, then subscribe: both synchronous, so no event can slip in before ready.
     send(ws, { type: "ready", user_id: user.id, timestamp: iso(now()) });
     if (hub.add(ws, user.id, conversationIds)) presence.connected(user.id);

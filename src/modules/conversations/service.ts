@@ -224,3 +224,21 @@ export function memberIds(db: Db, conversationId: string): string[] {
     .map((r) => r.user_id);
 }
 
+/** The conversations a user is in (a socket subscribes to their topics when it authenticates). */
+export function conversationIdsOf(db: Db, userId: string): string[] {
+  return db.$client
+    .query<{ conversation_id: string }, [string]>("SELECT conversation_id FROM members WHERE user_id = ?")
+    .all(userId)
+    .map((r) => r.conversation_id);
+}
+
+/** Everyone who shares a conversation with the user (presence goes to them). */
+export function contactIdsOf(db: Db, userId: string): string[] {
+  return db.$client
+    .query<{ user_id: string }, [string, string]>(
+      `SELECT DISTINCT o.user_id FROM members me JOIN members o ON o.conversation_id = me.conversation_id
+       WHERE me.user_id = ? AND o.user_id != ?`,
+    )
+    .all(userId, userId)
+    .map((r) => r.user_id);
+}

@@ -123,3 +123,19 @@ export function touchLastSeen(db: Db, userId: string, at = now()) {
   forgetCachedUser(db, userId);
   db.update(users).set({ lastSeenAt: at }).where(eq(users.id, userId)).run();
 }
+
+export interface SessionAccess {
+  id: string;
+  tokenVersion: number;
+  disabledAt: number | null;
+}
+
+/** What decides whether these users' tokens still pass, in one query (the session watch re-reads it). */
+export function sessionAccess(db: Db, userIds: string[]): SessionAccess[] {
+  return db.$client
+    .query<SessionAccess, [string]>(
+      `SELECT id, token_version AS tokenVersion, disabled_at AS disabledAt FROM users
+       WHERE id IN (SELECT value FROM json_each(?))`,
+    )
+    .all(JSON.stringify(userIds));
+}
