@@ -46,4 +46,3 @@ export function createApp(deps: Deps) {
   );
 }
 
-export type App = ReturnType<typeof createApp>;

@@ -100,5 +100,3 @@ export const messages = sqliteTable(
 
 export type UserRow = typeof users.$inferSelect;
 export type ConversationRow = typeof conversations.$inferSelect;
-export type MemberRow = typeof members.$inferSelect;
-export type MessageRow = typeof messages.$inferSelect;

@@ -53,7 +53,7 @@ describe("request and socket logs", () => {
     const line = s.records().find((r) => r.msg === "request" && r.request_id === "trace-42")!;
     expect(line).toMatchObject({ level: "info", method: "GET", path: "/api/v1/users", status: 200, user_id: alice.user.id });
     expect(typeof line.duration_ms).toBe("number");
-    expect(line.route).toBe("/api/v1/users/");
+    expect(line.route).toBe("/api/v1/users");
 
     const generated = await api.get("/api/v1/auth/me");
     expect(generated.status).toBe(401);

@@ -206,4 +206,15 @@ describe("public routes need no token", () => {
     expect(openapi.status).toBe(200);
     expect(openapi.body.openapi).toMatch(/^3\./);
   });
+
+  test("the OpenAPI document names the contract's paths without trailing slashes, and both spellings answer", async () => {
+    const paths = Object.keys((await api.get("/openapi.json")).body.paths);
+    expect(paths).toContain(`${API}/users`);
+    expect(paths).toContain(`${API}/conversations`);
+    expect(paths.filter((p) => p.endsWith("/"))).toEqual([]);
+    const { token } = await api.newUser("slash");
+    for (const path of [`${API}/users`, `${API}/users/`, `${API}/conversations`, `${API}/conversations/`]) {
+      expect((await api.get(path, token)).status).toBe(200);
+    }
+  });
 });

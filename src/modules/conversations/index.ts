@@ -26,7 +26,7 @@ export const conversationsModule = (deps: Deps) => {
     .use(authPlugin(deps))
     .onParse(parseBody(deps.config.maxBodyBytes))
     .post(
-      "/",
+      "",
       ({ body, user, set }) => {
         if (body.is_group) {
           const wait = groupsPerCreator.hit(user.id);
@@ -50,7 +50,7 @@ export const conversationsModule = (deps: Deps) => {
       },
     )
     .get(
-      "/",
+      "",
       ({ query, user }) =>
         toConversationViews(
           deps.db,

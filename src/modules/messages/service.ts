@@ -37,13 +37,6 @@ export function isMember(db: Db, conversationId: string, userId: string): boolea
   );
 }
 
-/** A conversation you are not in is indistinguishable from one that does not exist. */
-export function requireMembership(db: Db, conversationId: string, userId: string): ReadState {
-  const state = readState(db, conversationId, userId);
-  if (!state) throw notFound("Conversation");
-  return state;
-}
-
 function codePoints(text: string): number {
   let n = 0;
   for (const _ of text) n++;

@@ -14,7 +14,7 @@ export const usersModule = (deps: Deps) => {
     .use(authPlugin(deps))
     .onParse(parseBody(deps.config.maxBodyBytes))
     .get(
-      "/",
+      "",
       ({ query, user }) =>
         searchUsers(deps.db, query.q, query.limit ?? 50, query.offset ?? 0).map((row) =>
           toUserView(row, deps.hub, row.id === user.id),
