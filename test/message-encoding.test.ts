@@ -6,9 +6,7 @@ import { Value } from "@sinclair/typebox/value";
 import fc from "fast-check";
 import { MessageView } from "../src/modules/messages/model";
 import { encodeMessage, toMessageView, type MessageRecord } from "../src/modules/messages/message-view";
-
-const seed = Number(process.env.FC_SEED ?? Date.now() % 2 ** 31);
-console.log(`message-encoding property seed: ${seed} (FC_SEED=${seed} reproduces)`);
+import { propertyParams } from "./support/property";
 
 const record = fc.record<MessageRecord>({
   id: fc.uuid(),
@@ -36,6 +34,6 @@ test("both encoders give exactly the schema's fields, in the schema's order, wit
       expect(fast).toEqual(view);
       expect(Value.Check(MessageView, view)).toBe(true);
     }),
-    { seed, numRuns: 300 },
+    propertyParams("message encoders", { numRuns: 300 }),
   );
 });

@@ -11,6 +11,7 @@ import { runMigrations } from "../src/db/migrate";
 import { encodeMessage, renderPage } from "../src/modules/messages/message-view";
 import { RecentMessages } from "../src/modules/messages/recent";
 import { fetchMessages, toMessageView, type PageOptions } from "../src/modules/messages/service";
+import { propertyParams } from "./support/property";
 
 const dir = mkdtempSync(join(tmpdir(), "chat-recent-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -109,7 +110,7 @@ test("every page the window answers equals the database's, across appends, evict
         db.$client.close();
       }
     }),
-    { numRuns: Number(process.env.RECENT_RUNS ?? 60) },
+    propertyParams("recent-messages window", { numRuns: Number(process.env.RECENT_RUNS ?? 60) }),
   );
   expect(answered).toBeGreaterThan(0);
 });

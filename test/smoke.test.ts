@@ -1,6 +1,8 @@
 // The shortest path through the product: sign up two users, chat over REST and sockets.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { client, connect, startTestServer, type TestServer } from "./helpers";
+import { client } from "./support/api";
+import { startTestServer, type TestServer } from "./support/server";
+import { connect } from "./support/socket";
 
 let server: TestServer;
 let api: ReturnType<typeof client>;

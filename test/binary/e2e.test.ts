@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { Database } from "bun:sqlite";
-import { client, connect } from "../helpers";
-import { installInEmptyDir, runToExit, startBinary } from "./binary";
+import { client } from "../support/api";
+import { installInEmptyDir, runToExit, startBinary } from "../support/binary";
+import { connect } from "../support/socket";
 import { embeddedMigrations } from "../../src/db/migrations.generated";
 
 describe("the binary in an empty folder", () => {

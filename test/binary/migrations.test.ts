@@ -9,8 +9,8 @@ import { join } from "node:path";
 import { drizzle } from "drizzle-orm/bun-sqlite";
 import { embeddedMigrationMeta, runMigrations } from "../../src/db/migrate";
 import { embeddedMigrations } from "../../src/db/migrations.generated";
-import { client } from "../helpers";
-import { installInEmptyDir, startBinary } from "./binary";
+import { client } from "../support/api";
+import { installInEmptyDir, startBinary } from "../support/binary";
 
 type SchemaRow = { type: string; name: string; tbl_name: string; sql: string | null };
 

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { client } from "../helpers";
-import { installInEmptyDir, ROOT, startBinary, type RunningBinary } from "../binary/binary";
+import { client } from "../support/api";
+import { installInEmptyDir, ROOT, type RunningBinary, startBinary } from "../support/binary";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { client, startTestServer, type TestServer } from "../helpers";
+import { client } from "../support/api";
+import { startTestServer, type TestServer } from "../support/server";
 
 const ENTRY = resolve(import.meta.dir, "../../src/index.ts");
 

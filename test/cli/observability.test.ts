@@ -6,7 +6,9 @@ import { join } from "node:path";
 import { loadConfig, type Config } from "../../src/config";
 import { createLogger } from "../../src/lib/logger";
 import { startServer, type RunningServer } from "../../src/server";
-import { client, connect, startTestServer, type TestServer } from "../helpers";
+import { client } from "../support/api";
+import { startTestServer, type TestServer } from "../support/server";
+import { connect } from "../support/socket";
 
 /** A real server whose JSON log lines are captured in memory. */
 async function startLoggedServer(overrides: Partial<Config> = {}) {

@@ -9,8 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import type { Subprocess } from "bun";
-import { freePort, ROOT } from "../binary/binary";
-import { client, startTestServer, type TestServer } from "../helpers";
+import { client } from "../support/api";
+import { freePort, ROOT } from "../support/binary";
+import { startTestServer, type TestServer } from "../support/server";
 
 const nginx = Bun.which("nginx") ?? (Bun.file("/usr/sbin/nginx").size > 0 ? "/usr/sbin/nginx" : null);
 const openssl = Bun.which("openssl");

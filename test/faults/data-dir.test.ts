@@ -6,9 +6,9 @@ import { join } from "node:path";
 import { loadConfig } from "../../src/config";
 import { silentLogger } from "../../src/lib/logger";
 import { startServer } from "../../src/server";
-import { cleanEnv, startBinary } from "../binary/binary";
-import { client } from "../helpers";
-import { install, migratedDataDir, newDataDir, run, serveArgs, type Install } from "./util";
+import { client } from "../support/api";
+import { cleanEnv, startBinary } from "../support/binary";
+import { install, type Install, migratedDataDir, newDataDir, run, serveArgs } from "../support/faults";
 
 // Processes of a 110 MB binary on a busy 2-core machine: far from the 5 s default when it is loaded.
 setDefaultTimeout(60_000);

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { loadConfig } from "../../src/config";
 import { removeStaleTemporaries, writeFileDurably } from "../../src/lib/durable-file";
 import { openDataDir } from "../../src/db/data-dir";
-import { corruptPages } from "./util";
+import { corruptPages } from "../support/faults";
 
 const dirs: string[] = [];
 const scratch = () => {

@@ -6,10 +6,10 @@ import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { weakSecretReason } from "../../src/secret";
-import { startBinary } from "../binary/binary";
-import { client } from "../helpers";
-import { craftToken } from "../security/util";
-import { canMountReadOnly, corruptPages, exec, install, migratedDataDir, newDataDir, run, serveArgs, unprivileged, type Install } from "./util";
+import { client } from "../support/api";
+import { startBinary } from "../support/binary";
+import { canMountReadOnly, corruptPages, exec, install, type Install, migratedDataDir, newDataDir, run, serveArgs, unprivileged } from "../support/faults";
+import { craftToken } from "../support/tokens";
 
 const readOnlyMountable = await canMountReadOnly();
 // Processes of a 110 MB binary on a busy 2-core machine: far from the 5 s default when it is loaded.

@@ -1,8 +1,9 @@
 // REST contract: who may call what. Every route that takes an id: a member gets 2xx, a non-member gets
 // exactly the 404 of a random nonexistent id (same body), and an anonymous caller gets a 401.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { client, startTestServer, type ApiResponse, type TestServer } from "../helpers";
-import { API, expectError, randomUuid, type Api, type TestUser } from "./util";
+import { API, type Api, type ApiResponse, client, randomUuid, type TestUser } from "../support/api";
+import { expectError } from "../support/expect";
+import { startTestServer, type TestServer } from "../support/server";
 
 let server: TestServer;
 let api: Api;

@@ -1,7 +1,9 @@
 // REST contract: signup, login (JSON, OAuth2 form, by email), /auth/me and the bearer-token 401s.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { client, startTestServer, type TestServer } from "../helpers";
-import { API, craftToken, expectError, expectUserView, PASSWORD, tag, userNamed, type Api } from "./util";
+import { API, type Api, client, PASSWORD, tag, userNamed } from "../support/api";
+import { expectError, expectExactKeys, expectUserView } from "../support/expect";
+import { startTestServer, type TestServer } from "../support/server";
+import { craftToken } from "../support/tokens";
 
 let server: TestServer;
 let api: Api;
@@ -130,7 +132,7 @@ describe("login", () => {
     expect((await signup(valid(name))).status).toBe(201);
     const res = await api.post(`${API}/auth/login`, { username: name, password: PASSWORD });
     expect(res.status).toBe(200);
-    expect(Object.keys(res.body).sort()).toEqual(["access_token", "expires_in", "token_type"]);
+    expectExactKeys(res.body, ["access_token", "expires_in", "token_type"]);
     expect(res.body.token_type).toBe("bearer");
     expect(Number.isInteger(res.body.expires_in) && res.body.expires_in > 0).toBe(true);
     const me = await api.get(`${API}/auth/me`, res.body.access_token);
@@ -216,7 +218,7 @@ describe("/auth/me and bearer tokens", () => {
     ["a token without a scheme", async (_s, _u, token) => token],
     ["a token with a tampered signature", async (_s, _u, token) => `Bearer ${token.slice(0, -4)}${token.slice(-4) === "AAAA" ? "BBBB" : "AAAA"}`],
     ["an expired token", async (s, userId) => `Bearer ${await craftToken(s, { sub: userId, exp: Math.floor(Date.now() / 1000) - 60 })}`],
-    ["a token signed with another secret", async (s, userId) => `Bearer ${await craftToken(s, { sub: userId }, "x".repeat(48))}`],
+    ["a token signed with another secret", async (s, userId) => `Bearer ${await craftToken(new TextEncoder().encode("x".repeat(48)), { sub: userId })}`],
     ["a token for a user that does not exist", async (s) => `Bearer ${await craftToken(s, { sub: crypto.randomUUID() })}`],
   ];
   for (const [why, header] of cases) {

@@ -1,8 +1,9 @@
 // REST contract under bad input: malformed and mistyped bodies, oversize bodies, bad ids and queries,
 // hostile strings, unknown routes. Every error is exactly {detail, code} and never shows internals.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { client, startTestServer, type TestServer } from "../helpers";
-import { API, expectError, expectUserView, randomUuid, type Api, type TestUser } from "./util";
+import { API, type Api, client, randomUuid, type TestUser } from "../support/api";
+import { expectError, expectUserView } from "../support/expect";
+import { startTestServer, type TestServer } from "../support/server";
 
 let server: TestServer;
 let api: Api;

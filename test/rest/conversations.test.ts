@@ -1,7 +1,8 @@
 // REST contract: creating direct conversations and groups, listing by activity, reading and renaming them.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { client, startTestServer, type TestServer } from "../helpers";
-import { API, expectConversationView, expectError, randomUuid, seedUsers, tag, type Api, type TestUser } from "./util";
+import { API, type Api, client, randomUuid, tag, type TestUser } from "../support/api";
+import { expectConversationView, expectError } from "../support/expect";
+import { seedUsers, startTestServer, type TestServer } from "../support/server";
 
 let server: TestServer;
 let api: Api;

@@ -3,9 +3,11 @@
 // large JSON is gzipped for clients that accept it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
-import { client, startTestServer, type TestServer } from "../helpers";
-import { rawRequest } from "../security/raw-http";
-import { API, craftToken, expectConversationView, seedUsers } from "./util";
+import { API, client } from "../support/api";
+import { expectConversationView } from "../support/expect";
+import { rawRequest } from "../support/raw-http";
+import { seedUsers, startTestServer, type TestServer } from "../support/server";
+import { craftToken } from "../support/tokens";
 
 let server: TestServer;
 let api: ReturnType<typeof client>;

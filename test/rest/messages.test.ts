@@ -1,7 +1,8 @@
 // REST contract: sending (trim, limits, idempotency, gap-free seq), paging by seq, read cursors, is_read and unread counts.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { client, startTestServer, type TestServer } from "../helpers";
-import { API, expectError, expectMessageView, randomUuid, type Api, type TestUser } from "./util";
+import { API, type Api, client, randomUuid, type TestUser } from "../support/api";
+import { expectError, expectExactKeys, expectMessageView, ISO_MS } from "../support/expect";
+import { startTestServer, type TestServer } from "../support/server";
 
 let server: TestServer;
 let api: Api;
@@ -280,9 +281,9 @@ describe("PUT /messages/{id}/read", () => {
     const sent = await sendMany(alice.token, dm, 4);
     const res = await markRead(bob.token, sent[2].id);
     expect(res.status).toBe(200);
-    expect(Object.keys(res.body).sort()).toEqual(["conversation_id", "last_read_seq", "message_id", "read_at", "user_id"]);
+    expectExactKeys(res.body, ["conversation_id", "last_read_seq", "message_id", "read_at", "user_id"]);
     expect(res.body).toMatchObject({ message_id: sent[2].id, conversation_id: dm, user_id: bob.user.id, last_read_seq: 3 });
-    expect(res.body.read_at).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    expect(res.body.read_at).toMatch(ISO_MS);
     expect((await unread(bob.token)).body.unread_count).toBe(1);
   });
 

@@ -1,7 +1,8 @@
 // REST contract: user search and paging, profiles (email only for yourself), and PUT /users/me.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { client, startTestServer, type TestServer } from "../helpers";
-import { API, expectError, expectUserView, PASSWORD, randomUuid, seedUsers, tag, userNamed, type Api } from "./util";
+import { API, type Api, client, PASSWORD, randomUuid, tag, userNamed } from "../support/api";
+import { expectError, expectUserView } from "../support/expect";
+import { seedUsers, startTestServer, type TestServer } from "../support/server";
 
 let server: TestServer;
 let api: Api;

@@ -1,8 +1,10 @@
 // Access control: for every route and socket frame that takes an id, a non-member gets exactly what a
 // nonexistent id gets (a 404, never a 403), the database does not change, and no event leaks.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { client, connect, startTestServer, type TestServer, type TestSocket } from "../helpers";
-import { expectErrorShape, fingerprint, randomUuid } from "./util";
+import { client, randomUuid } from "../support/api";
+import { expectErrorBody } from "../support/expect";
+import { fingerprint, startTestServer, type TestServer } from "../support/server";
+import { connect, type TestSocket } from "../support/socket";
 
 let server: TestServer;
 let api: ReturnType<typeof client>;
@@ -40,7 +42,7 @@ describe("REST: a non-member gets the same 404 as a nonexistent id and changes n
     test(name, async () => {
       const missing = await call(randomUuid());
       expect(missing.status).toBe(404);
-      expectErrorShape(missing.body, name);
+      expectErrorBody(missing.body, name);
       for (const id of realIds()) {
         const before = fingerprint(server);
         const denied = await call(id);
@@ -54,7 +56,7 @@ describe("REST: a non-member gets the same 404 as a nonexistent id and changes n
   test("GET /users/{id} of a nonexistent user is 404 in the contract shape", async () => {
     const res = await api.get(`/api/v1/users/${randomUuid()}`, eve.token);
     expect(res.status).toBe(404);
-    expectErrorShape(res.body);
+    expectErrorBody(res.body);
   });
 
   test("the conversation list and unread counts of a non-member show nothing of others' conversations", async () => {

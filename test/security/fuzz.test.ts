@@ -4,9 +4,11 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import fc from "fast-check";
 import { MAX_FRAME_BYTES } from "../../src/realtime/protocol";
-import { client, connect, startTestServer, type TestServer, type TestSocket } from "../helpers";
-import { propertyParams } from "../property";
-import { expectErrorShape, expectNoLeak, integrityOk, randomUuid } from "./util";
+import { client, randomUuid } from "../support/api";
+import { expectErrorBody, expectNoLeak } from "../support/expect";
+import { propertyParams } from "../support/property";
+import { integrityOk, startTestServer, type TestServer } from "../support/server";
+import { connect, type TestSocket, wsUrl } from "../support/socket";
 
 /** Bounded for CI; FUZZ_RUNS=5000 bun test test/security/fuzz.test.ts for a longer hunt. */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 200);
@@ -115,7 +117,7 @@ function checkResponse(status: number, text: string, label: string) {
     } catch {
       throw new Error(`${label} → ${status} with a non-JSON error body: ${text.slice(0, 200)}`);
     }
-    expectErrorShape(body, label);
+    expectErrorBody(body, label);
   }
 }
 
@@ -262,7 +264,7 @@ test("socket: first frames that are not a valid {token} close with 4401 and noth
     fc.asyncProperty(
       fc.oneof(value.map((v) => JSON.stringify({ token: v })), value.map((v) => JSON.stringify(v) ?? "null"), fc.string()).filter((f) => f.length < 60_000),
       async (first) => {
-      const ws = new WebSocket(server.url.replace(/^http/, "ws") + "/api/v1/ws");
+      const ws = new WebSocket(wsUrl(server.url));
       const code = await new Promise<number>((resolve) => {
         ws.onopen = () => ws.send(first);
         ws.onclose = (e) => resolve(e.code);

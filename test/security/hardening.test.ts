@@ -1,7 +1,9 @@
 // Smaller holes from the outside review (issue 11.7): objects that cannot become strings, messages of
 // nothing visible, token caching, and the security headers on JSON and /docs.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { client, connect, startTestServer, type TestServer } from "../helpers";
+import { client } from "../support/api";
+import { startTestServer, type TestServer } from "../support/server";
+import { connect } from "../support/socket";
 import { JSON_CSP } from "../../src/http/response-policy";
 
 let server: TestServer;

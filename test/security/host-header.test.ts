@@ -2,8 +2,9 @@
 // at a fixed offset, so `Host: x` turned "/foo/metrics" into "/metrics" and broke short hosts.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { networkInterfaces } from "node:os";
-import { client, startTestServer, type TestServer } from "../helpers";
-import { rawRequest } from "./raw-http";
+import { client } from "../support/api";
+import { rawRequest } from "../support/raw-http";
+import { startTestServer, type TestServer } from "../support/server";
 
 let server: TestServer;
 let token: string;

@@ -1,8 +1,10 @@
 // Resource limits: each has a value, and exceeding it gets the contract's error or close code
 // without crashing anything (the server keeps answering and the database stays intact).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { client, connect, rawSocket, startTestServer, type TestServer } from "../helpers";
-import { expectErrorShape, expectNoLeak, fingerprint, integrityOk, randomUuid } from "./util";
+import { client, randomUuid } from "../support/api";
+import { expectErrorBody, expectNoLeak } from "../support/expect";
+import { fingerprint, integrityOk, startTestServer, type TestServer } from "../support/server";
+import { connect, rawSocket } from "../support/socket";
 
 let server: TestServer;
 let api: ReturnType<typeof client>;
@@ -30,7 +32,7 @@ describe("request bodies", () => {
       raw: JSON.stringify({ content: "x".repeat(70 * 1024) }),
     });
     expect(res.status).toBe(413);
-    expectErrorShape(res.body);
+    expectErrorBody(res.body);
     expect(fingerprint(server)).toEqual(before);
   });
 
@@ -70,12 +72,12 @@ describe("request bodies", () => {
       const res = await api.request("POST", `/api/v1/conversations/${dmId}/messages`, { token: alice.token, raw });
       expect(res.status, `depth ${depth}`).toBeGreaterThanOrEqual(400);
       expect(res.status, `depth ${depth}`).toBeLessThan(500);
-      expectErrorShape(res.body, `depth ${depth}`);
+      expectErrorBody(res.body, `depth ${depth}`);
     }
     const objects = `${'{"a":'.repeat(10_000)}1${"}".repeat(10_000)}`;
     const res = await api.request("POST", "/api/v1/conversations", { token: alice.token, raw: objects });
     expect(res.status).toBeLessThan(500);
-    expectErrorShape(res.body);
+    expectErrorBody(res.body);
   });
 
   // Once a 500: from ~5000 levels Elysia's ValidationError constructor overflowed the stack.
@@ -84,7 +86,7 @@ describe("request bodies", () => {
     const raw = `{"content":${"[".repeat(depth)}${"]".repeat(depth)}}`;
     const res = await api.request("POST", `/api/v1/conversations/${dmId}/messages`, { token: alice.token, raw });
     expect(res.status).toBeLessThan(500);
-    expectErrorShape(res.body);
+    expectErrorBody(res.body);
   });
 });
 
@@ -96,7 +98,7 @@ describe("message content", () => {
     const before = fingerprint(server);
     const tooLong = await api.send(alice.token, dmId, "a".repeat(4001));
     expect(tooLong.status).toBe(422);
-    expectErrorShape(tooLong.body);
+    expectErrorBody(tooLong.body);
     expect(tooLong.body.detail).toMatch(/^content/);
     const blank = await api.send(alice.token, dmId, " \n\t ");
     expect(blank.status).toBe(422);
@@ -128,7 +130,7 @@ describe("lists are bounded", () => {
       for (const bad of ["101", "0", "-1", "abc", "1e9", "100000000000000000000"]) {
         const res = await api.get(`${path}?limit=${bad}`, alice.token);
         expect(res.status, `${path}?limit=${bad}`).toBe(422);
-        expectErrorShape(res.body);
+        expectErrorBody(res.body);
       }
       expect((await api.get(`${path}?limit=100`, alice.token)).status).toBe(200);
     }
@@ -166,7 +168,7 @@ describe("participants", () => {
     const before = fingerprint(server);
     const tooMany = await api.group(alice.token, "crowd", ids);
     expect(tooMany.status).toBe(422);
-    expectErrorShape(tooMany.body);
+    expectErrorBody(tooMany.body);
     expect(tooMany.body.detail).toMatch(/^participant_ids/);
     expect(fingerprint(server)).toEqual(before);
     const max = await api.group(alice.token, "crowd", ids.slice(0, 1000));

@@ -1,8 +1,10 @@
 // Cross-site socket hijacking: with an Origin allow-list a foreign page cannot open a socket, and a
 // browser's ambient cookies never authenticate one (nor a REST call).
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { client, rawSocket, startTestServer, type TestServer } from "../helpers";
-import { expectErrorShape } from "./util";
+import { client } from "../support/api";
+import { expectErrorBody } from "../support/expect";
+import { startTestServer, type TestServer } from "../support/server";
+import { rawSocket } from "../support/socket";
 
 let server: TestServer;
 let api: ReturnType<typeof client>;
@@ -57,7 +59,7 @@ test("a foreign Origin is refused with 403 in the contract shape", async () => {
   for (const origin of ["https://evil.example", "https://chat.example.com.evil.example", "http://chat.example.com", "null", "HTTPS://CHAT.EXAMPLE.COM"]) {
     const res = await upgrade({ Origin: origin, Authorization: `Bearer ${token}` });
     expect(res.status, origin).toBe(403);
-    expectErrorShape(JSON.parse(res.body), origin);
+    expectErrorBody(JSON.parse(res.body), origin);
   }
 });
 

@@ -1,8 +1,9 @@
 // One password-guessing budget per account (issue 11.5): login by username, login by email and
 // `current_password` on PUT /users/me all spend it; signups are limited per address (11.7).
 import { afterAll, describe, expect, test } from "bun:test";
-import { client, startTestServer, type TestServer } from "../helpers";
-import { expectErrorShape } from "./util";
+import { client } from "../support/api";
+import { expectErrorBody } from "../support/expect";
+import { startTestServer, type TestServer } from "../support/server";
 
 const servers: TestServer[] = [];
 async function fresh(overrides: Parameters<typeof startTestServer>[0] = {}) {
@@ -20,7 +21,7 @@ const changePassword = (api: Api, token: string, current: string) =>
 function expect429(res: { status: number; body: unknown; headers: Headers }, label = "") {
   expect(res.status, label).toBe(429);
   expect(res.headers.get("retry-after"), label).toMatch(/^[1-9]\d*$/);
-  expectErrorShape(res.body, label);
+  expectErrorBody(res.body, label);
 }
 
 describe("one budget per account", () => {

@@ -2,8 +2,9 @@
 // address (X-Forwarded-For only counts behind a trusted proxy), hashing capped, and no user enumeration.
 import { afterAll, describe, expect, test } from "bun:test";
 import { hashPassword, verifyPassword } from "../../src/modules/auth/passwords";
-import { client, startTestServer, type TestServer } from "../helpers";
-import { expectErrorShape } from "./util";
+import { client } from "../support/api";
+import { expectErrorBody } from "../support/expect";
+import { startTestServer, type TestServer } from "../support/server";
 
 const servers: TestServer[] = [];
 async function fresh(overrides: Parameters<typeof startTestServer>[0] = {}) {
@@ -22,7 +23,7 @@ function expect429(res: { status: number; body: unknown; headers: Headers }, lab
   expect(retryAfter, label).toMatch(/^\d+$/);
   expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
   expect(Number(retryAfter)).toBeLessThanOrEqual(60);
-  expectErrorShape(res.body, label);
+  expectErrorBody(res.body, label);
 }
 
 test("stored hashes are argon2id PHC strings with m >= 19456 KiB, t >= 2, a salt, and no plaintext", async () => {
@@ -86,7 +87,7 @@ describe("unknown user and wrong password are indistinguishable", () => {
     const unknownUser = await login(api, "nobody_" + real.user.username, "wrong password!");
     const unknownEmail = await login(api, "nobody@example.com", "wrong password!");
     expect(wrongPassword.status).toBe(401);
-    expectErrorShape(wrongPassword.body);
+    expectErrorBody(wrongPassword.body);
     for (const other of [unknownUser, unknownEmail]) {
       expect(other.status).toBe(wrongPassword.status);
       expect(other.body).toEqual(wrongPassword.body);

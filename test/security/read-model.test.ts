@@ -2,8 +2,10 @@
 // mark read, count and list run against the real server and a tiny in-memory model, which must agree.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import fc from "fast-check";
-import { client, startTestServer, type TestServer } from "../helpers";
-import { craftToken, integrityOk, secretOf } from "./util";
+import { client } from "../support/api";
+import { propertyParams } from "../support/property";
+import { integrityOk, startTestServer, type TestServer } from "../support/server";
+import { craftToken, secretOf } from "../support/tokens";
 
 const USERS = 3;
 const RUNS = Number(process.env.MODEL_RUNS ?? 40);
@@ -199,7 +201,7 @@ test("read cursors and unread counts match an in-memory model over random comman
       const { ids, tokens } = await freshUsers();
       await fc.asyncModelRun(() => ({ model: { conversations: [] }, real: { ids, tokens, conversationIds: [], messageIds: [] } }), cmds);
     }),
-    { numRuns: RUNS },
+    propertyParams("read model", { numRuns: RUNS }),
   );
   expect(integrityOk(server)).toBe(true);
 }, 60_000);

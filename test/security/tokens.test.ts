@@ -4,8 +4,11 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { DB_FILE } from "../../src/db/data-dir";
-import { client, rawSocket, startTestServer, type TestServer } from "../helpers";
-import { craftToken, expectErrorShape, secretOf, unsignedToken } from "./util";
+import { client } from "../support/api";
+import { expectErrorBody } from "../support/expect";
+import { startTestServer, type TestServer } from "../support/server";
+import { rawSocket } from "../support/socket";
+import { craftToken, secretOf, unsignedToken } from "../support/tokens";
 
 let server: TestServer;
 let api: ReturnType<typeof client>;
@@ -26,8 +29,8 @@ const nowS = () => Math.floor(Date.now() / 1000);
 const badTokens: [string, () => Promise<string>][] = [
   ["alg none", async () => unsignedToken({ sub: alice.user.id, ver: 0, iss: "chat-server", iat: nowS(), exp: nowS() + 3600 })],
   ["alg NONE (case variant)", async () => unsignedToken({ sub: alice.user.id, ver: 0, iss: "chat-server", iat: nowS(), exp: nowS() + 3600 }, "NONE")],
-  ["HS384 with the server's secret", () => craftToken(secret, { alg: "HS384", sub: alice.user.id })],
-  ["HS512 with the server's secret", () => craftToken(secret, { alg: "HS512", sub: alice.user.id })],
+  ["HS384 with the server's secret", () => craftToken(secret, { sub: alice.user.id }, { alg: "HS384" })],
+  ["HS512 with the server's secret", () => craftToken(secret, { sub: alice.user.id }, { alg: "HS512" })],
   ["missing exp", () => craftToken(secret, { sub: alice.user.id, exp: null })],
   ["exp in the past", () => craftToken(secret, { sub: alice.user.id, exp: nowS() - 120, iat: nowS() - 7200 })],
   ["foreign issuer", () => craftToken(secret, { sub: alice.user.id, iss: "someone-else" })],
@@ -37,7 +40,7 @@ const badTokens: [string, () => Promise<string>][] = [
     "signature of another token spliced on",
     async () => {
       const good = await craftToken(secret, { sub: alice.user.id });
-      const other = await craftToken(secret, { sub: alice.user.id, extra: { role: "admin" } });
+      const other = await craftToken(secret, { sub: alice.user.id, role: "admin" });
       return good.split(".").slice(0, 2).join(".") + "." + other.split(".")[2];
     },
   ],
@@ -51,8 +54,8 @@ const badTokens: [string, () => Promise<string>][] = [
   ],
   ["wrong token version", () => craftToken(secret, { sub: alice.user.id, ver: 1 })],
   ["sub is not a user", () => craftToken(secret, { sub: Bun.randomUUIDv7() })],
-  ["ver as a string", () => craftToken(secret, { sub: alice.user.id, extra: { ver: "0" } })],
-  ["oversize token with a valid signature", () => craftToken(secret, { sub: alice.user.id, extra: { pad: "a".repeat(6000) } })],
+  ["ver as a string", () => craftToken(secret, { sub: alice.user.id, ver: "0" })],
+  ["oversize token with a valid signature", () => craftToken(secret, { sub: alice.user.id, pad: "a".repeat(6000) })],
   ["garbage", async () => "not.a.jwt"],
   ["empty segments", async () => ".."],
 ];
@@ -61,7 +64,7 @@ async function expectRest401(authorization: string | undefined, label: string) {
   const res = await api.request("GET", "/api/v1/auth/me", { headers: authorization === undefined ? {} : { authorization } });
   expect(res.status, label).toBe(401);
   expect(res.headers.get("www-authenticate"), label).toMatch(/^Bearer/);
-  expectErrorShape(res.body, label);
+  expectErrorBody(res.body, label);
 }
 
 async function expectSocket4401(token: string, label: string) {

@@ -3,7 +3,8 @@
 // locked" may reach a client; the backup must pass integrity_check and hold every message acked before it.
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { BINARY, BinaryServer, client, integrity, openSocket, percentile, users } from "./lib";
+import { client } from "../support/api";
+import { BINARY, BinaryServer, integrity, openSocket, percentile, users } from "./lib";
 import type { ScenarioResult } from "./run";
 
 export async function contention(quick: boolean): Promise<ScenarioResult> {

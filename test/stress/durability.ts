@@ -1,7 +1,9 @@
 // (1) Crash durability: REST and socket senders with unique client_msg_ids while the server is
 // SIGKILLed every few seconds and restarted at once; unacknowledged sends are retried with the same id.
 // Every acknowledged message must be stored exactly once, seq gap-free, integrity_check ok.
-import { BinaryServer, client, integrity, openSocket, percentile, seqGaps, type TestSocket, type User, users } from "./lib";
+import { client, type TestUser } from "../support/api";
+import type { TestSocket } from "../support/socket";
+import { BinaryServer, integrity, openSocket, percentile, seqGaps, users } from "./lib";
 import type { ScenarioResult } from "./run";
 
 interface Ack {
@@ -30,7 +32,7 @@ export async function durability(quick: boolean): Promise<ScenarioResult> {
     acks.set(clientMsgId, { id: m.id, seq: m.seq, conversationId: m.conversation_id });
   };
 
-  async function restSender(name: string, user: User, conversationId: string) {
+  async function restSender(name: string, user: TestUser, conversationId: string) {
     for (let i = 0; !stop; i++) {
       const id = `${name}-${i}`;
       for (let attempt = 0; ; attempt++) {
@@ -53,7 +55,7 @@ export async function durability(quick: boolean): Promise<ScenarioResult> {
     }
   }
 
-  async function socketSender(name: string, user: User, conversationId: string) {
+  async function socketSender(name: string, user: TestUser, conversationId: string) {
     let socket: TestSocket | null = null;
     for (let i = 0; !stop; i++) {
       const id = `${name}-${i}`;

@@ -6,7 +6,8 @@
 // closed as a flood, counts as a failure. The flooders run in a child process so their own work
 // does not delay the measuring client.
 import { frameCost } from "../../src/realtime/protocol";
-import { BinaryServer, client, openSocket, percentile, users } from "./lib";
+import { client } from "../support/api";
+import { BinaryServer, openSocket, percentile, users } from "./lib";
 import type { ScenarioResult } from "./run";
 
 const SOCKETS = 20;

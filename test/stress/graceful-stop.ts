@@ -1,7 +1,9 @@
 // (5) Graceful stop: SIGTERM under REST and socket load. In-flight requests finish, sockets close with
 // 1001, the process exits 0 within 5 s after checkpointing, and every acknowledged message is on disk.
 import { existsSync, statSync } from "node:fs";
-import { BinaryServer, client, integrity, openSocket, type TestSocket, users } from "./lib";
+import { client } from "../support/api";
+import type { TestSocket } from "../support/socket";
+import { BinaryServer, integrity, openSocket, users } from "./lib";
 import type { ScenarioResult } from "./run";
 
 export async function gracefulStop(quick: boolean): Promise<ScenarioResult> {

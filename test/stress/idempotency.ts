@@ -1,6 +1,7 @@
 // (2) Idempotency under races: one client_msg_id sent at once over REST (several times) and over two
 // sockets of the same sender: one row, the same message to every attempt, one new_message per receiver.
-import { BinaryServer, client, openSocket, users } from "./lib";
+import { client } from "../support/api";
+import { BinaryServer, openSocket, users } from "./lib";
 import type { ScenarioResult } from "./run";
 
 export async function idempotency(quick: boolean): Promise<ScenarioResult> {

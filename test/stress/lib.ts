@@ -3,11 +3,12 @@
 import { Database } from "bun:sqlite";
 import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { client, TestSocket, wsUrl } from "../helpers";
+import type { Api, TestUser } from "../support/api";
+import { freePort, ROOT } from "../support/binary";
+import { TestSocket, wsUrl } from "../support/socket";
 
-export const ROOT = resolve(import.meta.dir, "../..");
 const BUILT = join(ROOT, "dist/chat-server");
 /** The binary under test: a private copy, so a rebuild of dist/ by someone else mid-run changes nothing. */
 export let BINARY = BUILT;
@@ -35,20 +36,13 @@ export async function ensureBinary(force = false) {
   process.on("exit", () => rmSync(join(copy, ".."), { recursive: true, force: true }));
 }
 
-/** A free loopback port, so restarts after SIGKILL come back at the same address. */
-export function freePort(): number {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
-}
-
 export class BinaryServer {
   proc: Subprocess | null = null;
   readonly url: string;
   readonly dataDir: string;
   stderr = "";
 
+  // A fixed port, so restarts after SIGKILL come back at the same address.
   constructor(readonly port = freePort(), readonly flags: string[] = ["--rate-limit", "false"], dataDir?: string) {
     this.dataDir = dataDir ?? mkdtempSync(join(tmpdir(), "chat-stress-"));
     this.url = `http://127.0.0.1:${port}`;
@@ -120,17 +114,8 @@ export class BinaryServer {
   }
 }
 
-export type Api = ReturnType<typeof client>;
-export { client };
-
-export interface User {
-  user: { id: string; username: string };
-  token: string;
-  password: string;
-}
-
-export async function users(api: Api, n: number, prefix = "s"): Promise<User[]> {
-  const out: User[] = [];
+export async function users(api: Api, n: number, prefix = "s"): Promise<TestUser[]> {
+  const out: TestUser[] = [];
   for (let i = 0; i < n; i++) out.push(await api.newUser(prefix));
   return out;
 }
@@ -176,4 +161,3 @@ export function check(condition: unknown, message: string, failures: string[]) {
   if (!condition) failures.push(message);
 }
 
-export { TestSocket };

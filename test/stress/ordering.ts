@@ -1,8 +1,9 @@
 // (3) Ordering and catch-up: senders race into one group while receivers drop and reconnect at random,
 // catching up with `sync`. Each receiver's final history (live + sync, de-duplicated by seq) must equal
 // the database: every seq, the same ids, no gaps.
-import { wsUrl } from "../helpers";
-import { BinaryServer, client, users } from "./lib";
+import { wsUrl } from "../support/socket";
+import { client } from "../support/api";
+import { BinaryServer, users } from "./lib";
 import type { ScenarioResult } from "./run";
 
 class Receiver {

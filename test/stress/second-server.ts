@@ -1,7 +1,9 @@
 // second-server: a second `serve` on a data directory a server already uses must refuse to start
 // (exit 2, naming the directory and the first server's PID) while the first keeps serving; after the
 // first dies by kill -9 the lock is gone with it and a new server starts at once.
-import { BINARY, BinaryServer, client, freePort } from "./lib";
+import { client } from "../support/api";
+import { freePort } from "../support/binary";
+import { BINARY, BinaryServer } from "./lib";
 import type { ScenarioResult } from "./run";
 
 /** Runs `serve` on `dataDir` until it exits (killed after 15 s: a second server that started). */

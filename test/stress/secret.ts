@@ -3,8 +3,9 @@
 // the NUL key is refused. A configured secret of one repeated byte is refused the same way.
 import { writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { SignJWT } from "jose";
-import { BinaryServer, client } from "./lib";
+import { client } from "../support/api";
+import { craftToken } from "../support/tokens";
+import { BinaryServer } from "./lib";
 import type { ScenarioResult } from "./run";
 import { spawnServe } from "./second-server";
 
@@ -28,10 +29,7 @@ export async function secret(_quick: boolean): Promise<ScenarioResult> {
 
     rmSync(secretPath);
     await server.start();
-    const nowS = Math.floor(Date.now() / 1000);
-    const forged = await new SignJWT({ sub: victim.user.id, ver: 0, iss: "chat-server", iat: nowS, exp: nowS + 3600 })
-      .setProtectedHeader({ alg: "HS256", typ: "JWT" })
-      .sign(new Uint8Array(65));
+    const forged = await craftToken(new Uint8Array(65), { sub: victim.user.id });
     const answer = (await client(server.url).get("/api/v1/auth/me", forged)).status;
     if (answer !== 401) failures.push(`a token signed with 65 NUL bytes got ${answer}, expected 401`);
     return {

@@ -1,97 +1,10 @@
 // (4) Slow consumer: one client stops reading (its TCP socket is paused) while a sender floods a group
 // with large messages. Healthy receivers must get everything, server memory must stay bounded, the slow
 // client must be closed, and a fresh socket for that user must recover the full history with `sync`.
-import { randomBytes } from "node:crypto";
-import net from "node:net";
-import { BinaryServer, client, mb, openSocket, percentile, users } from "./lib";
+import { client } from "../support/api";
+import { PausableSocket } from "../support/socket";
+import { BinaryServer, mb, openSocket, percentile, users } from "./lib";
 import type { ScenarioResult } from "./run";
-
-/** A bare WebSocket client over TCP, so reading can really stop (kernel buffers fill, the server sees backpressure). */
-class PausableSocket {
-  private buffer = Buffer.alloc(0);
-  handshakeDone = false;
-  closeCode: number | null = null;
-  ended = false;
-  bytesRead = 0;
-  framesRead = 0;
-  private readonly sock: net.Socket;
-  private readyWaiter: (() => void) | null = null;
-
-  constructor(port: number) {
-    this.sock = net.connect(port, "127.0.0.1");
-    this.sock.on("data", (chunk: Buffer) => this.onData(chunk));
-    this.sock.on("end", () => (this.ended = true));
-    this.sock.on("close", () => (this.ended = true));
-    this.sock.on("error", () => (this.ended = true));
-    const key = randomBytes(16).toString("base64");
-    this.sock.write(
-      `GET /api/v1/ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${key}\r\n\r\n`,
-    );
-  }
-
-  private onData(chunk: Buffer) {
-    this.bytesRead += chunk.length;
-    this.buffer = Buffer.concat([this.buffer, chunk]);
-    if (!this.handshakeDone) {
-      const end = this.buffer.indexOf("\r\n\r\n");
-      if (end < 0) return;
-      this.handshakeDone = true;
-      this.buffer = this.buffer.subarray(end + 4);
-    }
-    for (;;) {
-      if (this.buffer.length < 2) return;
-      const opcode = this.buffer[0]! & 0x0f;
-      let length = this.buffer[1]! & 0x7f;
-      let offset = 2;
-      if (length === 126) {
-        if (this.buffer.length < 4) return;
-        length = this.buffer.readUInt16BE(2);
-        offset = 4;
-      } else if (length === 127) {
-        if (this.buffer.length < 10) return;
-        length = Number(this.buffer.readBigUInt64BE(2));
-        offset = 10;
-      }
-      if (this.buffer.length < offset + length) return;
-      const payload = this.buffer.subarray(offset, offset + length);
-      this.buffer = this.buffer.subarray(offset + length);
-      this.framesRead++;
-      if (opcode === 8) this.closeCode = payload.length >= 2 ? payload.readUInt16BE(0) : 1005;
-      if (opcode === 1 && payload.includes('"ready"')) this.readyWaiter?.();
-    }
-  }
-
-  send(text: string) {
-    const payload = Buffer.from(text);
-    const mask = randomBytes(4);
-    const header =
-      payload.length < 126
-        ? Buffer.from([0x81, 0x80 | payload.length])
-        : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
-    const masked = Buffer.from(payload.map((b, i) => b ^ mask[i % 4]!));
-    this.sock.write(Buffer.concat([header, mask, masked]));
-  }
-
-  waitReady(timeoutMs = 5000) {
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("no ready")), timeoutMs);
-      this.readyWaiter = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-  }
-
-  pause() {
-    this.sock.pause();
-  }
-  resume() {
-    this.sock.resume();
-  }
-  destroy() {
-    this.sock.destroy();
-  }
-}
 
 export async function slowConsumer(quick: boolean): Promise<ScenarioResult> {
   const failures: string[] = [];
@@ -102,10 +15,9 @@ export async function slowConsumer(quick: boolean): Promise<ScenarioResult> {
   const group = (await api.group(sender!.token, "firehose", [healthy1!.user.id, healthy2!.user.id, slowUser!.user.id])).body.id as string;
 
   const slow = new PausableSocket(server.port);
-  while (!slow.handshakeDone) await Bun.sleep(5);
-  const ready = slow.waitReady();
+  await slow.until(() => slow.handshake !== null);
   slow.send(JSON.stringify({ token: slowUser!.token }));
-  await ready;
+  await slow.waitReady();
   slow.pause();
 
   const healthy = [await openSocket(server.url, healthy1!.token), await openSocket(server.url, healthy2!.token)];

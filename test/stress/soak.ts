@@ -1,6 +1,8 @@
 // (7) Soak: steady mixed traffic (REST and socket sends, pages, read marks, counts, socket churn).
 // After warm-up, WAL size must stay bounded and RSS and open file descriptors flat.
-import { BinaryServer, client, mb, openSocket, type TestSocket, users } from "./lib";
+import { client } from "../support/api";
+import type { TestSocket } from "../support/socket";
+import { BinaryServer, mb, openSocket, users } from "./lib";
 import type { ScenarioResult } from "./run";
 
 export async function soak(quick: boolean): Promise<ScenarioResult> {

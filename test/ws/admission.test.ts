@@ -3,8 +3,9 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { MAX_PENDING_PER_ADDRESS } from "../../src/realtime/admission";
-import { client, rawSocket, startTestServer, type TestServer, type TestSocket } from "../helpers";
-import { barrier, closeAll, type Api } from "./util";
+import { type Api, client } from "../support/api";
+import { startTestServer, type TestServer } from "../support/server";
+import { barrier, closeAll, rawSocket, type TestSocket } from "../support/socket";
 
 let server: TestServer;
 let api: Api;

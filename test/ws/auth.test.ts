@@ -2,8 +2,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTokenService } from "../../src/modules/auth/tokens";
 import { loadOrCreateSecret } from "../../src/secret";
-import { client, connect, rawSocket, startTestServer, type TestServer, type TestSocket } from "../helpers";
-import { barrier, closeAll, ISO_MS, type Api } from "./util";
+import { type Api, client } from "../support/api";
+import { ISO_MS } from "../support/expect";
+import { startTestServer, type TestServer } from "../support/server";
+import { barrier, closeAll, connect, rawSocket, type TestSocket } from "../support/socket";
 
 let server: TestServer;
 let api: Api;

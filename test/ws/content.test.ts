@@ -2,8 +2,9 @@
 // is refused on REST and on the socket alike, and well-formed text, astral characters included, comes
 // back identical in the ack, the live frame, REST history and sync.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { client, connect, startTestServer, type TestServer } from "../helpers";
-import { barrier, errorFor, restHistory, type Api } from "./util";
+import { type Api, client, restHistory } from "../support/api";
+import { startTestServer, type TestServer } from "../support/server";
+import { barrier, connect, errorFor } from "../support/socket";
 
 let server: TestServer;
 let api: Api;

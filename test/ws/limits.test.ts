@@ -1,8 +1,9 @@
 // Bad frames get an error frame naming the problem and the socket stays open; only oversized frames
 // (1009), floods (1008), too many sockets (4429), a foreign Origin (403) and slow consumers end a socket.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { client, connect, rawSocket, startTestServer, wsUrl, type TestServer } from "../helpers";
-import { barrier, closeAll, devices, errorFor, newMessages, PausableSocket, type Api, type TestUser } from "./util";
+import { type Api, client, type TestUser } from "../support/api";
+import { startTestServer, type TestServer } from "../support/server";
+import { barrier, closeAll, connect, devices, errorFor, newMessages, PausableSocket, rawSocket, wsUrl } from "../support/socket";
 
 let server: TestServer;
 let api: Api;

@@ -1,8 +1,9 @@
 // Who hears what: sockets follow conversations created after they opened, and a socket never receives a
 // frame of a conversation its user is not in, whatever the members do and whatever the outsider tries.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { client, connect, startTestServer, type TestServer } from "../helpers";
-import { aboutConversation, barrier, closeAll, devices, errorFor, newMessages, type Api } from "./util";
+import { type Api, client } from "../support/api";
+import { startTestServer, type TestServer } from "../support/server";
+import { aboutConversation, barrier, closeAll, connect, devices, errorFor, newMessages } from "../support/socket";
 
 let server: TestServer;
 let api: Api;

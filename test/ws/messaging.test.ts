@@ -1,8 +1,10 @@
 // Sending over the socket (ack, fan-out, direct conversations by recipient_id, idempotency shared with
 // REST), read receipts, typing, ping and presence, each checked on every device of every member.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { client, connect, startTestServer, type TestServer, type TestSocket } from "../helpers";
-import { barrier, closeAll, devices, ISO_MS, newMessages, type Api, type TestUser } from "./util";
+import { type Api, client, type TestUser } from "../support/api";
+import { expectExactKeys, expectMessageView, ISO_MS } from "../support/expect";
+import { startTestServer, type TestServer } from "../support/server";
+import { barrier, closeAll, connect, devices, newMessages, type TestSocket } from "../support/socket";
 
 let server: TestServer;
 let api: Api;
@@ -11,8 +13,6 @@ beforeAll(async () => {
   api = client(server.url);
 });
 afterAll(() => server.close());
-
-const MESSAGE_KEYS = ["client_msg_id", "content", "conversation_id", "created_at", "id", "is_read", "recipient_id", "sender_id", "seq", "updated_at"];
 
 async function pair() {
   const alice = await api.newUser("alice");
@@ -36,9 +36,9 @@ describe("message", () => {
     const [b1, b2] = await devices(server, bob, 2);
     a1!.send({ type: "message", conversation_id: dm, content: "  hello bob  ", client_msg_id: "m-1" });
     const ack = await a1!.waitType("message_ack");
-    expect(Object.keys(ack).sort()).toEqual(["client_msg_id", "message", "type"]);
+    expectExactKeys(ack, ["client_msg_id", "message", "type"]);
     expect(ack.client_msg_id).toBe("m-1");
-    expect(Object.keys(ack.message).sort()).toEqual(MESSAGE_KEYS);
+    expectMessageView(ack.message);
     expect(ack.message).toMatchObject({
       conversation_id: dm,
       sender_id: alice.user.id,

@@ -3,8 +3,10 @@
 // online again only after that.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { PRESENCE_OFFLINE_DELAY_MS } from "../../src/realtime/presence";
-import { client, connect, startTestServer, type TestServer } from "../helpers";
-import { barrier, ISO_MS, type Api } from "./util";
+import { type Api, client } from "../support/api";
+import { ISO_MS } from "../support/expect";
+import { startTestServer, type TestServer } from "../support/server";
+import { barrier, connect } from "../support/socket";
 
 let server: TestServer;
 let api: Api;

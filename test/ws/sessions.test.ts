@@ -3,9 +3,10 @@
 // its token expires. Disabled accounts cannot log in or use their tokens; enable restores login.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
-import { client, connect, startTestServer, type TestServer, type TestSocket } from "../helpers";
-import { craftToken, secretOf } from "../security/util";
-import { barrier, closeAll, devices, type Api } from "./util";
+import { type Api, client } from "../support/api";
+import { startTestServer, type TestServer } from "../support/server";
+import { barrier, closeAll, connect, devices, type TestSocket, wsUrl } from "../support/socket";
+import { craftToken, secretOf } from "../support/tokens";
 
 const ENTRY = resolve(import.meta.dir, "../../src/index.ts");
 
@@ -96,7 +97,7 @@ describe("user disable and enable (another process)", () => {
     expect(refused.body.code).toBe("invalid_credentials");
     expect((await api.post("/api/v1/auth/login", { username: alice.user.email, password: alice.password })).status).toBe(401);
     // A socket with the old token is refused at once.
-    const late = new WebSocket(server.url.replace(/^http/, "ws") + "/api/v1/ws");
+    const late = new WebSocket(wsUrl(server.url));
     const code = await new Promise<number>((done) => {
       late.onopen = () => late.send(JSON.stringify({ token: alice.token }));
       late.onclose = (e) => done(e.code);

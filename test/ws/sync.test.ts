@@ -2,8 +2,9 @@
 // conversation per round, then sync_done; repeating while has_more ends with exactly the REST history.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { SYNC_BYTES_PER_SECOND, SYNC_MAX_CONVERSATIONS_PER_ROUND } from "../../src/realtime/protocol";
-import { client, connect, startTestServer, type Frame, type TestServer, type TestSocket } from "../helpers";
-import { barrier, closeAll, errorFor, restHistory, type Api } from "./util";
+import { type Api, client, restHistory } from "../support/api";
+import { startTestServer, type TestServer } from "../support/server";
+import { barrier, closeAll, connect, errorFor, type Frame, type TestSocket } from "../support/socket";
 
 let server: TestServer;
 let api: Api;

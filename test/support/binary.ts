@@ -1,7 +1,6 @@
 // Helpers for tests of the compiled executable: find or build it once, copy it into an empty
 // folder, pick a free port, run it there and wait for /health, and stop it with a signal.
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
@@ -50,17 +49,11 @@ export function binaryPath(): Promise<string> {
 }
 
 /** A port nobody listens on right now: bind port 0, read it, release it. */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
+export function freePort(): number {
+  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = listener.port;
+  listener.stop(true);
+  return port;
 }
 
 /** Copies the binary into a fresh empty folder; returns the folder and the copy's path. */

@@ -3,7 +3,7 @@
 import { Database } from "bun:sqlite";
 import { chmodSync, closeSync, mkdtempSync, openSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { cleanEnv, installInEmptyDir, runToExit, type RunResult } from "../binary/binary";
+import { cleanEnv, installInEmptyDir, runToExit, type RunResult } from "./binary";
 
 export type Install = Awaited<ReturnType<typeof installInEmptyDir>>;
 
