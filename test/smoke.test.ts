@@ -1,11 +1,11 @@
 // The shortest path through the product: sign up two users, chat over REST and sockets.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { client } from "./support/api";
+import { type Api, client } from "./support/api";
 import { startTestServer, type TestServer } from "./support/server";
 import { connect } from "./support/socket";
 
 let server: TestServer;
-let api: ReturnType<typeof client>;
+let api: Api;
 beforeAll(async () => {
   server = await startTestServer();
   api = client(server.url);

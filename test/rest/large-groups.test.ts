@@ -3,14 +3,14 @@
 // large JSON is gzipped for clients that accept it.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
-import { API, client } from "../support/api";
+import { API, type Api, client } from "../support/api";
 import { expectConversationView } from "../support/expect";
 import { rawRequest } from "../support/raw-http";
 import { seedUsers, startTestServer, type TestServer } from "../support/server";
 import { craftToken } from "../support/tokens";
 
 let server: TestServer;
-let api: ReturnType<typeof client>;
+let api: Api;
 
 beforeAll(async () => {
   server = await startTestServer({ rateLimit: false });

@@ -1,15 +1,14 @@
 // Access control: for every route and socket frame that takes an id, a non-member gets exactly what a
 // nonexistent id gets (a 404, never a 403), the database does not change, and no event leaks.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { client, randomUuid } from "../support/api";
+import { type Api, client, randomUuid, type TestUser } from "../support/api";
 import { expectErrorBody } from "../support/expect";
 import { fingerprint, startTestServer, type TestServer } from "../support/server";
 import { connect, type TestSocket } from "../support/socket";
 
 let server: TestServer;
-let api: ReturnType<typeof client>;
-type U = Awaited<ReturnType<ReturnType<typeof client>["newUser"]>>;
-let alice: U, bob: U, eve: U;
+let api: Api;
+let alice: TestUser, bob: TestUser, eve: TestUser;
 let dmId: string, groupId: string, dmMessageId: string, groupMessageId: string;
 
 beforeAll(async () => {

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import fc from "fast-check";
 import { MAX_FRAME_BYTES } from "../../src/realtime/protocol";
-import { client, randomUuid } from "../support/api";
+import { type Api, client, randomUuid, type TestUser } from "../support/api";
 import { expectErrorBody, expectNoLeak } from "../support/expect";
 import { propertyParams } from "../support/property";
 import { integrityOk, startTestServer, type TestServer } from "../support/server";
@@ -14,9 +14,8 @@ import { connect, type TestSocket, wsUrl } from "../support/socket";
 const RUNS = Number(process.env.FUZZ_RUNS ?? 200);
 
 let server: TestServer;
-let api: ReturnType<typeof client>;
-type U = Awaited<ReturnType<ReturnType<typeof client>["newUser"]>>;
-let alice: U, bob: U;
+let api: Api;
+let alice: TestUser, bob: TestUser;
 let ids: { users: string[]; conversations: string[]; messages: string[] };
 let operations: { method: string; path: string; params: { in: string; name: string }[]; fields: string[] }[];
 

@@ -1,13 +1,13 @@
 // Smaller holes from the outside review (issue 11.7): objects that cannot become strings, messages of
 // nothing visible, token caching, and the security headers on JSON and /docs.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { client } from "../support/api";
+import { type Api, client } from "../support/api";
 import { startTestServer, type TestServer } from "../support/server";
 import { connect } from "../support/socket";
 import { JSON_CSP } from "../../src/http/response-policy";
 
 let server: TestServer;
-let api: ReturnType<typeof client>;
+let api: Api;
 
 beforeAll(async () => {
   server = await startTestServer({ rateLimit: false });

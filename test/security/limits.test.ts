@@ -1,15 +1,14 @@
 // Resource limits: each has a value, and exceeding it gets the contract's error or close code
 // without crashing anything (the server keeps answering and the database stays intact).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { client, randomUuid } from "../support/api";
+import { type Api, client, randomUuid, type TestUser } from "../support/api";
 import { expectErrorBody, expectNoLeak } from "../support/expect";
 import { fingerprint, integrityOk, startTestServer, type TestServer } from "../support/server";
 import { connect, rawSocket } from "../support/socket";
 
 let server: TestServer;
-let api: ReturnType<typeof client>;
-type U = Awaited<ReturnType<ReturnType<typeof client>["newUser"]>>;
-let alice: U, bob: U;
+let api: Api;
+let alice: TestUser, bob: TestUser;
 let dmId: string;
 
 beforeAll(async () => {

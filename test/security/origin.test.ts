@@ -1,13 +1,13 @@
 // Cross-site socket hijacking: with an Origin allow-list a foreign page cannot open a socket, and a
 // browser's ambient cookies never authenticate one (nor a REST call).
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { client } from "../support/api";
+import { type Api, client } from "../support/api";
 import { expectErrorBody } from "../support/expect";
 import { startTestServer, type TestServer } from "../support/server";
 import { rawSocket } from "../support/socket";
 
 let server: TestServer;
-let api: ReturnType<typeof client>;
+let api: Api;
 let token: string;
 const ALLOWED = "https://chat.example.com";
 

@@ -1,19 +1,12 @@
 // One password-guessing budget per account (issue 11.5): login by username, login by email and
 // `current_password` on PUT /users/me all spend it; signups are limited per address (11.7).
-import { afterAll, describe, expect, test } from "bun:test";
-import { client } from "../support/api";
+import { describe, expect, test } from "bun:test";
+import type { Api } from "../support/api";
 import { expectErrorBody } from "../support/expect";
-import { startTestServer, type TestServer } from "../support/server";
+import { freshServers } from "../support/server";
 
-const servers: TestServer[] = [];
-async function fresh(overrides: Parameters<typeof startTestServer>[0] = {}) {
-  const server = await startTestServer(overrides);
-  servers.push(server);
-  return { server, api: client(server.url) };
-}
-afterAll(() => Promise.all(servers.map((s) => s.close())));
+const fresh = freshServers();
 
-type Api = ReturnType<typeof client>;
 const login = (api: Api, username: string, password: string) => api.post("/api/v1/auth/login", { username, password });
 const changePassword = (api: Api, token: string, current: string) =>
   api.put("/api/v1/users/me", { password: "a brand new password", current_password: current }, token);

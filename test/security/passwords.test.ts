@@ -1,20 +1,14 @@
 // Passwords and logins: argon2id at OWASP's minimum or above, brute force limited per account and per
 // address (X-Forwarded-For only counts behind a trusted proxy), hashing capped, and no user enumeration.
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { hashPassword, verifyPassword } from "../../src/modules/auth/passwords";
-import { client } from "../support/api";
+import type { Api } from "../support/api";
 import { expectErrorBody } from "../support/expect";
-import { startTestServer, type TestServer } from "../support/server";
+import { freshServers } from "../support/server";
 
-const servers: TestServer[] = [];
-async function fresh(overrides: Parameters<typeof startTestServer>[0] = {}) {
-  const server = await startTestServer(overrides);
-  servers.push(server);
-  return { server, api: client(server.url) };
-}
-afterAll(() => Promise.all(servers.map((s) => s.close())));
+const fresh = freshServers();
 
-const login = (api: ReturnType<typeof client>, username: string, password: string, headers: Record<string, string> = {}) =>
+const login = (api: Api, username: string, password: string, headers: Record<string, string> = {}) =>
   api.request("POST", "/api/v1/auth/login", { body: { username, password }, headers });
 
 function expect429(res: { status: number; body: unknown; headers: Headers }, label = "") {

@@ -2,7 +2,7 @@
 // mark read, count and list run against the real server and a tiny in-memory model, which must agree.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import fc from "fast-check";
-import { client } from "../support/api";
+import { type Api, client } from "../support/api";
 import { propertyParams } from "../support/property";
 import { integrityOk, startTestServer, type TestServer } from "../support/server";
 import { craftToken, secretOf } from "../support/tokens";
@@ -11,7 +11,7 @@ const USERS = 3;
 const RUNS = Number(process.env.MODEL_RUNS ?? 40);
 
 let server: TestServer;
-let api: ReturnType<typeof client>;
+let api: Api;
 let secret: Uint8Array;
 let runNo = 0;
 

@@ -4,16 +4,16 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { DB_FILE } from "../../src/db/data-dir";
-import { client } from "../support/api";
+import { type Api, client, type TestUser } from "../support/api";
 import { expectErrorBody } from "../support/expect";
 import { startTestServer, type TestServer } from "../support/server";
 import { rawSocket } from "../support/socket";
 import { craftToken, secretOf, unsignedToken } from "../support/tokens";
 
 let server: TestServer;
-let api: ReturnType<typeof client>;
+let api: Api;
 let secret: Uint8Array;
-let alice: Awaited<ReturnType<ReturnType<typeof client>["newUser"]>>;
+let alice: TestUser;
 
 beforeAll(async () => {
   server = await startTestServer();

@@ -1,5 +1,6 @@
 // The real server (HTTP + sockets) on port 0 with a fresh data directory, and direct looks at its
 // database: seeded rows, fingerprints and the integrity check.
+import { afterAll } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +8,7 @@ import { loadConfig, type Config } from "../../src/config";
 import { silentLogger } from "../../src/lib/logger";
 import { users } from "../../src/db/schema";
 import { startServer, type RunningServer } from "../../src/server";
+import { client } from "./api";
 
 export interface TestServer extends RunningServer {
   dataDir: string;
@@ -35,6 +37,17 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
   };
 }
 
+
+/** For a file that wants a new server per test (fresh limits, other settings): all are closed after the file. */
+export function freshServers() {
+  const servers: TestServer[] = [];
+  afterAll(() => Promise.all(servers.map((s) => s.close())));
+  return async (overrides: Partial<Config> = {}) => {
+    const server = await startTestServer(overrides);
+    servers.push(server);
+    return { server, api: client(server.url) };
+  };
+}
 
 /**
  * Inserts users straight into the database (no password hashing), for pagination tests that need
