@@ -2,6 +2,7 @@
 // (1009), floods (1008), too many sockets (4429), a foreign Origin (403) and slow consumers end a socket.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type Api, client, type TestUser } from "../support/api";
+import { expectExactKeys } from "../support/expect";
 import { startTestServer, type TestServer } from "../support/server";
 import { barrier, closeAll, connect, devices, errorFor, newMessages, PausableSocket, rawSocket, wsUrl } from "../support/socket";
 
@@ -74,7 +75,7 @@ describe("bad frames: an error frame naming the problem; the socket stays open",
       const error = await errorFor(s, sent);
       // ref only when the frame carried a client_msg_id string (even one that was itself the problem).
       const ref = (sent as any)?.client_msg_id;
-      expect(Object.keys(error).sort()).toEqual(typeof ref === "string" ? ["code", "detail", "ref", "type"] : ["code", "detail", "type"]);
+      expectExactKeys(error, typeof ref === "string" ? ["code", "detail", "ref", "type"] : ["code", "detail", "type"]);
       if (typeof ref === "string") expect(error.ref).toBe(ref);
       expect(error.code).toBe(code);
       expect(error.detail).toMatch(detail);
