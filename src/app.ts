@@ -15,6 +15,7 @@ import { Telemetry } from "./modules/metrics/telemetry";
 import type { MessageWriter } from "./modules/messages/writer";
 import { usersModule } from "./modules/users";
 import { webModule } from "./modules/web";
+import type { StorageHealth } from "./storage-health";
 import type { Hub } from "./realtime/hub";
 
 export interface AppDeps {
@@ -23,6 +24,8 @@ export interface AppDeps {
   hub: Hub;
   tokens: TokenService;
   writer: MessageWriter;
+  /** What the writer and the error renderer know of the disk (failing, stalled); read by /health. */
+  storage?: StorageHealth;
   log: Logger;
   version: string;
   /** The client's address as the server saw it (or as a trusted proxy reported it). */
@@ -43,7 +46,7 @@ export function createApp(deps: AppDeps) {
       // @ts-expect-error
       .onError({ as: "global" }, ({ code, error, request, route, user }) => {
         telemetry.tagHook({ request, route, user });
-        return renderError(code, error, deps.log);
+        return renderError(code, error, deps.log, deps.storage);
       })
       // Tags each request with its route template and user for the request log and metrics.
       .onAfterHandle({ as: "global" }, telemetry.tagHook)

@@ -46,10 +46,47 @@ export function describeValidation(error: ValidationError): string {
   return `${field || where}: ${message}`;
 }
 
+export type StorageFaultCode = "storage_full" | "storage_unavailable";
+
+/** A storage error a client can act on: `reason` is the SQLite family, for logs and metrics. */
+export interface StorageFault {
+  code: StorageFaultCode;
+  reason: "full" | "io_error" | "read_only" | "cant_open";
+}
+
+const FAULTS: [RegExp, StorageFault][] = [
+  [/SQLITE_FULL|database or disk is full/i, { code: "storage_full", reason: "full" }],
+  [/SQLITE_IOERR|disk I\/O error/i, { code: "storage_unavailable", reason: "io_error" }],
+  [/SQLITE_READONLY|readonly database/i, { code: "storage_unavailable", reason: "read_only" }],
+  [/SQLITE_CANTOPEN|unable to open database/i, { code: "storage_unavailable", reason: "cant_open" }],
+];
+
+/** The one classifier of storage failures, used by renderError and by the message writer. */
+export function classifyStorageError(error: unknown): StorageFault | null {
+  if (error instanceof ApiError) return null;
+  const code = (error as { code?: unknown } | null)?.code;
+  const text = `${typeof code === "string" ? code : ""} ${error instanceof Error ? error.message : String(error)}`;
+  for (const [pattern, fault] of FAULTS) if (pattern.test(text)) return fault;
+  return null;
+}
+
+/** How long a client should wait before retrying: a full disk needs an operator, an I/O error may pass. */
+const RETRY_AFTER = { storage_full: "30", storage_unavailable: "5" } as const;
+
+export const storageError = (fault: StorageFault) =>
+  new ApiError(
+    503,
+    fault.code,
+    fault.code === "storage_full" ? "The server's disk is full; retry later" : "The server cannot write to its storage; retry later",
+    { "Retry-After": RETRY_AFTER[fault.code] },
+  );
+
 type Logger = { error: (msg: string, fields?: Record<string, unknown>) => void };
+/** Told about storage failures so /health and /metrics see them (the server passes its StorageHealth). */
+type StorageWatch = { noteFailure(fault: StorageFault, error: string): void };
 
 /** Maps anything thrown in a route to a contract response. Unknown errors are logged and made opaque. */
-export function renderError(code: string | number, error: unknown, log: Logger): Response {
+export function renderError(code: string | number, error: unknown, log: Logger, storage?: StorageWatch): Response {
   // Elysia wraps whatever a parse hook throws in its ParseError; ours throws ApiErrors (413, 400).
   if (code === "PARSE" && error instanceof Error && error.cause instanceof ApiError) error = error.cause;
   if (error instanceof ApiError) return errorResponse(error.status, error.code, error.detail, error.headers);
@@ -66,6 +103,14 @@ export function renderError(code: string | number, error: unknown, log: Logger):
   // Validating a body nested thousands of levels deep overflows the stack inside Elysia: that is the client's input.
   if (error instanceof RangeError && /call stack/i.test(message)) {
     return errorResponse(400, "malformed_body", "Request body is nested too deeply");
+  }
+  const fault = classifyStorageError(error);
+  if (fault) {
+    // Logged once per change of state by the storage watch, not with a stack per request.
+    if (storage) storage.noteFailure(fault, message);
+    else log.error("storage error", { error: message });
+    const api = storageError(fault);
+    return errorResponse(api.status, api.code, api.detail, api.headers);
   }
   if (/SQLITE_BUSY|database is locked/i.test(message)) {
     return errorResponse(503, "busy", "The server is busy, retry shortly", { "Retry-After": "1" });

@@ -1,0 +1,42 @@
+// The writer thread: runs each group commit (commit.ts) on its own SQLite connection, so a commit
+// waiting on the disk (fsync under load, a frozen or failing file system) never stops the event
+// loop. It only writes; the main thread keeps the caches, acks and publishes (writer.ts).
+import { Database } from "bun:sqlite";
+import { createCommitter, type CommitResult, type SendRequest } from "./commit";
+
+declare const self: Worker;
+
+export type ToWorker =
+  | { type: "open"; path: string; synchronous: "FULL" | "NORMAL"; busyTimeoutMs: number }
+  | { type: "commit"; requests: SendRequest[]; at: number }
+  | { type: "close" };
+
+export type FromWorker = { type: "result"; result: CommitResult } | { type: "closed" } | { type: "failed"; error: string };
+
+let db: Database | null = null;
+let commit: ReturnType<typeof createCommitter> | null = null;
+
+self.onmessage = (event: MessageEvent<ToWorker>) => {
+  const m = event.data;
+  try {
+    if (m.type === "commit") {
+      self.postMessage({ type: "result", result: commit!(m.requests, m.at) } satisfies FromWorker);
+    } else if (m.type === "open") {
+      db = new Database(m.path, { strict: true });
+      // The same pragmas as the main connection (db/client.ts) where they matter to a writer; a
+      // short busy_timeout because the main thread retries a busy batch with a backoff.
+      db.run(`PRAGMA busy_timeout = ${m.busyTimeoutMs}`);
+      db.run(`PRAGMA synchronous = ${m.synchronous}`);
+      db.run("PRAGMA foreign_keys = ON");
+      db.run("PRAGMA journal_size_limit = 100663296");
+      db.run("PRAGMA wal_autocheckpoint = 16384");
+      commit = createCommitter(db);
+    } else if (m.type === "close") {
+      db?.close();
+      db = null;
+      self.postMessage({ type: "closed" } satisfies FromWorker);
+    }
+  } catch (error) {
+    self.postMessage({ type: "failed", error: String(error) } satisfies FromWorker);
+  }
+};
