@@ -53,6 +53,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     checkpointer = startCheckpointer(join(config.dataDir, DB_FILE), {
       synchronous: config.synchronous,
       onError: (error) => log.warn("checkpoint failed", { error }),
+      onRecovered: (error) => log.info("checkpoint recovered", { error }),
     });
   }, CHECKPOINTER_DELAY_MS);
   checkpointerTimer.unref();
