@@ -46,3 +46,62 @@ export function mountSmallDisk(size: string): SmallDisk | string {
     },
   };
 }
+
+export interface FreezableDisk {
+  dir: string;
+  /** Freezes the file system (every write waits); a watchdog thaws it after `maxMs` whatever happens. */
+  freeze(maxMs: number): void;
+  thaw(): void;
+  unmount(): void;
+}
+
+/** Mounts a small ext4 image on a loop device so `fsfreeze` can stall it, or returns why it cannot. */
+export function mountFreezableDisk(): FreezableDisk | string {
+  if (process.platform !== "linux") return `fault tests need Linux (platform ${process.platform})`;
+  const root = mkdtempSync(join(tmpdir(), "chat-freeze-"));
+  const image = join(root, "disk.img");
+  const dir = join(root, "mnt");
+  const run = (cmd: string[]) => Bun.spawnSync(cmd, { stderr: "pipe", stdout: "pipe" });
+  const steps = [
+    ["truncate", "-s", "64M", image],
+    ["mkfs.ext4", "-q", "-F", image],
+    ["mkdir", "-p", dir],
+    ["mount", "-o", "loop", image, dir],
+    ["fsfreeze", "--help"],
+  ];
+  for (const step of steps) {
+    let result;
+    try {
+      result = run(step);
+    } catch (error) {
+      rmSync(root, { recursive: true, force: true });
+      return `cannot run ${step[0]}: ${String(error)}`;
+    }
+    if (result.exitCode !== 0) {
+      if (step[0] === "fsfreeze") run(["umount", dir]);
+      rmSync(root, { recursive: true, force: true });
+      return `cannot ${step.join(" ")} (needs root, loop devices and util-linux): ${result.stderr.toString().trim() || `exit ${result.exitCode}`}`;
+    }
+  }
+  let watchdog: ReturnType<typeof Bun.spawn> | null = null;
+  const thaw = () => {
+    run(["fsfreeze", "-u", dir]);
+    watchdog?.kill();
+    watchdog = null;
+  };
+  return {
+    dir,
+    freeze(maxMs) {
+      // A separate process, so even a hung test cannot leave the file system frozen.
+      watchdog = Bun.spawn(["sh", "-c", `sleep ${Math.ceil(maxMs / 1000)}; fsfreeze -u '${dir}'`], { stdout: "ignore", stderr: "ignore" });
+      const frozen = run(["fsfreeze", "-f", dir]);
+      if (frozen.exitCode !== 0) throw new Error(`fsfreeze -f failed: ${frozen.stderr.toString()}`);
+    },
+    thaw,
+    unmount() {
+      thaw();
+      run(["umount", "-l", dir]);
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}

@@ -3,6 +3,7 @@
 // Exits non-zero when any scenario breaks a promise (lost, duplicated, gaps, 5xx, …); breaches from
 // bugs already reported are printed as KNOWN and fail only with --strict.
 import { contention } from "./contention";
+import { diskFull } from "./disk-full";
 import { durability } from "./durability";
 import { gracefulStop } from "./graceful-stop";
 import { idempotency } from "./idempotency";
@@ -10,6 +11,7 @@ import { ensureBinary } from "./lib";
 import { ordering } from "./ordering";
 import { slowConsumer } from "./slow-consumer";
 import { soak } from "./soak";
+import { stall } from "./stall";
 
 export interface ScenarioResult {
   line: string;
@@ -26,6 +28,8 @@ const scenarios: [string, (quick: boolean) => Promise<ScenarioResult>][] = [
   ["graceful-stop", gracefulStop],
   ["contention", contention],
   ["soak", soak],
+  ["disk-full", diskFull],
+  ["stall", stall],
 ];
 
 async function main(argv: string[]) {
