@@ -1,5 +1,6 @@
 // The one error type of the API and the renderer that gives every failure the contract's {detail, code} body.
 import { ValidationError } from "elysia";
+import { storageFaultOf, type StorageFault, type StorageFaultCode } from "./storage-faults";
 
 export class ApiError extends Error {
   constructor(
@@ -46,28 +47,13 @@ export function describeValidation(error: ValidationError): string {
   return `${field || where}: ${message}`;
 }
 
-export type StorageFaultCode = "storage_full" | "storage_unavailable";
-
-/** A storage error a client can act on: `reason` is the SQLite family, for logs and metrics. */
-export interface StorageFault {
-  code: StorageFaultCode;
-  reason: "full" | "io_error" | "read_only" | "cant_open";
-}
-
-const FAULTS: [RegExp, StorageFault][] = [
-  [/SQLITE_FULL|database or disk is full/i, { code: "storage_full", reason: "full" }],
-  [/SQLITE_IOERR|disk I\/O error/i, { code: "storage_unavailable", reason: "io_error" }],
-  [/SQLITE_READONLY|readonly database/i, { code: "storage_unavailable", reason: "read_only" }],
-  [/SQLITE_CANTOPEN|unable to open database/i, { code: "storage_unavailable", reason: "cant_open" }],
-];
+export type { StorageFault, StorageFaultCode };
 
 /** The one classifier of storage failures, used by renderError and by the message writer. */
 export function classifyStorageError(error: unknown): StorageFault | null {
   if (error instanceof ApiError) return null;
   const code = (error as { code?: unknown } | null)?.code;
-  const text = `${typeof code === "string" ? code : ""} ${error instanceof Error ? error.message : String(error)}`;
-  for (const [pattern, fault] of FAULTS) if (pattern.test(text)) return fault;
-  return null;
+  return storageFaultOf(typeof code === "string" ? code : "", error instanceof Error ? error.message : String(error));
 }
 
 /** How long a client should wait before retrying: a full disk needs an operator, an I/O error may pass. */
@@ -83,7 +69,19 @@ export const storageError = (fault: StorageFault) =>
 
 type Logger = { error: (msg: string, fields?: Record<string, unknown>) => void };
 /** Told about storage failures so /health and /metrics see them (the server passes its StorageHealth). */
-type StorageWatch = { noteFailure(fault: StorageFault, error: string): void };
+export type StorageWatch = { noteFailure(fault: StorageFault, error: string): void };
+
+/**
+ * The 503 for a storage failure (noted in `storage`, which logs once per change of state rather
+ * than a stack per request), or null for any other error. For every path that turns a thrown
+ * error into an answer: renderError here, and a socket's error frame.
+ */
+export function storageApiError(error: unknown, storage?: StorageWatch): ApiError | null {
+  const fault = classifyStorageError(error);
+  if (!fault) return null;
+  storage?.noteFailure(fault, error instanceof Error ? error.message : String(error));
+  return storageError(fault);
+}
 
 /** Maps anything thrown in a route to a contract response. Unknown errors are logged and made opaque. */
 export function renderError(code: string | number, error: unknown, log: Logger, storage?: StorageWatch): Response {
@@ -104,14 +102,8 @@ export function renderError(code: string | number, error: unknown, log: Logger, 
   if (error instanceof RangeError && /call stack/i.test(message)) {
     return errorResponse(400, "malformed_body", "Request body is nested too deeply");
   }
-  const fault = classifyStorageError(error);
-  if (fault) {
-    // Logged once per change of state by the storage watch, not with a stack per request.
-    if (storage) storage.noteFailure(fault, message);
-    else log.error("storage error", { error: message });
-    const api = storageError(fault);
-    return errorResponse(api.status, api.code, api.detail, api.headers);
-  }
+  const storageFailure = storageApiError(error, storage ?? { noteFailure: () => log.error("storage error", { error: message }) });
+  if (storageFailure) return errorResponse(storageFailure.status, storageFailure.code, storageFailure.detail, storageFailure.headers);
   if (/SQLITE_BUSY|database is locked/i.test(message)) {
     return errorResponse(503, "busy", "The server is busy, retry shortly", { "Retry-After": "1" });
   }

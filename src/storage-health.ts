@@ -2,7 +2,7 @@
 // read-only file system) and whether a commit has been waiting on the disk for too long. Fed by
 // the message writer and by the error renderer; read by /health and /metrics. It logs one line
 // when the state changes (failing, stalled, recovered), never one per failed request.
-import type { StorageFault, StorageFaultCode } from "./errors";
+import type { StorageFault, StorageFaultCode } from "./storage-faults";
 
 type Log = { warn(msg: string, fields?: Record<string, unknown>): void; info(msg: string, fields?: Record<string, unknown>): void };
 

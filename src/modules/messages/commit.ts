@@ -3,6 +3,7 @@
 // writer worker (src/modules/messages/writer-worker.ts) and, with --writer-thread false, on the
 // event loop.
 import type { Database } from "bun:sqlite";
+import { storageFaultOf } from "../../storage-faults";
 import type { MessageRecord } from "./service";
 
 export interface SendRequest {
@@ -37,8 +38,7 @@ export const failureOf = (error: unknown): WriteFailure => ({
 
 export const isBusyFailure = (f: WriteFailure) => /SQLITE_BUSY|database is locked/i.test(`${f.code} ${f.message}`);
 /** Errors of the disk, not of one request: retrying the batch one by one would not help. */
-const isStorageFailure = (f: WriteFailure) =>
-  /SQLITE_(FULL|IOERR|READONLY|CANTOPEN)|disk is full|disk I\/O error|readonly database|unable to open/i.test(`${f.code} ${f.message}`);
+const isStorageFailure = (f: WriteFailure) => storageFaultOf(f.code, f.message) !== null;
 
 export function createCommitter(client: Database) {
   const findExisting = client.query<MessageRecord, [string, string, string]>(

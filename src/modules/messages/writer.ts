@@ -8,7 +8,8 @@
 // /metrics and sockets keep answering. Caches, acks and publishing stay here, after the worker
 // reports what it committed. With `thread: false` the same transaction runs inline.
 import { BUSY_TIMEOUT_MS, type Db } from "../../db/client";
-import { ApiError, classifyStorageError, storageError, type StorageFault } from "../../errors";
+import { ApiError, storageError } from "../../errors";
+import { storageFaultOf, type StorageFault } from "../../storage-faults";
 import { iso, now } from "../../lib/time";
 import { conversationTopic, type Hub } from "../../realtime/hub";
 import type { StorageHealth } from "../../storage-health";
@@ -65,7 +66,7 @@ const DRAIN_MS = 3000;
 const busyError = () => new ApiError(503, "busy", "The database is busy, retry shortly", { "Retry-After": "1" });
 
 const asError = (failure: WriteFailure) => Object.assign(new Error(failure.message), { code: failure.code });
-const faultOf = (failure: WriteFailure) => classifyStorageError(asError(failure));
+const faultOf = (failure: WriteFailure) => storageFaultOf(failure.code, failure.message);
 
 /** The error a sender sees: an ApiError for what a client can act on, else an opaque 500. */
 function errorFor(failure: WriteFailure): Error {
