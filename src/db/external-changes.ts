@@ -3,20 +3,25 @@
 // for other connections' commits; reading it costs a read transaction, so it is re-read at most
 // once per STALE_AFTER_MS: an outside change is seen within that long.
 //
-// The message writer thread is another connection too, but its commits are reported to the main
-// thread, which updates the caches itself and then absorbs the change. An outside commit landing
-// in the instant between the writer's commit and that absorb would be swallowed with it, so while
-// absorbs happen the caches are also dropped once per SAFETY_DROP_MS: that bounds such a miss.
+// The message writer thread is another connection too; its commits, which the main thread
+// accounts for itself, must not drop every cache after every batch. So while one of its commits
+// is in flight a data_version change is left to the thread: it reads its own data_version under
+// the write lock (nothing else can commit until its COMMIT) and every 100 ms while idle, and
+// reports any commit not its own (`reported`). When its result arrives the main thread takes
+// the current data_version as seen (`writing(false)`). Each outside commit is thus caught
+// either here (no commit in flight) or by the thread (it landed before its BEGIN or after its
+// COMMIT).
 import type { Db } from "./client";
 
 const STALE_AFTER_MS = 1;
-const SAFETY_DROP_MS = 10_000;
 
 export interface ExternalChanges {
   /** A number that changes after another connection has committed. */
   version(): number;
-  /** The caller has accounted for every commit so far (the writer thread's, reported to it). */
-  absorb(): void;
+  /** The writer thread starts a commit (true) or has reported it and it is accounted for (false). */
+  writing(inFlight: boolean): void;
+  /** The writer thread saw another connection's commit. */
+  reported(): void;
 }
 
 const watches = new WeakMap<Db, ExternalChanges>();
@@ -28,27 +33,29 @@ export function externalChanges(db: Db): ExternalChanges {
   let checkedAt = -Infinity;
   let seen = 0;
   let current = 0;
-  let absorbedSince = false;
-  let droppedAt = performance.now();
+  let inFlight = false;
   watch = {
     version() {
       const at = performance.now();
       if (at - checkedAt >= STALE_AFTER_MS) {
         const dv = dataVersion.get()!.data_version;
-        if (dv !== seen) (seen = dv), current++;
-        checkedAt = at;
-        if (absorbedSince && at - droppedAt >= SAFETY_DROP_MS) {
-          absorbedSince = false;
-          droppedAt = at;
-          current++;
+        if (dv !== seen) {
+          seen = dv;
+          if (!inFlight) current++;
         }
+        checkedAt = at;
       }
       return current;
     },
-    absorb() {
-      seen = dataVersion.get()!.data_version;
-      checkedAt = performance.now();
-      absorbedSince = true;
+    writing(flag) {
+      inFlight = flag;
+      if (!flag) {
+        seen = dataVersion.get()!.data_version;
+        checkedAt = performance.now();
+      }
+    },
+    reported() {
+      current++;
     },
   };
   watches.set(db, watch);

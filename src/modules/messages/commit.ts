@@ -26,8 +26,11 @@ export type Outcome = { record: MessageRecord; created: boolean } | { error: Wri
 export type CommitResult =
   /** The write lock is held elsewhere: nothing was written, try again later. */
   | { busy: true }
-  /** One outcome per request, in order; `failed` is set when the whole batch failed with that error. */
-  | { busy: false; outcomes: Outcome[]; failed?: WriteFailure };
+  /**
+   * One outcome per request, in order; `failed` is set when the whole batch failed with that error;
+   * `foreign` when another connection committed since this one's previous transaction.
+   */
+  | { busy: false; outcomes: Outcome[]; failed?: WriteFailure; foreign?: boolean };
 
 const COLUMNS = "id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, created_at, updated_at";
 
@@ -51,6 +54,15 @@ export function createCommitter(client: Database) {
     `INSERT INTO messages (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const begin = client.prepare("BEGIN IMMEDIATE");
+  const dataVersion = client.prepare<{ data_version: number }, []>("PRAGMA data_version");
+  let lastVersion = -1;
+  /** True when another connection committed since the last call (and on the first call). */
+  const foreignCommits = () => {
+    const version = dataVersion.get()!.data_version;
+    const changed = version !== lastVersion;
+    lastVersion = version;
+    return changed;
+  };
   const commit = client.prepare("COMMIT");
   const rollback = client.prepare("ROLLBACK");
 
@@ -79,8 +91,11 @@ export function createCommitter(client: Database) {
   // IMMEDIATE: take the write lock at BEGIN, where a lock held elsewhere shows up as SQLITE_BUSY
   // before any work. The rollback is explicit and checked: a COMMIT that fails (disk full, I/O
   // error) may leave the transaction open, and the next batch must not commit this one's rows.
+  let foreign = false;
   const transaction = <T>(fn: () => T): T => {
     begin.run();
+    // Under the write lock: nothing but this transaction can commit until its COMMIT.
+    foreign ||= foreignCommits();
     try {
       const result = fn();
       commit.run();
@@ -91,7 +106,13 @@ export function createCommitter(client: Database) {
     }
   };
 
-  return (requests: SendRequest[], at: number): CommitResult => {
+  const commitBatch = (requests: SendRequest[], at: number): CommitResult => {
+    foreign = false;
+    const result = attempt(requests, at);
+    if (!result.busy && foreign) result.foreign = true;
+    return result;
+  };
+  const attempt = (requests: SendRequest[], at: number): CommitResult => {
     try {
       return { busy: false, outcomes: transaction(() => requests.map((r) => writeOne(r, at))) };
     } catch (error) {
@@ -111,6 +132,7 @@ export function createCommitter(client: Database) {
       return { busy: false, outcomes };
     }
   };
+  return Object.assign(commitBatch, { foreignCommits });
 }
 
 export type Committer = ReturnType<typeof createCommitter>;

@@ -11,16 +11,27 @@ export type ToWorker =
   | { type: "commit"; requests: SendRequest[]; at: number }
   | { type: "close" };
 
-export type FromWorker = { type: "result"; result: CommitResult } | { type: "closed" } | { type: "failed"; error: string };
+export type FromWorker =
+  | { type: "result"; result: CommitResult }
+  /** Another connection committed while no batch ran (the main thread's caches must drop). */
+  | { type: "foreign" }
+  | { type: "closed" }
+  | { type: "failed"; error: string };
+
+/** How often an idle writer thread looks for other connections' commits. */
+const IDLE_CHECK_MS = 100;
 
 let db: Database | null = null;
 let commit: ReturnType<typeof createCommitter> | null = null;
+let idle: ReturnType<typeof setInterval> | null = null;
+let lastCommitAt = 0;
 
 self.onmessage = (event: MessageEvent<ToWorker>) => {
   const m = event.data;
   try {
     if (m.type === "commit") {
       self.postMessage({ type: "result", result: commit!(m.requests, m.at) } satisfies FromWorker);
+      lastCommitAt = performance.now();
     } else if (m.type === "open") {
       db = new Database(m.path, { strict: true });
       // The same pragmas as the main connection (db/client.ts) where they matter to a writer; a
@@ -31,7 +42,17 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       db.run("PRAGMA journal_size_limit = 100663296");
       db.run("PRAGMA wal_autocheckpoint = 16384");
       commit = createCommitter(db);
+      const check = commit.foreignCommits;
+      idle = setInterval(() => {
+        if (performance.now() - lastCommitAt < IDLE_CHECK_MS) return;
+        try {
+          if (check()) self.postMessage({ type: "foreign" } satisfies FromWorker);
+        } catch {
+          // A failing read is the next batch's to report.
+        }
+      }, IDLE_CHECK_MS);
     } else if (m.type === "close") {
+      if (idle) clearInterval(idle);
       db?.close();
       db = null;
       self.postMessage({ type: "closed" } satisfies FromWorker);

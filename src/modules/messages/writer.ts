@@ -99,7 +99,7 @@ function inlineBackend(db: Db): Backend {
   };
 }
 
-function threadBackend(path: string, synchronous: "FULL" | "NORMAL", log: WriterOptions["log"]): Backend {
+function threadBackend(path: string, synchronous: "FULL" | "NORMAL", log: WriterOptions["log"], onForeign: () => void): Backend {
   let worker: Worker;
   let waiting: ((result: CommitResult) => void) | null = null;
   let closed: (() => void) | null = null;
@@ -111,7 +111,8 @@ function threadBackend(path: string, synchronous: "FULL" | "NORMAL", log: Writer
         const done = waiting!;
         waiting = null;
         done(m.result);
-      } else if (m.type === "closed") closed?.();
+      } else if (m.type === "foreign") onForeign();
+      else if (m.type === "closed") closed?.();
       else if (m.type === "failed") log?.error("writer thread failed", { error: m.error });
     };
     // A crash of the thread fails the batch it held (never acknowledged) and starts a new one.
@@ -155,7 +156,9 @@ export function createMessageWriter(db: Db, hub: Hub, options: WriterOptions = {
   const states = conversationStates(db);
   const changes = externalChanges(db);
   const threaded = Boolean(options.thread && options.path);
-  const backend = threaded ? threadBackend(options.path!, options.synchronous ?? "FULL", options.log) : inlineBackend(db);
+  const backend = threaded
+    ? threadBackend(options.path!, options.synchronous ?? "FULL", options.log, () => changes.reported())
+    : inlineBackend(db);
 
   let queue: { request: SendRequest; done: Done }[] = [];
   let scheduled = false;
@@ -179,6 +182,7 @@ export function createMessageWriter(db: Db, hub: Hub, options: WriterOptions = {
       const batch = queue.splice(0, MAX_BATCH);
       const at = now();
       inFlight = true;
+      if (threaded) changes.writing(true);
       storage?.commitStarted();
       backend.commit(
         batch.map((b) => b.request),
@@ -186,6 +190,11 @@ export function createMessageWriter(db: Db, hub: Hub, options: WriterOptions = {
         (result) => {
           inFlight = false;
           storage?.commitFinished();
+          // Its own commit is accounted for in finish(); others' it reports (db/external-changes.ts).
+          if (threaded) {
+            changes.writing(false);
+            if (!result.busy && result.foreign) changes.reported();
+          }
           finish(batch, result, at);
           if (!inFlight && !scheduled && queue.length && threaded) flush();
           if (!inFlight && !queue.length) drained?.();
@@ -214,8 +223,6 @@ export function createMessageWriter(db: Db, hub: Hub, options: WriterOptions = {
     const errors = failures.map((f) => (f ? errorFor(f) : null));
     noteStorage(failures, errors);
     for (const o of outcomes) if ("record" in o && o.created) states.noteStored(o.record.conversation_id, o.record.seq);
-    // The thread's commit is another connection's to the caches' change watch: accounted for above.
-    if (threaded) changes.absorb();
     const published: MessageView[] = [];
     batch.forEach(({ done }, i) => {
       const o = outcomes[i];
