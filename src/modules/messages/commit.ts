@@ -94,9 +94,9 @@ export function createCommitter(client: Database) {
   let foreign = false;
   const transaction = <T>(fn: () => T): T => {
     begin.run();
-    // Under the write lock: nothing but this transaction can commit until its COMMIT.
-    foreign ||= foreignCommits();
     try {
+      // Under the write lock: nothing but this transaction can commit until its COMMIT.
+      foreign ||= foreignCommits();
       const result = fn();
       commit.run();
       return result;

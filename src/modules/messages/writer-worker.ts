@@ -59,5 +59,10 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     }
   } catch (error) {
     self.postMessage({ type: "failed", error: String(error) } satisfies FromWorker);
+    // The main thread waits for every batch's result: a batch that could not even start fails.
+    if (m.type === "commit") {
+      const failure = { code: String((error as { code?: unknown })?.code ?? ""), message: String(error) };
+      self.postMessage({ type: "result", result: { busy: false, failed: failure, outcomes: [] } } satisfies FromWorker);
+    }
   }
 };
