@@ -11,6 +11,7 @@ export interface SmallDisk {
   fill(): number;
   /** Deletes the ballast. */
   free(): void;
+
   unmount(): void;
 }
 
@@ -40,6 +41,7 @@ export function mountSmallDisk(size: string): SmallDisk | string {
       return written;
     },
     free: () => rmSync(ballast, { force: true }),
+
     unmount() {
       Bun.spawnSync(["umount", "-l", dir]);
       rmSync(dir, { recursive: true, force: true });
