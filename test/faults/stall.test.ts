@@ -1,5 +1,5 @@
-// A stalled disk, for real: the data directory on a loop-mounted ext4 frozen with fsfreeze while a
-// send is being committed. The commit waits on the writer thread; the event loop does not: /health
+// A stalled disk, for real, with the writer thread on: the data directory on a loop-mounted ext4
+// frozen with fsfreeze while a send is being committed. The commit waits on the writer thread; the event loop does not: /health
 // answers 503 storage_stalled during the freeze, /metrics and cached reads answer, and after the
 // thaw the send is acknowledged, stored once, and /health is 200 again.
 import { afterAll, describe, expect, test } from "bun:test";
@@ -17,7 +17,7 @@ afterAll(() => (disk as FreezableDisk | string) && typeof disk !== "string" && d
 describe.skipIf(skipReason !== null)("a frozen disk", () => {
   test("health says storage_stalled while a commit waits, reads and metrics answer, the send lands once after the thaw", async () => {
     const d = disk as FreezableDisk;
-    const config = { ...loadConfig([], {}), port: 0, host: "127.0.0.1", dataDir: d.dir, logLevel: "silent" as const };
+    const config = { ...loadConfig([], {}), port: 0, host: "127.0.0.1", dataDir: d.dir, logLevel: "silent" as const, writerThread: true };
     const server = await startServer(config, silentLogger);
     try {
       const api = client(server.url);

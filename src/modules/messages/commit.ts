@@ -1,7 +1,7 @@
 // The SQL of one group commit: every queued send in one IMMEDIATE transaction, each taking its
 // conversation's next seq. Plain bun:sqlite and plain-data results, so the same code runs in the
-// writer worker (src/modules/messages/writer-worker.ts) and, with --writer-thread false, on the
-// event loop.
+// writer worker (src/modules/messages/writer-worker.ts, with --writer-thread true) and inline on
+// the event loop.
 import type { Database } from "bun:sqlite";
 import { storageFaultOf } from "../../storage-faults";
 import type { MessageRecord } from "./service";
