@@ -43,7 +43,8 @@ export const isBusyFailure = (f: WriteFailure) => /SQLITE_BUSY|database is locke
 /** Errors of the disk, not of one request: retrying the batch one by one would not help. */
 const isStorageFailure = (f: WriteFailure) => storageFaultOf(f.code, f.message) !== null;
 
-export function createCommitter(client: Database) {
+/** `watchForeign`: note other connections' commits (the writer thread; inline it costs a read for nothing). */
+export function createCommitter(client: Database, watchForeign = false) {
   const findExisting = client.query<MessageRecord, [string, string, string]>(
     `SELECT ${COLUMNS} FROM messages WHERE conversation_id = ? AND sender_id = ? AND client_msg_id = ?`,
   );
@@ -96,7 +97,7 @@ export function createCommitter(client: Database) {
     begin.run();
     try {
       // Under the write lock: nothing but this transaction can commit until its COMMIT.
-      foreign ||= foreignCommits();
+      if (watchForeign) foreign ||= foreignCommits();
       const result = fn();
       commit.run();
       return result;

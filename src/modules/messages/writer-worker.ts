@@ -41,7 +41,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       db.run("PRAGMA foreign_keys = ON");
       db.run("PRAGMA journal_size_limit = 100663296");
       db.run("PRAGMA wal_autocheckpoint = 16384");
-      commit = createCommitter(db);
+      commit = createCommitter(db, true);
       const check = commit.foreignCommits;
       idle = setInterval(() => {
         if (performance.now() - lastCommitAt < IDLE_CHECK_MS) return;
