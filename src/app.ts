@@ -25,7 +25,7 @@ export function createApp(deps: Deps) {
       // @ts-expect-error
       .onError({ as: "global" }, ({ code, error, request, route, user }) => {
         telemetry.tagHook({ request, route, user });
-        return renderError(code, error, deps.log);
+        return renderError(code, error, deps.log, deps.storage);
       })
       // Tags each request with its route template and user for the request log and metrics.
       .onAfterHandle({ as: "global" }, telemetry.tagHook)

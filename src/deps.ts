@@ -7,6 +7,7 @@ import type { TokenService } from "./modules/auth/tokens";
 import type { Telemetry } from "./modules/metrics/telemetry";
 import type { MessageWriter } from "./modules/messages/writer";
 import type { Hub } from "./ports/bus";
+import type { StorageHealth } from "./storage-health";
 
 export interface Deps {
   db: Db;
@@ -14,6 +15,8 @@ export interface Deps {
   hub: Hub;
   tokens: TokenService;
   writer: MessageWriter;
+  /** What the writer and the error renderer know of the disk (failing, stalled); read by /health. */
+  storage?: StorageHealth;
   log: Logger;
   version: string;
   /** The client's address as the server saw it (or as a trusted proxy reported it). */

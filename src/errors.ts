@@ -1,5 +1,6 @@
 // The one error type of the API and the renderer that gives every failure the contract's {detail, code} body.
 import { ValidationError } from "elysia";
+import { storageFaultOf, type StorageFault, type StorageFaultCode } from "./storage-faults";
 
 export class ApiError extends Error {
   constructor(
@@ -46,10 +47,44 @@ export function describeValidation(error: ValidationError): string {
   return `${field || where}: ${message}`;
 }
 
+export type { StorageFault, StorageFaultCode };
+
+/** The one classifier of storage failures, used by renderError and by the message writer. */
+export function classifyStorageError(error: unknown): StorageFault | null {
+  if (error instanceof ApiError) return null;
+  const code = (error as { code?: unknown } | null)?.code;
+  return storageFaultOf(typeof code === "string" ? code : "", error instanceof Error ? error.message : String(error));
+}
+
+/** How long a client should wait before retrying: a full disk needs an operator, an I/O error may pass. */
+const RETRY_AFTER = { storage_full: "30", storage_unavailable: "5" } as const;
+
+export const storageError = (fault: StorageFault) =>
+  new ApiError(
+    503,
+    fault.code,
+    fault.code === "storage_full" ? "The server's disk is full; retry later" : "The server cannot write to its storage; retry later",
+    { "Retry-After": RETRY_AFTER[fault.code] },
+  );
+
 type Logger = { error: (msg: string, fields?: Record<string, unknown>) => void };
+/** Told about storage failures so /health and /metrics see them (the server passes its StorageHealth). */
+export type StorageWatch = { noteFailure(fault: StorageFault, error: string): void };
+
+/**
+ * The 503 for a storage failure (noted in `storage`, which logs once per change of state rather
+ * than a stack per request), or null for any other error. For every path that turns a thrown
+ * error into an answer: renderError here, and a socket's error frame.
+ */
+export function storageApiError(error: unknown, storage?: StorageWatch): ApiError | null {
+  const fault = classifyStorageError(error);
+  if (!fault) return null;
+  storage?.noteFailure(fault, error instanceof Error ? error.message : String(error));
+  return storageError(fault);
+}
 
 /** Maps anything thrown in a route to a contract response. Unknown errors are logged and made opaque. */
-export function renderError(code: string | number, error: unknown, log: Logger): Response {
+export function renderError(code: string | number, error: unknown, log: Logger, storage?: StorageWatch): Response {
   // Elysia wraps whatever a parse hook throws in its ParseError; ours throws ApiErrors (413, 400).
   if (code === "PARSE" && error instanceof Error && error.cause instanceof ApiError) error = error.cause;
   if (error instanceof ApiError) return errorResponse(error.status, error.code, error.detail, error.headers);
@@ -67,6 +102,8 @@ export function renderError(code: string | number, error: unknown, log: Logger):
   if (error instanceof RangeError && /call stack/i.test(message)) {
     return errorResponse(400, "malformed_body", "Request body is nested too deeply");
   }
+  const storageFailure = storageApiError(error, storage ?? { noteFailure: () => log.error("storage error", { error: message }) });
+  if (storageFailure) return errorResponse(storageFailure.status, storageFailure.code, storageFailure.detail, storageFailure.headers);
   if (/SQLITE_BUSY|database is locked/i.test(message)) {
     return errorResponse(503, "busy", "The server is busy, retry shortly", { "Retry-After": "1" });
   }

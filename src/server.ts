@@ -15,6 +15,7 @@ import { configurePasswords } from "./modules/auth/passwords";
 import { createTokenService } from "./modules/auth/tokens";
 import { Telemetry } from "./modules/metrics/telemetry";
 import { createMessageWriter, type MessageWriter } from "./modules/messages/writer";
+import { StorageHealth } from "./storage-health";
 import { BunHub, type SocketData } from "./realtime/bun-hub";
 import { CLOSE } from "./realtime/protocol";
 import { createSocketEndpoint, WS_PATH } from "./realtime/socket";
@@ -61,13 +62,23 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     checkpointer = startCheckpointer(join(config.dataDir, DB_FILE), {
       synchronous: config.synchronous,
       onError: (error) => log.warn("checkpoint failed", { error }),
+      onRecovered: (error) => log.info("checkpoint recovered", { error }),
     });
   }, CHECKPOINTER_DELAY_MS);
   checkpointerTimer.unref();
   configurePasswords({ memoryKib: config.passwordMemoryKib });
   const hub = new BunHub();
-  const telemetry = new Telemetry(log, VERSION);
-  const writer = createMessageWriter(db, hub, telemetry.writerStats);
+  const storage = new StorageHealth(log);
+  const stopStorageWatch = storage.watch();
+  const telemetry = new Telemetry(log, VERSION, storage);
+  const writer = createMessageWriter(db, hub, {
+    thread: config.writerThread,
+    path: join(config.dataDir, DB_FILE),
+    synchronous: config.synchronous,
+    stats: telemetry.writerStats,
+    storage,
+    log,
+  });
   // The peer address is only known while Bun still holds the request (it can be gone once the body
   // has been read), so it is captured on arrival for the requests that may ask for it: writes (the
   // login rate limit) and every request when request logs are on. Reads skip the lookup.
@@ -79,6 +90,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     hub,
     log,
     writer,
+    storage,
     version: VERSION,
     telemetry,
     tokens: createTokenService(secret, config.tokenTtlSeconds),
@@ -135,7 +147,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     (stopped ??= (async () => {
       for (const ws of hub.all()) ws.close(CLOSE.goingAway, "server shutting down");
       await server.stop(false);
-      writer.flush();
+      await writer.close();
+      stopStorageWatch();
       clearTimeout(checkpointerTimer);
       await checkpointer?.stop();
       try {

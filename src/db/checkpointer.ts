@@ -21,7 +21,7 @@
 const WORKER_SOURCE = `
 import { Database } from "bun:sqlite";
 import { closeSync, openSync, readSync } from "node:fs";
-let db = null, checkpoint = null, timer = null, shmPath = "", shm = -1;
+let db = null, checkpoint = null, timer = null, shmPath = "", shm = -1, failing = "";
 const MAX_PASSES = 32;
 const RESTART_WATCH_MS = 20;
 const header = new Uint8Array(100), words = new Uint32Array(header.buffer);
@@ -37,30 +37,38 @@ function readWalIndex() {
     return false;
   }
 }
+// A failing checkpoint (full disk, I/O error) fails every second: reported when it starts failing
+// (or fails differently) and when it works again, not once a tick.
 function tick() {
   try {
-    for (let pass = 0; pass < MAX_PASSES; pass++) {
-      const r = checkpoint.get();
-      if (r.busy) return; // a checkpoint elsewhere
-      if (r.log !== r.checkpointed) {
-        // A read still open on an older snapshot kept its frames from being copied: usually a
-        // statement about to finish, so wait a moment and go again rather than give up the tick.
-        Bun.sleepSync(1);
-        continue;
-      }
-      if (!readWalIndex()) return;
-      if (words[4] !== words[24]) continue; // commits arrived during the pass
-      const copiedTo = words[4], salt = words[8];
-      let appended = false;
-      for (let waited = 0; waited < RESTART_WATCH_MS && !appended; waited++) {
-        Bun.sleepSync(1);
-        if (!readWalIndex() || words[8] !== salt) return; // restarted
-        appended = words[4] !== copiedTo;
-      }
-      if (!appended) return; // idle: the next commit restarts it
-    }
+    pass();
+    if (failing) postMessage({ recovered: failing });
+    failing = "";
   } catch (error) {
-    postMessage({ error: String(error) });
+    if (String(error) !== failing) postMessage({ error: String(error) });
+    failing = String(error);
+  }
+}
+function pass() {
+  for (let round = 0; round < MAX_PASSES; round++) {
+    const r = checkpoint.get();
+    if (r.busy) return; // a checkpoint elsewhere
+    if (r.log !== r.checkpointed) {
+      // A read still open on an older snapshot kept its frames from being copied: usually a
+      // statement about to finish, so wait a moment and go again rather than give up the tick.
+      Bun.sleepSync(1);
+      continue;
+    }
+    if (!readWalIndex()) return;
+    if (words[4] !== words[24]) continue; // commits arrived during the pass
+    const copiedTo = words[4], salt = words[8];
+    let appended = false;
+    for (let waited = 0; waited < RESTART_WATCH_MS && !appended; waited++) {
+      Bun.sleepSync(1);
+      if (!readWalIndex() || words[8] !== salt) return; // restarted
+      appended = words[4] !== copiedTo;
+    }
+    if (!appended) return; // idle: the next commit restarts it
   }
 }
 onmessage = (event) => {
@@ -88,6 +96,8 @@ export interface CheckpointerOptions {
   intervalMs?: number;
   synchronous?: "FULL" | "NORMAL";
   onError?: (message: string) => void;
+  /** Checkpoints work again after onError reported a failure. */
+  onRecovered?: (message: string) => void;
 }
 
 export function startCheckpointer(dbPath: string, options: CheckpointerOptions = {}): Checkpointer {
@@ -96,6 +106,7 @@ export function startCheckpointer(dbPath: string, options: CheckpointerOptions =
   (worker as unknown as { unref(): void }).unref(); // never keeps the process alive by itself
   worker.onmessage = (event) => {
     if (event.data?.error) options.onError?.(event.data.error);
+    if (event.data?.recovered) options.onRecovered?.(event.data.recovered);
   };
   worker.postMessage({
     type: "start",

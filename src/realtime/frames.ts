@@ -4,7 +4,7 @@
 // SYNC_MAX_CONVERSATIONS_PER_ROUND conversations (the rest is has_more), and sync output is paced by
 // a per-user byte budget (SYNC_BYTES_PER_SECOND).
 import type { Deps } from "../deps";
-import { ApiError } from "../errors";
+import { ApiError, storageApiError } from "../errors";
 import { iso, now } from "../lib/time";
 import { conversationStates } from "../modules/messages/conversation-state";
 import { prepareSend } from "../modules/messages/send";
@@ -51,11 +51,10 @@ export function createFrameHandler(deps: Deps & { hub: BunHub }) {
 
   const send = (ws: ChatSocket, event: object) => ws.send(JSON.stringify(event));
   const sendError = (ws: ChatSocket, error: unknown, ref?: string) => {
-    const e =
-      error instanceof ApiError
-        ? { code: error.code, detail: error.detail }
-        : { code: "internal_error", detail: "Internal server error" };
-    if (!(error instanceof ApiError)) log.error("socket frame failed", { error: String(error) });
+    // A full or failing disk gets the same storage_* codes as REST (and counts for /health).
+    const known = error instanceof ApiError ? error : storageApiError(error, deps.storage);
+    const e = known ? { code: known.code, detail: known.detail } : { code: "internal_error", detail: "Internal server error" };
+    if (!known) log.error("socket frame failed", { error: String(error) });
     send(ws, { type: "error", ...e, ...(ref !== undefined ? { ref } : {}) });
   };
 

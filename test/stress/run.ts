@@ -3,6 +3,7 @@
 // Exits non-zero when any scenario breaks a promise (lost, duplicated, gaps, 5xx, …); breaches from
 // bugs already reported are printed as KNOWN and fail only with --strict.
 import { contention } from "./contention";
+import { diskFull } from "./disk-full";
 import { durability } from "./durability";
 import { flood } from "./flood";
 import { gracefulStop } from "./graceful-stop";
@@ -13,6 +14,7 @@ import { secondServer } from "./second-server";
 import { secret } from "./secret";
 import { slowConsumer } from "./slow-consumer";
 import { soak } from "./soak";
+import { stall } from "./stall";
 
 export interface ScenarioResult {
   line: string;
@@ -32,6 +34,8 @@ const scenarios: [string, (quick: boolean) => Promise<ScenarioResult>][] = [
   ["second-server", secondServer],
   ["secret", secret],
   ["flood", flood],
+  ["disk-full", diskFull],
+  ["stall", stall],
 ];
 
 async function main(argv: string[]) {

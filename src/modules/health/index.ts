@@ -1,17 +1,23 @@
-// /health: proves the database answers and can take a write lock; 503 in the contract shape when not.
+// /health: 200 when the database answers and storage is not known to be failing; 503 in the
+// contract shape with the reason otherwise. Never takes the write lock (that could wait on another
+// process for busy_timeout on the event loop) and never waits on the disk: what it knows of
+// writes comes from the writer (the last commit failed, or one has been pending too long).
 import { Elysia, t } from "elysia";
 import type { Deps } from "../../deps";
 import { ApiError } from "../../errors";
 import { ErrorBody } from "../shared-model";
+import { probeWrite } from "./probe";
 
 const HealthBody = t.Object({ status: t.Literal("ok"), version: t.String() });
 
-export function checkDatabase(deps: Pick<Deps, "db">) {
-  const client = deps.db.$client;
-  client.query("SELECT 1").get();
-  // Taking and releasing the write lock shows writes would go through (read-only or locked files fail here).
-  client.run("BEGIN IMMEDIATE");
-  client.run("ROLLBACK");
+export function checkDatabase(deps: Pick<Deps, "db" | "storage">) {
+  deps.db.$client.query("SELECT 1").get();
+  const storage = deps.storage;
+  if (!storage) return;
+  // A failing state heals when a write goes through; with no sends to prove it, /health tries one.
+  if (storage.failingFault && !storage.pendingMs) probeWrite(deps.db, storage);
+  const problem = storage.problem();
+  if (problem) throw new ApiError(503, problem.code, problem.detail, { "Retry-After": "5" });
 }
 
 export const healthModule = (deps: Deps) =>
@@ -21,8 +27,9 @@ export const healthModule = (deps: Deps) =>
       try {
         checkDatabase(deps);
       } catch (error) {
+        if (error instanceof ApiError) throw error;
         deps.log.error("health check failed", { error: String(error) });
-        throw new ApiError(503, "unavailable", "Database is not writable");
+        throw new ApiError(503, "unavailable", "Database is not readable");
       }
       return { status: "ok" as const, version: deps.version };
     },
@@ -30,10 +37,13 @@ export const healthModule = (deps: Deps) =>
       // Documented, not validated: compiling validators is most of a route's first-request cost,
       // and the first request here is what tells a supervisor the server is up.
       detail: {
-        summary: "Liveness and database check",
+        summary: "Liveness and storage check",
         responses: {
-          200: { description: "Up, and the database takes writes", content: { "application/json": { schema: HealthBody } } },
-          503: { description: "The database cannot take a write lock", content: { "application/json": { schema: ErrorBody } } },
+          200: { description: "Up, the database answers and writes go through", content: { "application/json": { schema: HealthBody } } },
+          503: {
+            description: "storage_full, storage_unavailable (the last write failed), storage_stalled (a commit has waited on the disk > 2 s) or unavailable",
+            content: { "application/json": { schema: ErrorBody } },
+          },
         },
       },
     },

@@ -5,6 +5,7 @@ import { statSync } from "node:fs";
 import type { WebSocketHandler } from "bun";
 import type { Logger } from "../../lib/logger";
 import type { WriterStats } from "../messages/writer";
+import type { StorageHealth } from "../../storage-health";
 import { Counter, gauge, Histogram } from "./registry";
 
 const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -65,6 +66,7 @@ export class Telemetry {
   constructor(
     private readonly log: Logger,
     private readonly version: string,
+    private readonly storage?: StorageHealth,
   ) {
     this.logRequests = log.enabled?.("info") ?? true;
   }
@@ -168,6 +170,14 @@ export class Telemetry {
       gauge("chat_messages_stored_total", "Messages committed to the database (idempotent repeats excluded).", [[{}, this.writerStats.messages]], "counter"),
       gauge("chat_message_batches_total", "Group-commit transactions written.", [[{}, this.writerStats.batches]], "counter"),
       gauge("chat_events_published_total", "Events published to conversation and user topics (each fans out to every subscribed socket).", [[{}, hub?.published ?? 0]], "counter"),
+      gauge(
+        "chat_storage_write_failures_total",
+        "Writes (message sends over REST and sockets, other REST writes) refused by storage: full disk, I/O error, read-only, cannot open.",
+        [...(this.storage?.failures ?? [])].map(([reason, n]) => [{ reason }, n]),
+        "counter",
+      ),
+      gauge("chat_storage_healthy", "1 while writes go through; 0 while the last write failed or a commit has waited on the disk > 2 s.", [[{}, this.storage?.problem() ? 0 : 1]]),
+      gauge("chat_storage_commit_pending_seconds", "How long the current message commit has been waiting (0 when none is).", [[{}, (this.storage?.pendingMs ?? 0) / 1000]]),
       gauge("chat_database_size_bytes", "Size of the SQLite database file.", [[{}, dbPath ? fileSize(dbPath) : 0]]),
       gauge("chat_database_wal_size_bytes", "Size of the SQLite write-ahead log.", [[{}, dbPath ? fileSize(dbPath + "-wal") : 0]]),
       gauge("process_resident_memory_bytes", "Resident memory size.", [[{}, memory.rss]]),

@@ -1,0 +1,139 @@
+// The SQL of one group commit: every queued send in one IMMEDIATE transaction, each taking its
+// conversation's next seq. Plain bun:sqlite and plain-data results, so the same code runs in the
+// writer worker (src/modules/messages/writer-worker.ts, with --writer-thread true) and inline on
+// the event loop.
+import type { Database } from "bun:sqlite";
+import { storageFaultOf } from "../../storage-faults";
+import type { MessageRecord } from "./service";
+
+export interface SendRequest {
+  conversationId: string;
+  senderId: string;
+  /** The other member of a direct conversation, null in a group. */
+  recipientId: string | null;
+  content: string;
+  clientMsgId: string | null;
+}
+
+/** A failure as plain data (it crosses the thread boundary): SQLite's code and message. */
+export interface WriteFailure {
+  code: string;
+  message: string;
+}
+
+export type Outcome = { record: MessageRecord; created: boolean } | { error: WriteFailure };
+
+export type CommitResult =
+  /** The write lock is held elsewhere: nothing was written, try again later. */
+  | { busy: true }
+  /**
+   * One outcome per request, in order; `failed` is set when the whole batch failed with that error;
+   * `foreign` when another connection committed since this one's previous transaction.
+   */
+  | { busy: false; outcomes: Outcome[]; failed?: WriteFailure; foreign?: boolean };
+
+const COLUMNS = "id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, created_at, updated_at";
+
+export const failureOf = (error: unknown): WriteFailure => ({
+  code: String((error as { code?: unknown } | null)?.code ?? ""),
+  message: error instanceof Error ? error.message : String(error),
+});
+
+export const isBusyFailure = (f: WriteFailure) => /SQLITE_BUSY|database is locked/i.test(`${f.code} ${f.message}`);
+/** Errors of the disk, not of one request: retrying the batch one by one would not help. */
+const isStorageFailure = (f: WriteFailure) => storageFaultOf(f.code, f.message) !== null;
+
+/** `watchForeign`: note other connections' commits (the writer thread; inline it costs a read for nothing). */
+export function createCommitter(client: Database, watchForeign = false) {
+  const findExisting = client.query<MessageRecord, [string, string, string]>(
+    `SELECT ${COLUMNS} FROM messages WHERE conversation_id = ? AND sender_id = ? AND client_msg_id = ?`,
+  );
+  const nextSeq = client.query<{ last_seq: number }, [number, number, string]>(
+    "UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = ?, updated_at = ? WHERE id = ? RETURNING last_seq",
+  );
+  const insert = client.query<null, [string, string, number, string, string | null, string, string | null, number, number]>(
+    `INSERT INTO messages (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const begin = client.prepare("BEGIN IMMEDIATE");
+  const dataVersion = client.prepare<{ data_version: number }, []>("PRAGMA data_version");
+  let lastVersion = -1;
+  /** True when another connection committed since the last call (and on the first call). */
+  const foreignCommits = () => {
+    const version = dataVersion.get()!.data_version;
+    const changed = version !== lastVersion;
+    lastVersion = version;
+    return changed;
+  };
+  const commit = client.prepare("COMMIT");
+  const rollback = client.prepare("ROLLBACK");
+
+  const writeOne = (r: SendRequest, at: number): { record: MessageRecord; created: boolean } => {
+    if (r.clientMsgId !== null) {
+      const existing = findExisting.get(r.conversationId, r.senderId, r.clientMsgId);
+      if (existing) return { record: existing, created: false };
+    }
+    const seq = nextSeq.get(at, at, r.conversationId);
+    if (!seq) throw new Error("conversation vanished");
+    const record: MessageRecord = {
+      id: Bun.randomUUIDv7(),
+      conversation_id: r.conversationId,
+      seq: seq.last_seq,
+      sender_id: r.senderId,
+      recipient_id: r.recipientId,
+      content: r.content,
+      client_msg_id: r.clientMsgId,
+      created_at: at,
+      updated_at: at,
+    };
+    insert.run(record.id, record.conversation_id, record.seq, record.sender_id, record.recipient_id, record.content, record.client_msg_id, at, at);
+    return { record, created: true };
+  };
+
+  // IMMEDIATE: take the write lock at BEGIN, where a lock held elsewhere shows up as SQLITE_BUSY
+  // before any work. The rollback is explicit and checked: a COMMIT that fails (disk full, I/O
+  // error) may leave the transaction open, and the next batch must not commit this one's rows.
+  let foreign = false;
+  const transaction = <T>(fn: () => T): T => {
+    begin.run();
+    try {
+      // Under the write lock: nothing but this transaction can commit until its COMMIT.
+      if (watchForeign) foreign ||= foreignCommits();
+      const result = fn();
+      commit.run();
+      return result;
+    } catch (error) {
+      if (client.inTransaction) rollback.run();
+      throw error;
+    }
+  };
+
+  const commitBatch = (requests: SendRequest[], at: number): CommitResult => {
+    foreign = false;
+    const result = attempt(requests, at);
+    if (!result.busy && foreign) result.foreign = true;
+    return result;
+  };
+  const attempt = (requests: SendRequest[], at: number): CommitResult => {
+    try {
+      return { busy: false, outcomes: transaction(() => requests.map((r) => writeOne(r, at))) };
+    } catch (error) {
+      const failure = failureOf(error);
+      if (isBusyFailure(failure)) return { busy: true };
+      // A full or failing disk fails every send alike: answered once, so clients retry with their
+      // client_msg_id, instead of a second round of writes into a disk that just refused one.
+      if (isStorageFailure(failure)) return { busy: false, failed: failure, outcomes: requests.map(() => ({ error: failure })) };
+      // One bad request must not fail its neighbours: retry each alone.
+      const outcomes = requests.map((r): Outcome => {
+        try {
+          return transaction(() => writeOne(r, at));
+        } catch (error) {
+          return { error: failureOf(error) };
+        }
+      });
+      return { busy: false, outcomes };
+    }
+  };
+  return Object.assign(commitBatch, { foreignCommits });
+}
+
+export type Committer = ReturnType<typeof createCommitter>;

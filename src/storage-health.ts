@@ -1,0 +1,93 @@
+// What the server knows about its disk: whether the last write failed (disk full, I/O error,
+// read-only file system) and whether a commit has been waiting on the disk for too long. Fed by
+// the message writer and by the error renderer; read by /health and /metrics. It logs one line
+// when the state changes (failing, stalled, recovered), never one per failed request.
+import type { StorageFault, StorageFaultCode } from "./storage-faults";
+
+type Log = { warn(msg: string, fields?: Record<string, unknown>): void; info(msg: string, fields?: Record<string, unknown>): void };
+
+/** A commit pending longer than this is a stalled disk. */
+export const STALL_AFTER_MS = 2000;
+
+export interface StorageProblem {
+  code: StorageFaultCode | "storage_stalled";
+  detail: string;
+}
+
+export class StorageHealth {
+  /** Failures counted by reason (full, io_error, read_only, cant_open), for /metrics. */
+  readonly failures = new Map<string, number>(["full", "io_error", "read_only", "cant_open"].map((r) => [r, 0]));
+  private failing: { fault: StorageFault; since: number; error: string } | null = null;
+  private pendingSince = 0;
+  private stallLogged = false;
+
+  constructor(
+    private readonly log: Log,
+    private readonly clock: () => number = () => performance.now(),
+  ) {}
+
+  /** A write failed with a storage fault. */
+  noteFailure(fault: StorageFault, error: string, count = 1) {
+    this.failures.set(fault.reason, (this.failures.get(fault.reason) ?? 0) + count);
+    if (this.failing?.fault.reason === fault.reason) return;
+    this.failing = { fault, since: Date.now(), error };
+    this.log.warn("storage failing", { code: fault.code, reason: fault.reason, error });
+  }
+
+  /** A write committed: whatever failed before works again. */
+  noteSuccess() {
+    if (!this.failing) return;
+    const { fault, since } = this.failing;
+    this.failing = null;
+    this.log.info("storage recovered", { code: fault.code, failing_ms: Date.now() - since });
+  }
+
+  /** The writer started a commit (and may wait on the disk). */
+  commitStarted() {
+    this.pendingSince = this.clock();
+  }
+
+  commitFinished() {
+    if (this.stallLogged) {
+      this.stallLogged = false;
+      this.log.info("storage stall over", { stalled_ms: Math.round(this.clock() - this.pendingSince) });
+    }
+    this.pendingSince = 0;
+  }
+
+  /** Milliseconds the current commit has been waiting, 0 when none is. */
+  get pendingMs(): number {
+    return this.pendingSince ? this.clock() - this.pendingSince : 0;
+  }
+
+  get failingFault(): StorageFault | null {
+    return this.failing?.fault ?? null;
+  }
+
+  /** Checks for a stall once a second (so it is logged even when nobody asks /health); returns stop. */
+  watch(): () => void {
+    const timer = setInterval(() => this.problem(), 1000);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  /** Null when storage is fine; otherwise why /health must say 503. */
+  problem(): StorageProblem | null {
+    const pending = this.pendingMs;
+    if (pending > STALL_AFTER_MS) {
+      if (!this.stallLogged) {
+        this.stallLogged = true;
+        this.log.warn("storage stalled", { pending_ms: Math.round(pending) });
+      }
+      return { code: "storage_stalled", detail: `A commit has been waiting on the disk for ${Math.round(pending / 1000)} s` };
+    }
+    if (this.failing) {
+      const { fault } = this.failing;
+      return {
+        code: fault.code,
+        detail: fault.code === "storage_full" ? "The disk is full: writes fail" : `Storage cannot be written (${fault.reason})`,
+      };
+    }
+    return null;
+  }
+}
