@@ -7,6 +7,7 @@ import type { TokenService } from "./modules/auth/tokens";
 import type { Telemetry } from "./modules/metrics/telemetry";
 import type { MessageWriter } from "./modules/messages/writer";
 import type { Hub } from "./ports/bus";
+import type { ChangeFeed } from "./ports/changes";
 import type { StorageHealth } from "./storage-health";
 
 export interface Deps {
@@ -15,6 +16,8 @@ export interface Deps {
   hub: Hub;
   tokens: TokenService;
   writer: MessageWriter;
+  /** The one path of committed changes: caches, the bus, then consumers (ports/changes.ts). */
+  changes: ChangeFeed;
   /** What the writer and the error renderer know of the disk (failing, stalled); read by /health. */
   storage?: StorageHealth;
   log: Logger;

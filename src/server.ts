@@ -14,6 +14,7 @@ import { createLogger, type Logger } from "./lib/logger";
 import { configurePasswords } from "./modules/auth/passwords";
 import { createTokenService } from "./modules/auth/tokens";
 import { Telemetry } from "./modules/metrics/telemetry";
+import { createChangeFeed } from "./modules/changes/feed";
 import { createMessageWriter, type MessageWriter } from "./modules/messages/writer";
 import { StorageHealth } from "./storage-health";
 import { BunHub, type SocketData } from "./realtime/bun-hub";
@@ -71,7 +72,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const storage = new StorageHealth(log);
   const stopStorageWatch = storage.watch();
   const telemetry = new Telemetry(log, VERSION, storage);
-  const writer = createMessageWriter(db, hub, {
+  const changes = createChangeFeed(db, hub, log);
+  const writer = createMessageWriter(db, changes, {
     thread: config.writerThread,
     path: join(config.dataDir, DB_FILE),
     synchronous: config.synchronous,
@@ -90,6 +92,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     hub,
     log,
     writer,
+    changes,
     storage,
     version: VERSION,
     telemetry,

@@ -60,7 +60,7 @@ export function createFrameHandler(deps: Deps & { hub: BunHub }) {
 
   function onMessage(ws: ChatSocket, userId: string, frame: Record<string, unknown>) {
     const id = clientMsgId(frame);
-    const request = prepareSend(db, hub, userId, {
+    const request = prepareSend(db, deps.changes, userId, {
       conversationId: field(frame, "conversation_id", "optional-uuid"),
       recipientId: field(frame, "recipient_id", "optional-uuid"),
       content: frame.content,
@@ -175,7 +175,7 @@ export function createFrameHandler(deps: Deps & { hub: BunHub }) {
         case "message":
           return onMessage(ws, userId, frame);
         case "mark_read":
-          markRead(db, hub, userId, field(frame, "message_id", "uuid")!);
+          markRead(db, deps.changes, userId, field(frame, "message_id", "uuid")!);
           return;
         case "typing":
           return onTyping(userId, field(frame, "conversation_id", "uuid")!);

@@ -5,6 +5,7 @@ import { conversations, members, users, type ConversationRow, type UserRow } fro
 import { notFound, unprocessable } from "../../errors";
 import { iso, now } from "../../lib/time";
 import type { Hub } from "../../ports/bus";
+import type { ChangeFeed } from "../../ports/changes";
 import { isReadFor, MESSAGE_COLUMNS, readState, toMessageView, unreadCounts, type MessageRecord } from "../messages/service";
 import { toUserView } from "../users/service";
 import type { ConversationView, CreateConversationBody } from "./model";
@@ -35,12 +36,12 @@ function assertUsersExist(db: Db, ids: string[], field = "participant_ids") {
 }
 
 /**
- * Finds or creates the direct conversation of two users; tells the hub when it is new.
+ * Finds or creates the direct conversation of two users; a new one goes through the change feed.
  * `field` is the request field that named the other user, so errors name what the client sent.
  */
 export function findOrCreateDirect(
   db: Db,
-  hub: Hub,
+  feed: ChangeFeed,
   me: string,
   other: string,
   field = "participant_ids",
@@ -56,7 +57,7 @@ export function findOrCreateDirect(
       { id: Bun.randomUUIDv7(), name: null, isGroup: false, createdBy: me, directKey: directKey(me, other), lastActivityAt: at, createdAt: at, updatedAt: at },
       [me, other],
     );
-    hub.joinConversation(row.id, [me, other]);
+    feed.committed({ type: "conversation_created", conversationId: row.id, memberIds: [me, other], at });
     return { row, created: true };
   } catch (error) {
     // Lost a race with the other user creating the same pair: theirs is the one.
@@ -66,13 +67,13 @@ export function findOrCreateDirect(
   }
 }
 
-export function createConversation(db: Db, hub: Hub, me: string, body: CreateConversationBody) {
+export function createConversation(db: Db, feed: ChangeFeed, me: string, body: CreateConversationBody) {
   const others = [...new Set(body.participant_ids)].filter((id) => id !== me);
   if (!body.is_group) {
     if (others.length !== 1) {
       throw unprocessable("participant_ids", "a direct conversation needs exactly one other participant (set is_group for more)");
     }
-    return findOrCreateDirect(db, hub, me, others[0]!);
+    return findOrCreateDirect(db, feed, me, others[0]!);
   }
   const name = body.name?.trim();
   if (!name) throw unprocessable("name", "a group needs a name");
@@ -84,7 +85,7 @@ export function createConversation(db: Db, hub: Hub, me: string, body: CreateCon
     { id: Bun.randomUUIDv7(), name, isGroup: true, createdBy: me, directKey: null, lastActivityAt: at, createdAt: at, updatedAt: at },
     [me, ...others],
   );
-  hub.joinConversation(row.id, [me, ...others]);
+  feed.committed({ type: "conversation_created", conversationId: row.id, memberIds: [me, ...others], at });
   return { row, created: true };
 }
 
@@ -173,7 +174,7 @@ function memberCounts(db: Db, ids: string[]): Map<string, number> {
  */
 export function toConversationViews(
   db: Db,
-  hub: Hub,
+  hub: Pick<Hub, "isOnline">,
   me: string,
   rows: ConversationRow[],
   participantsCap = Number.MAX_SAFE_INTEGER,

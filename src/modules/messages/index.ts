@@ -16,7 +16,7 @@ export const messagesModule = (deps: Deps) =>
     .post(
       "/conversations/:conversation_id/messages",
       async ({ params, body, user, set }) => {
-        const request = prepareSend(deps.db, deps.hub, user.id, {
+        const request = prepareSend(deps.db, deps.changes, user.id, {
           conversationId: params.conversation_id,
           content: body.content,
           clientMsgId: body.client_msg_id,
@@ -60,7 +60,7 @@ export const messagesModule = (deps: Deps) =>
         detail: { summary: "Page messages in ascending seq (latest, before=S or after=S)", security: bearerSecurity },
       },
     )
-    .put("/messages/:message_id/read", ({ params, user }) => markRead(deps.db, deps.hub, user.id, params.message_id), {
+    .put("/messages/:message_id/read", ({ params, user }) => markRead(deps.db, deps.changes, user.id, params.message_id), {
       auth: true,
       params: IdParams("message_id"),
       response: { 200: ReadReceipt, ...errorResponses },

@@ -1,7 +1,7 @@
 // The one send path shared by REST and sockets: validate, resolve the conversation, then the writer.
 import type { Db } from "../../db/client";
 import { notFound, unprocessable } from "../../errors";
-import type { Hub } from "../../ports/bus";
+import type { ChangeFeed } from "../../ports/changes";
 import { findOrCreateDirect } from "../conversations/service";
 import { requireWellFormed } from "./content";
 import { conversationStates } from "./conversation-state";
@@ -15,12 +15,12 @@ export interface SendInput {
   clientMsgId?: string | null;
 }
 
-export function prepareSend(db: Db, hub: Hub, senderId: string, input: SendInput): SendRequest {
+export function prepareSend(db: Db, feed: ChangeFeed, senderId: string, input: SendInput): SendRequest {
   const content = requireWellFormed(normalizeContent(input.content));
   let conversationId = input.conversationId ?? null;
   if (!conversationId) {
     if (!input.recipientId) throw unprocessable("conversation_id", "conversation_id or recipient_id is required");
-    conversationId = findOrCreateDirect(db, hub, senderId, input.recipientId, "recipient_id").row.id;
+    conversationId = findOrCreateDirect(db, feed, senderId, input.recipientId, "recipient_id").row.id;
   }
   // From memory: the membership check runs on every send.
   const state = conversationStates(db).get(conversationId);

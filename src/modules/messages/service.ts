@@ -3,7 +3,7 @@
 import type { Db } from "../../db/client";
 import { notFound, unprocessable } from "../../errors";
 import { iso, now } from "../../lib/time";
-import { conversationTopic, type Hub } from "../../ports/bus";
+import type { ChangeFeed } from "../../ports/changes";
 import { MAX_CONTENT_LENGTH, type PageOptions, type ReadReceipt } from "./model";
 import { conversationStates, type ReadState } from "./conversation-state";
 import { encodeMessage, MESSAGE_COLUMNS, renderPage, type MessageRecord } from "./message-view";
@@ -124,7 +124,7 @@ export function findMessage(db: Db, messageId: string): MessageRecord | null {
 }
 
 /** Moves the caller's read cursor forward to the message (never back) and tells the conversation. */
-export function markRead(db: Db, hub: Hub, userId: string, messageId: string): ReadReceipt {
+export function markRead(db: Db, feed: ChangeFeed, userId: string, messageId: string): ReadReceipt {
   const message = findMessage(db, messageId);
   if (!message || !isMember(db, message.conversation_id, userId)) throw notFound("Message");
   const at = now();
@@ -147,9 +147,8 @@ export function markRead(db: Db, hub: Hub, userId: string, messageId: string): R
     read_at: iso(current.last_read_at ?? at),
   };
   if (moved) {
-    conversationStates(db).noteRead(message.conversation_id, userId, moved.last_read_seq);
     const { read_at: _readAt, ...rest } = receipt;
-    hub.publish(conversationTopic(message.conversation_id), { type: "message_read", ...rest, timestamp: iso(at) });
+    feed.committed({ type: "read_moved", receipt: rest, at });
   }
   return receipt;
 }

@@ -11,12 +11,11 @@
 import { BUSY_TIMEOUT_MS, type Db } from "../../db/client";
 import { ApiError, storageError } from "../../errors";
 import { storageFaultOf, type StorageFault } from "../../storage-faults";
-import { iso, now } from "../../lib/time";
-import { conversationTopic, type Hub } from "../../ports/bus";
+import { now } from "../../lib/time";
+import type { ChangeFeed } from "../../ports/changes";
 import type { StorageHealth } from "../../storage-health";
 import { createCommitter, isBusyFailure, type CommitResult, type SendRequest, type WriteFailure } from "./commit";
 import { externalChanges } from "../../db/external-changes";
-import { conversationStates } from "./conversation-state";
 import { toMessageView } from "./service";
 import type { MessageView } from "./model";
 import type { FromWorker, ToWorker } from "./writer-worker";
@@ -151,10 +150,9 @@ function threadBackend(path: string, synchronous: "FULL" | "NORMAL", log: Writer
   };
 }
 
-export function createMessageWriter(db: Db, hub: Hub, options: WriterOptions = {}): MessageWriter {
+export function createMessageWriter(db: Db, feed: ChangeFeed, options: WriterOptions = {}): MessageWriter {
   const stats = options.stats ?? { batches: 0, messages: 0 };
   const storage = options.storage;
-  const states = conversationStates(db);
   const changes = externalChanges(db);
   const threaded = Boolean(options.thread && options.path);
   const backend = threaded
@@ -223,7 +221,6 @@ export function createMessageWriter(db: Db, hub: Hub, options: WriterOptions = {
     const failures = batch.map((_, i) => result.failed ?? (outcomes[i] && "error" in outcomes[i]! ? outcomes[i]!.error : null));
     const errors = failures.map((f) => (f ? errorFor(f) : null));
     noteStorage(failures, errors);
-    for (const o of outcomes) if ("record" in o && o.created) states.noteStored(o.record.conversation_id, o.record.seq);
     const published: MessageView[] = [];
     batch.forEach(({ done }, i) => {
       const o = outcomes[i];
@@ -237,10 +234,8 @@ export function createMessageWriter(db: Db, hub: Hub, options: WriterOptions = {
       }
       if (o.created) published.push(view);
     });
-    const timestamp = iso(at);
-    for (const message of published) {
-      hub.publish(conversationTopic(message.conversation_id), { type: "new_message", message, timestamp });
-    }
+    // After every ack of the batch: the sender sees message_ack before its new_message.
+    for (const message of published) feed.committed({ type: "message_created", message, at });
   }
 
   /** Storage faults fail sends (counted, health goes 503); any commit that went through heals it. */

@@ -1,0 +1,102 @@
+// The one change path, tested with a fake bus: a committed send, read or new conversation enters
+// the change feed once, after its commit (and after the sender's ack), and the feed publishes it
+// once and hands it to consumers. No socket or server involved: services over a real SQLite file.
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openDatabase } from "../src/db/client";
+import { runMigrations } from "../src/db/migrate";
+import { createChangeFeed } from "../src/modules/changes/feed";
+import { createConversation } from "../src/modules/conversations/service";
+import { prepareSend } from "../src/modules/messages/send";
+import { markRead } from "../src/modules/messages/service";
+import { createMessageWriter } from "../src/modules/messages/writer";
+import type { Hub } from "../src/ports/bus";
+import type { Change } from "../src/ports/changes";
+
+const dir = mkdtempSync(join(tmpdir(), "chat-feed-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function setup() {
+  const db = openDatabase(join(dir, `${Bun.randomUUIDv7()}.db`));
+  runMigrations(db);
+  const log: string[] = [];
+  const bus: Hub = {
+    publish: (topic, event) => log.push(`publish ${topic} ${(event as { type: string }).type}`),
+    joinConversation: (id, users) => log.push(`join conversation:${id} ${users.length}`),
+    leaveConversation: () => log.push("leave"),
+    isOnline: () => false,
+    endSessions: () => log.push("end"),
+  };
+  const feed = createChangeFeed(db, bus, { warn: (m) => log.push(`warn ${m}`) });
+  const consumed: Change[] = [];
+  feed.consume((c) => consumed.push(c));
+  const at = Date.now();
+  const users = ["alice", "bob"].map((name) => {
+    const id = Bun.randomUUIDv7();
+    db.$client
+      .query("INSERT INTO users (id, username, username_key, email, email_key, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'x', ?, ?)")
+      .run(id, name, name, `${name}@x.invalid`, `${name}@x.invalid`, at, at);
+    return id;
+  });
+  return { db, feed, log, consumed, users: users as [string, string] };
+}
+
+test("a new conversation enters the feed once: members' sockets join its topic", () => {
+  const { db, feed, log, consumed, users } = setup();
+  const { row } = createConversation(db, feed, users[0], { participant_ids: [users[1]], is_group: true, name: "g" });
+  expect(log).toEqual([`join conversation:${row.id} 2`]);
+  expect(consumed.map((c) => c.type)).toEqual(["conversation_created"]);
+});
+
+test("a send is acked after its commit, then published once and consumed once; a repeat publishes nothing", async () => {
+  const { db, feed, log, consumed, users } = setup();
+  const { row } = createConversation(db, feed, users[0], { participant_ids: [users[1]], is_group: true, name: "g" });
+  log.length = 0;
+  consumed.length = 0;
+  const writer = createMessageWriter(db, feed);
+  const request = prepareSend(db, feed, users[0], { conversationId: row.id, content: "hi", clientMsgId: "k1" });
+  const acked = await new Promise<string[]>((resolve, reject) =>
+    writer.submit(request, (error) => (error ? reject(error) : resolve([...log]))),
+  );
+  expect(acked).toEqual([]); // the ack comes before the event
+  expect(log).toEqual([`publish conversation:${row.id} new_message`]);
+  expect(consumed).toHaveLength(1);
+  expect(consumed[0]).toMatchObject({ type: "message_created", message: { seq: 1, content: "hi", conversation_id: row.id } });
+  const repeat = await writer.send(prepareSend(db, feed, users[0], { conversationId: row.id, content: "hi", clientMsgId: "k1" }));
+  expect(repeat.created).toBe(false);
+  expect(log).toHaveLength(1);
+  expect(consumed).toHaveLength(1);
+  await writer.close();
+});
+
+test("a read cursor that moves is one read_moved change; one that does not move is none", async () => {
+  const { db, feed, log, consumed, users } = setup();
+  const { row } = createConversation(db, feed, users[0], { participant_ids: [users[1]], is_group: true, name: "g" });
+  const writer = createMessageWriter(db, feed);
+  const sent = await writer.send(prepareSend(db, feed, users[0], { conversationId: row.id, content: "hi" }));
+  log.length = 0;
+  consumed.length = 0;
+  markRead(db, feed, users[1], sent.message.id);
+  markRead(db, feed, users[1], sent.message.id);
+  expect(log).toEqual([`publish conversation:${row.id} message_read`]);
+  expect(consumed).toEqual([
+    expect.objectContaining({ type: "read_moved", receipt: expect.objectContaining({ user_id: users[1], last_read_seq: 1 }) }),
+  ]);
+  await writer.close();
+});
+
+test("a consumer that throws is logged; the event is out and later consumers still run", () => {
+  const { db, feed, log, consumed, users } = setup();
+  feed.consume(() => {
+    throw new Error("boom");
+  });
+  const after: string[] = [];
+  feed.consume((c) => after.push(c.type));
+  createConversation(db, feed, users[0], { participant_ids: [users[1]], is_group: true, name: "g" });
+  expect(log.some((l) => l.startsWith("join "))).toBe(true);
+  expect(log).toContain("warn change consumer failed");
+  expect(consumed).toHaveLength(1);
+  expect(after).toEqual(["conversation_created"]);
+});
