@@ -144,9 +144,11 @@ async function main() {
   const notes = [
     pinning
       ? `pinned with taskset: servers on core ${SERVER_CORE}, generator (this process, wrk, socket workers) on core ${GENERATOR_CORE}`
-      : hasTaskset
-        ? `not pinned: only ${cores} core(s)`
-        : "not pinned: taskset not found, server and generator share cores",
+      : process.env.BENCH_NO_PIN
+        ? "not pinned (BENCH_NO_PIN): server and generator share all cores"
+        : hasTaskset
+          ? `not pinned: only ${cores} core(s)`
+          : "not pinned: taskset not found, server and generator share cores",
     "our server runs with --rate-limit false (its per-socket frame and login limits would throttle the generator); everything else at defaults (synchronous=FULL, auth, validation, ack after commit)",
     `REST load tool: ${hasWrk ? "wrk (1 thread)" : "Bun fetch closed loop (wrk not installed: apt-get install -y wrk)"}`,
     "user setup (argon2 signups and logins) runs on all cores; measuring runs pinned",

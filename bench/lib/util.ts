@@ -75,7 +75,8 @@ export const hasTaskset = (() => {
   }
 })();
 export const cores = navigator.hardwareConcurrency;
-export const pinning = hasTaskset && cores >= 2;
+/** BENCH_NO_PIN=1 lets server and generator share all cores (how a small deployment runs). */
+export const pinning = hasTaskset && cores >= 2 && !process.env.BENCH_NO_PIN;
 /** Server on the last core, generator (this process, wrk, workers) on core 0. */
 export const SERVER_CORE = cores - 1;
 export const GENERATOR_CORE = 0;
