@@ -65,6 +65,7 @@ export const settings = {
   passwordMemoryKib: { flag: "--password-memory-kib", env: "CHAT_PASSWORD_MEMORY_KIB", default: 19_456, help: "argon2id memory cost in KiB (OWASP minimum 19456)", parse: integer(19_456, 1_048_576) },
   wsMaxFramesPerSecond: { flag: "--ws-max-frames-per-second", env: "CHAT_WS_MAX_FRAMES_PER_SECOND", default: 50, help: "Frames per second one socket may send before it is closed with 1008", parse: integer(1, 100_000) },
   wsMaxSocketsPerUser: { flag: "--ws-max-sockets-per-user", env: "CHAT_WS_MAX_SOCKETS_PER_USER", default: 20, help: "Open sockets one user may hold", parse: integer(1, 10_000) },
+  wsMaxPendingPerAddress: { flag: "--ws-max-pending-per-address", env: "CHAT_WS_MAX_PENDING_PER_ADDRESS", default: 500, help: "Sockets one client address may hold open before sending their token (older idle ones are closed to admit new ones)", parse: integer(1, 100_000) },
   synchronous: { flag: "--synchronous", env: "CHAT_SQLITE_SYNCHRONOUS", default: "FULL" as "FULL" | "NORMAL", help: "SQLite synchronous mode; FULL survives power loss", parse: oneOf("FULL", "NORMAL") },
   writerThread: { flag: "--writer-thread", env: "CHAT_WRITER_THREAD", default: false, help: "Commit messages on a writer thread so a slow or frozen disk never stops the event loop (costs ~10-15% send throughput on one core)", parse: boolean },
   metrics: { flag: "--metrics", env: "CHAT_METRICS", default: true, help: "Serve Prometheus metrics at /metrics", parse: boolean },

@@ -7,6 +7,8 @@ export interface SocketState extends SocketData {
   address: string;
   /** Counted against `address` in the admission limits until authenticated or closed. */
   pending: boolean;
+  /** When it started waiting (performance.now()): the oldest idle one may be evicted for a newcomer. */
+  pendingSince: number;
   headerToken: string | null;
   authTimer: ReturnType<typeof setTimeout> | null;
   /** Frames that arrived while the token was being checked, handled in order after ready. */

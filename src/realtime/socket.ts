@@ -29,7 +29,7 @@ export interface SocketEndpoint {
 export function createSocketEndpoint(deps: Deps & { hub: BunHub }): SocketEndpoint {
   const { db, hub, config, log } = deps;
   let nextId = 1;
-  const admission = new Admission();
+  const admission = new Admission(config.wsMaxPendingPerAddress);
   const stats = {
     opened: 0,
     get unauthenticated() {
@@ -76,7 +76,7 @@ export function createSocketEndpoint(deps: Deps & { hub: BunHub }): SocketEndpoi
     open(ws) {
       stats.opened++;
       const state = ws.data as SocketState;
-      admission.hold(state);
+      admission.hold(state, ws);
       if (state.headerToken) {
         state.backlog = [];
         void authenticate(ws, state.headerToken);
@@ -132,6 +132,7 @@ export function createSocketEndpoint(deps: Deps & { hub: BunHub }): SocketEndpoi
       userId: null,
       address,
       pending: false,
+      pendingSince: 0,
       headerToken,
       authTimer: null,
       backlog: null,

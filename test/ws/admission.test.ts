@@ -1,17 +1,21 @@
 // Sockets waiting for a token are limited per client address, so one client cannot lock everyone
-// out; an upgrade carrying a Bearer token is let through whatever the counts (it authenticates at once).
+// out; an upgrade carrying a Bearer token is let through whatever the counts (it authenticates at
+// once), and a socket idle for EVICT_AFTER_MS without its token makes room for a newcomer.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { randomBytes } from "node:crypto";
-import { MAX_PENDING_PER_ADDRESS } from "../../src/realtime/admission";
+import { CLOSE } from "../../src/realtime/protocol";
+import { EVICT_AFTER_MS } from "../../src/realtime/admission";
 import { type Api, client } from "../support/api";
 import { startTestServer, type TestServer } from "../support/server";
 import { barrier, closeAll, rawSocket, type TestSocket } from "../support/socket";
 
+/** Small, so the address fills in a few milliseconds (well under EVICT_AFTER_MS). */
+const MAX_PENDING_PER_ADDRESS = 20;
 let server: TestServer;
 let api: Api;
 beforeAll(async () => {
   // X-Forwarded-For stands for distinct client addresses on loopback.
-  server = await startTestServer({ rateLimit: false, trustProxy: true });
+  server = await startTestServer({ rateLimit: false, trustProxy: true, wsMaxPendingPerAddress: MAX_PENDING_PER_ADDRESS });
   api = client(server.url);
 });
 afterAll(() => server.close());
@@ -84,4 +88,20 @@ test("closing tokenless sockets frees their address's share", async () => {
     s.close();
     break;
   }
+});
+
+test("a socket idle without its token for EVICT_AFTER_MS is closed (4401) to admit a newcomer from its address", async () => {
+  const alice = await api.newUser("alice");
+  const idle: TestSocket[] = [];
+  for (let i = 0; i < MAX_PENDING_PER_ADDRESS; i++) idle.push(from("192.0.2.77"));
+  await Promise.all(idle.map((s) => s.opened));
+  await Bun.sleep(EVICT_AFTER_MS + 200);
+  const newcomer = from("192.0.2.77");
+  await newcomer.opened;
+  newcomer.send({ token: alice.token });
+  await newcomer.waitType("ready");
+  // The oldest idle one made room; the others are still open.
+  expect((await idle[0]!.waitClose()).code).toBe(CLOSE.unauthorized);
+  expect(idle.slice(1).filter((s) => s.closed !== null)).toEqual([]);
+  closeAll(...idle, newcomer);
 });
