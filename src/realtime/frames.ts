@@ -5,11 +5,10 @@
 // a per-user byte budget (SYNC_BYTES_PER_SECOND).
 import type { Deps } from "../deps";
 import { ApiError, storageApiError } from "../errors";
-import { iso, now } from "../lib/time";
+import { iso, monotonicMs, now } from "../lib/time";
 import { conversationStates } from "../modules/messages/conversation-state";
 import { prepareSend } from "../modules/messages/send";
 import { fetchMessages, isReadFor, markRead, readState, toMessageView } from "../modules/messages/service";
-import { monotonicMs } from "../lib/time";
 import type { BunHub, ChatSocket } from "./bun-hub";
 import { userTopic } from "../ports/bus";
 import type { SocketState } from "./socket-state";

@@ -5,14 +5,14 @@ import { ErrorBody, errorResponses, parseBody } from "../shared-model";
 import { UserView } from "../users/model";
 import { toUserView } from "../users/service";
 import { LoginBody, SignupBody, TokenResponse } from "./model";
-import { loginBudget, rateLimited } from "./login-budget";
+import { loginBudget, loginKeyOf, rateLimited } from "./login-budget";
 import { authPlugin, bearerSecurity } from "./plugin";
-import { checkCredentials, issueToken, signup } from "./service";
+import { checkCredentials, findUserByLogin, issueToken, signup } from "./service";
 
 // Brute force: 10 failed-or-not attempts per account (by username and by email together, and
 // current_password checks too) and 50 per address in any minute; 10 signups per address in 10 minutes.
 export const authModule = (deps: Deps) => {
-  const { perAccount, perAddress, signupsPerAddress, accountKey } = loginBudget(deps);
+  const { perAccount, perAddress, signupsPerAddress } = loginBudget(deps);
 
   return new Elysia({ prefix: "/api/v1/auth", tags: ["auth"] })
     .use(authPlugin(deps))
@@ -36,10 +36,12 @@ export const authModule = (deps: Deps) => {
       "/login",
       async ({ body, request, set }) => {
         const address = deps.clientAddress(request);
-        const account = accountKey(body.username);
+        // One lookup: it keys the account's budget (username and email alike) and is checked below.
+        const row = findUserByLogin(deps.db, body.username);
+        const account = loginKeyOf(body.username, row);
         const wait = Math.max(perAddress.hit(address), perAccount.hit(account));
         if (wait) throw rateLimited("login attempts", wait);
-        const user = await checkCredentials(deps.db, body.username, body.password);
+        const user = await checkCredentials(row, body.password);
         perAccount.reset(account);
         // A bearer token must not be kept by any cache on the way (RFC 6749 §5.1).
         set.headers["cache-control"] = "no-store";

@@ -17,11 +17,13 @@ export interface LoginBudget {
   perAccount: RateLimiter;
   perAddress: RateLimiter;
   signupsPerAddress: RateLimiter;
-  /** The key a login text spends from: the account's id when it names one, else the text itself. */
-  accountKey(login: string): string;
 }
 
 export const accountKeyOf = (userId: string) => `id:${userId}`;
+
+/** The key a login spends from: the account's id when the text names one, else the text itself. */
+export const loginKeyOf = (login: string, account: { id: string } | undefined) =>
+  account ? accountKeyOf(account.id) : `login:${login.toLowerCase()}`;
 
 export const rateLimited = (what: string, retryAfter: number) =>
   new ApiError(429, "rate_limited", `Too many ${what}, try again later`, { "Retry-After": String(retryAfter) });
@@ -30,22 +32,14 @@ export const rateLimited = (what: string, retryAfter: number) =>
 // (two test servers in one process) never do.
 const budgets = new WeakMap<object, LoginBudget>();
 
-export function loginBudget(deps: Pick<Deps, "db" | "config">): LoginBudget {
+export function loginBudget(deps: Pick<Deps, "config">): LoginBudget {
   let budget = budgets.get(deps);
   if (budget) return budget;
   const enabled = deps.config.rateLimit;
-  const byLogin = deps.db.$client.query<{ id: string }, [string]>(
-    "SELECT id FROM users WHERE username_key = ?1 OR email_key = ?1 LIMIT 1",
-  );
   budget = {
     perAccount: createRateLimiter(TRIES_PER_ACCOUNT, MINUTE_MS, enabled),
     perAddress: createRateLimiter(TRIES_PER_ADDRESS, MINUTE_MS, enabled),
     signupsPerAddress: createRateLimiter(SIGNUPS_PER_ADDRESS, SIGNUP_WINDOW_MS, enabled),
-    accountKey(login) {
-      const key = login.toLowerCase();
-      const row = byLogin.get(key);
-      return row ? accountKeyOf(row.id) : `login:${key}`;
-    },
   };
   budgets.set(deps, budget);
   return budget;

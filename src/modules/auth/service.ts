@@ -46,14 +46,18 @@ export async function signup(db: Db, input: SignupInput): Promise<UserRow> {
 const badCredentials = () =>
   new ApiError(401, "invalid_credentials", "Incorrect username or password", { "WWW-Authenticate": "Bearer" });
 
-/** One 401 and one hash's worth of time whether the user is unknown or the password is wrong. */
-export async function checkCredentials(db: Db, login: string, password: string): Promise<UserRow> {
+/** The account a login text names (username or email, case-insensitively), if any. */
+export function findUserByLogin(db: Db, login: string): UserRow | undefined {
   const key = login.toLowerCase();
-  const row = db
+  return db
     .select()
     .from(users)
     .where(or(eq(users.usernameKey, key), eq(users.emailKey, key)))
     .get();
+}
+
+/** One 401 and one hash's worth of time whether the user is unknown or the password is wrong. */
+export async function checkCredentials(row: UserRow | undefined, password: string): Promise<UserRow> {
   const ok = await verifyPassword(password, row?.passwordHash ?? (await dummyPasswordHash()));
   // A disabled account answers like a wrong password: the refusal says nothing about the password.
   if (!row || !ok || row.disabledAt !== null) throw badCredentials();

@@ -3,9 +3,8 @@ import type { Db } from "../../db/client";
 import { notFound, unprocessable } from "../../errors";
 import type { ChangeFeed } from "../../ports/changes";
 import { findOrCreateDirect } from "../conversations/service";
-import { requireWellFormed } from "./content";
+import { normalizeContent } from "./content";
 import { conversationStates } from "./conversation-state";
-import { normalizeContent } from "./service";
 import type { SendRequest } from "./writer";
 
 export interface SendInput {
@@ -16,7 +15,7 @@ export interface SendInput {
 }
 
 export function prepareSend(db: Db, feed: ChangeFeed, senderId: string, input: SendInput): SendRequest {
-  const content = requireWellFormed(normalizeContent(input.content));
+  const content = normalizeContent(input.content);
   let conversationId = input.conversationId ?? null;
   if (!conversationId) {
     if (!input.recipientId) throw unprocessable("conversation_id", "conversation_id or recipient_id is required");

@@ -4,7 +4,7 @@ import type { Db } from "../../db/client";
 import { notFound, unprocessable } from "../../errors";
 import { iso, now } from "../../lib/time";
 import type { ChangeFeed } from "../../ports/changes";
-import { MAX_CONTENT_LENGTH, type PageOptions, type ReadReceipt } from "./model";
+import type { PageOptions, ReadReceipt } from "./model";
 import { conversationStates, type ReadState } from "./conversation-state";
 import { encodeMessage, MESSAGE_COLUMNS, renderPage, type MessageRecord } from "./message-view";
 import { RecentMessages } from "./recent";
@@ -35,38 +35,6 @@ export function isMember(db: Db, conversationId: string, userId: string): boolea
       .query<{ one: number }, [string, string]>("SELECT 1 AS one FROM members WHERE conversation_id = ? AND user_id = ?")
       .get(conversationId, userId) !== null
   );
-}
-
-function codePoints(text: string): number {
-  let n = 0;
-  for (const _ of text) n++;
-  return n;
-}
-
-/**
- * Nothing a reader could see: controls (\u0000), format characters (\u200b, \u202e, the BOM), separators
- * and the other default-ignorable code points (Hangul fillers, variation selectors), the blank Braille pattern. `trim()` only
- * removes white space, so a message of these would show as an empty bubble or reorder what follows.
- */
-const INVISIBLE_ONLY = /^[\p{Cc}\p{Cf}\p{Z}\p{Default_Ignorable_Code_Point}\u2800]+$/u;
-
-export function isInvisibleOnly(text: string): boolean {
-  const first = text.charCodeAt(0);
-  // Most messages start with a visible ASCII character: no regex for them.
-  if (first > 0x20 && first < 0x7f) return false;
-  return INVISIBLE_ONLY.test(text);
-}
-
-export function normalizeContent(content: unknown): string {
-  if (typeof content !== "string") throw unprocessable("content", "must be a string");
-  const trimmed = content.trim();
-  if (trimmed.length === 0) throw unprocessable("content", "must not be empty");
-  if (isInvisibleOnly(trimmed)) throw unprocessable("content", "must contain a visible character");
-  // Characters are code points, as the original service counted them: an emoji is one, not two UTF-16 units.
-  if (trimmed.length > MAX_CONTENT_LENGTH && codePoints(trimmed) > MAX_CONTENT_LENGTH) {
-    throw unprocessable("content", `must be at most ${MAX_CONTENT_LENGTH} characters`);
-  }
-  return trimmed;
 }
 
 export function fetchMessages(db: Db, conversationId: string, page: PageOptions): MessageRecord[] {
