@@ -42,6 +42,12 @@ export const conversations = sqliteTable(
     directKey: text("direct_key"),
     // Highest seq handed out; the next message takes lastSeq + 1 in the same transaction.
     lastSeq: integer("last_seq").notNull().default(0),
+    // Revision: +1 per committed change members must see (message sent/edited/deleted, reaction,
+    // member added/removed, role, rename), gap-free like seq; taken in the change's transaction.
+    rev: integer("rev").notNull().default(0),
+    // The rev of the last change to the conversation itself (name, members, roles): /changes
+    // includes the Conversation when this is newer than the client's rev.
+    metaRev: integer("meta_rev").notNull().default(0),
     lastActivityAt: integer("last_activity_at").notNull(),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
@@ -63,6 +69,14 @@ export const members = sqliteTable(
     // Read cursor: every message with seq <= lastReadSeq is read by this member.
     lastReadSeq: integer("last_read_seq").notNull().default(0),
     lastReadAt: integer("last_read_at"),
+    // Delivered cursor (receipts): forward-only, never below last_read_seq.
+    lastDeliveredSeq: integer("last_delivered_seq").notNull().default(0),
+    // owner | admin | member; the creator of a group is its owner.
+    role: text("role").notNull().default("member"),
+    // Per-member settings: muted (until muted_until when set, Unix ms), pinned.
+    muted: integer("muted", { mode: "boolean" }).notNull().default(false),
+    mutedUntil: integer("muted_until"),
+    pinned: integer("pinned", { mode: "boolean" }).notNull().default(false),
     joinedAt: integer("joined_at").notNull(),
   },
   (t) => [
@@ -86,16 +100,58 @@ export const messages = sqliteTable(
     recipientId: text("recipient_id"),
     content: text("content").notNull(),
     clientMsgId: text("client_msg_id"),
+    // The conversation's rev at this message's last change (creation, edit, delete, reaction, reply).
+    rev: integer("rev").notNull().default(0),
+    editedAt: integer("edited_at"),
+    // Tombstone: content "" and no reactions once set; seq stays, so seq keeps no gaps.
+    deletedAt: integer("deleted_at"),
+    replyToId: text("reply_to_id"),
+    replyCount: integer("reply_count").notNull().default(0),
+    // JSON array of mentioned member ids, null when none.
+    mentions: text("mentions"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [
+    // Changes since a rev (GET /changes, sync with revs).
+    index("messages_conversation_rev").on(t.conversationId, t.rev),
+    // Replies of one message (?reply_to=).
+    index("messages_reply_to").on(t.replyToId, t.seq).where(sql`reply_to_id IS NOT NULL`),
     // Serves latest-N, before/after pages, unread ranges and last_message lookups.
     uniqueIndex("messages_conversation_seq").on(t.conversationId, t.seq),
     uniqueIndex("messages_idempotency")
       .on(t.conversationId, t.senderId, t.clientMsgId)
       .where(sql`client_msg_id IS NOT NULL`),
   ],
+);
+
+export const reactions = sqliteTable(
+  "reactions",
+  {
+    messageId: text("message_id")
+      .notNull()
+      .references(() => messages.id, { onDelete: "cascade" }),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    emoji: text("emoji").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.messageId, t.emoji, t.userId] })],
+);
+
+export const blocks = sqliteTable(
+  "blocks",
+  {
+    blockerId: text("blocker_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    blockedId: text("blocked_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.blockerId, t.blockedId] }), index("blocks_blocked").on(t.blockedId, t.blockerId)],
 );
 
 export type UserRow = typeof users.$inferSelect;

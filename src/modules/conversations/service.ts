@@ -16,11 +16,17 @@ export function findDirect(db: Db, a: string, b: string): ConversationRow | unde
   return db.select().from(conversations).where(eq(conversations.directKey, directKey(a, b))).get();
 }
 
-function insertConversation(db: Db, row: Omit<ConversationRow, "lastSeq">, memberIds: string[]): ConversationRow {
+function insertConversation(
+  db: Db,
+  row: Omit<ConversationRow, "lastSeq" | "rev" | "metaRev">,
+  memberIds: string[],
+): ConversationRow {
   return db.transaction((tx) => {
     const created = tx.insert(conversations).values(row).returning().get();
+    // The creator of a group owns it; roles do not matter in a direct conversation.
+    const roleOf = (userId: string) => (row.isGroup && userId === row.createdBy ? "owner" : "member");
     tx.insert(members)
-      .values(memberIds.map((userId) => ({ conversationId: row.id, userId, joinedAt: row.createdAt })))
+      .values(memberIds.map((userId) => ({ conversationId: row.id, userId, role: roleOf(userId), joinedAt: row.createdAt })))
       .run();
     return created;
   });
@@ -127,6 +133,8 @@ export function listConversationRows(db: Db, me: string, limit: number, offset: 
       isGroup: Boolean(r.is_group),
       createdBy: r.created_by as string,
       directKey: r.direct_key as string | null,
+      rev: r.rev as number,
+      metaRev: r.meta_rev as number,
       lastSeq: r.last_seq as number,
       lastActivityAt: r.last_activity_at as number,
       createdAt: r.created_at as number,
