@@ -3,6 +3,7 @@ import { Elysia } from "elysia";
 import type { Deps } from "./deps";
 import { ApiError, renderError } from "./errors";
 import { authModule } from "./modules/auth";
+import { changesModule } from "./modules/changes";
 import { conversationsModule } from "./modules/conversations";
 import { docsModule } from "./modules/docs";
 import { healthModule } from "./modules/health";
@@ -41,6 +42,7 @@ export function createApp(deps: Deps) {
       .use(usersModule(deps))
       .use(conversationsModule(deps))
       .use(messagesModule(deps))
+      .use(changesModule(deps))
       .use(metricsModule(deps, telemetry))
       .use(webModule())
   );

@@ -15,6 +15,7 @@ import { configurePasswords } from "./modules/auth/passwords";
 import { createTokenService } from "./modules/auth/tokens";
 import { Telemetry } from "./modules/metrics/telemetry";
 import { createChangeFeed } from "./modules/changes/feed";
+import { conversationStates } from "./modules/messages/conversation-state";
 import { createMessageWriter, type MessageWriter } from "./modules/messages/writer";
 import { StorageHealth } from "./storage-health";
 import { BunHub, type SocketData } from "./realtime/bun-hub";
@@ -72,7 +73,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const storage = new StorageHealth(log);
   const stopStorageWatch = storage.watch();
   const telemetry = new Telemetry(log, VERSION, storage);
-  const changes = createChangeFeed(db, hub, log);
+  const changes = createChangeFeed(conversationStates(db), hub, log);
   const writer = createMessageWriter(db, changes, {
     thread: config.writerThread,
     path: join(config.dataDir, DB_FILE),

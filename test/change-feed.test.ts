@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { openDatabase } from "../src/db/client";
 import { runMigrations } from "../src/db/migrate";
 import { createChangeFeed } from "../src/modules/changes/feed";
+import { conversationStates } from "../src/modules/messages/conversation-state";
 import { createConversation } from "../src/modules/conversations/service";
 import { prepareSend } from "../src/modules/messages/send";
 import { markRead } from "../src/modules/messages/service";
@@ -29,7 +30,7 @@ function setup() {
     isOnline: () => false,
     endSessions: () => log.push("end"),
   };
-  const feed = createChangeFeed(db, bus, { warn: (m) => log.push(`warn ${m}`) });
+  const feed = createChangeFeed(conversationStates(db), bus, { warn: (m) => log.push(`warn ${m}`) });
   const consumed: Change[] = [];
   feed.consume((c) => consumed.push(c));
   const at = Date.now();

@@ -16,6 +16,12 @@ const record = fc.record<MessageRecord>({
   recipient_id: fc.option(fc.uuid(), { nil: null }),
   content: fc.string({ unit: "binary", minLength: 1, maxLength: 200 }),
   client_msg_id: fc.option(fc.string({ minLength: 1, maxLength: 128 }), { nil: null }),
+  rev: fc.integer({ min: 0, max: 2 ** 40 }),
+  edited_at: fc.option(fc.integer({ min: 0, max: 4_102_444_800_000 }), { nil: null }),
+  deleted_at: fc.option(fc.integer({ min: 0, max: 4_102_444_800_000 }), { nil: null }),
+  reply_to_id: fc.option(fc.uuid(), { nil: null }),
+  reply_count: fc.nat(),
+  mentions: fc.option(fc.array(fc.uuid(), { minLength: 1, maxLength: 3 }).map((ids) => JSON.stringify(ids)), { nil: null }),
   created_at: fc.integer({ min: 0, max: 4_102_444_800_000 }),
   updated_at: fc.integer({ min: 0, max: 4_102_444_800_000 }),
 });

@@ -1,5 +1,5 @@
 // The recent-messages window must answer exactly what the database would, whatever was appended,
-// evicted or rewound in between: random operation sequences against a real SQLite file, with
+// edited, reacted to, evicted or rewound in between: random operation sequences against a real SQLite file, with
 // the database query as the oracle.
 import { afterAll, expect, test } from "bun:test";
 import fc from "fast-check";
@@ -10,7 +10,7 @@ import { openDatabase, type Db } from "../src/db/client";
 import { runMigrations } from "../src/db/migrate";
 import { encodeMessage, renderPage } from "../src/modules/messages/message-view";
 import { RecentMessages } from "../src/modules/messages/recent";
-import { fetchMessages, toMessageView, type PageOptions } from "../src/modules/messages/service";
+import { encodeWithReactions, fetchMessages, toMessageView, type PageOptions } from "../src/modules/messages/service";
 import { propertyParams } from "./support/property";
 
 const dir = mkdtempSync(join(tmpdir(), "chat-recent-"));
@@ -36,24 +36,47 @@ function freshDb(conversations: number) {
   return { db, userId, ids };
 }
 
-/** Appends like the writer does: rows and last_seq in one transaction. */
+/** Appends like the writer does: rows, last_seq and rev in one transaction. */
 function append(db: Db, conversationId: string, senderId: string, count: number) {
   db.$client.transaction(() => {
     for (let i = 0; i < count; i++) {
-      const { last_seq } = db.$client
-        .query<{ last_seq: number }, [string]>("UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq")
+      const { last_seq, rev } = db.$client
+        .query<{ last_seq: number; rev: number }, [string]>(
+          "UPDATE conversations SET last_seq = last_seq + 1, rev = rev + 1 WHERE id = ? RETURNING last_seq, rev",
+        )
         .get(conversationId)!;
       db.$client
         .query(
-          "INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, created_at, updated_at) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)",
+          "INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, rev, created_at, updated_at) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)",
         )
-        .run(Bun.randomUUIDv7(), conversationId, last_seq, senderId, `m${last_seq} "quoted" \\ ✓ 😀`, last_seq % 3 ? null : `c${last_seq}`, 1_700_000_000_000 + last_seq, 1_700_000_000_000 + last_seq);
+        .run(Bun.randomUUIDv7(), conversationId, last_seq, senderId, `m${last_seq} "quoted" \\ ✓ 😀`, last_seq % 3 ? null : `c${last_seq}`, rev, 1_700_000_000_000 + last_seq, 1_700_000_000_000 + last_seq);
+    }
+  })();
+}
+
+/** Changes one message like an edit, a delete or a reaction does: the conversation's next rev. */
+function change(db: Db, conversationId: string, userId: string, at: number, kind: "edit" | "react" | "delete") {
+  const n = lastSeqOf(db, conversationId);
+  if (n === 0) return;
+  const seq = Math.max(1, Math.round(at * n));
+  db.$client.transaction(() => {
+    const { rev } = db.$client
+      .query<{ rev: number }, [string]>("UPDATE conversations SET rev = rev + 1 WHERE id = ? RETURNING rev")
+      .get(conversationId)!;
+    const row = db.$client
+      .query<{ id: string }, [number, string, number]>("UPDATE messages SET rev = ? WHERE conversation_id = ? AND seq = ? RETURNING id")
+      .get(rev, conversationId, seq)!;
+    if (kind === "edit") db.$client.query("UPDATE messages SET content = 'edited ' || seq, edited_at = 1 WHERE id = ?").run(row.id);
+    if (kind === "delete") db.$client.query("UPDATE messages SET content = '', deleted_at = 2 WHERE id = ?").run(row.id);
+    if (kind === "react") {
+      db.$client.query("INSERT OR IGNORE INTO reactions (message_id, user_id, emoji, created_at) VALUES (?, ?, ?, ?)").run(row.id, userId, seq % 2 ? "👍" : ":tada:", rev);
     }
   })();
 }
 
 const lastSeqOf = (db: Db, id: string) =>
   db.$client.query<{ last_seq: number }, [string]>("SELECT last_seq FROM conversations WHERE id = ?").get(id)!.last_seq;
+const revOf = (db: Db, id: string) => db.$client.query<{ rev: number }, [string]>("SELECT rev FROM conversations WHERE id = ?").get(id)!.rev;
 
 const pageArb: fc.Arbitrary<(n: number) => PageOptions> = fc.oneof(
   fc.record({ limit: fc.integer({ min: 1, max: 100 }) }).map((p) => () => p),
@@ -67,11 +90,16 @@ const pageArb: fc.Arbitrary<(n: number) => PageOptions> = fc.oneof(
 
 type Op =
   | { kind: "append"; conversation: number; count: number }
+  | { kind: "edit" | "react" | "delete"; conversation: number; at: number }
   | { kind: "page"; conversation: number; page: (n: number) => PageOptions }
   | { kind: "rewind"; conversation: number; keep: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 3, arbitrary: fc.record({ kind: fc.constant("append" as const), conversation: fc.nat(2), count: fc.oneof(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 90, max: 260 })) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({ kind: fc.constantFrom("edit" as const, "react" as const, "delete" as const), conversation: fc.nat(2), at: fc.double({ min: 0, max: 1, noNaN: true }) }),
+  },
   { weight: 6, arbitrary: fc.record({ kind: fc.constant("page" as const), conversation: fc.nat(2), page: pageArb }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant("rewind" as const), conversation: fc.nat(2), keep: fc.double({ min: 0, max: 1, noNaN: true }).map((x) => x) }) },
 );
@@ -87,16 +115,17 @@ test("every page the window answers equals the database's, across appends, evict
         for (const op of ops) {
           const id = ids[op.conversation]!;
           if (op.kind === "append") append(db, id, userId, op.count);
+          else if (op.kind === "edit" || op.kind === "react" || op.kind === "delete") change(db, id, userId, op.at, op.kind);
           else if (op.kind === "rewind") {
             // A restored backup: history cut back, last_seq lower than the window has seen.
             const keep = Math.floor(op.keep * lastSeqOf(db, id));
             db.$client.query("DELETE FROM messages WHERE conversation_id = ? AND seq > ?").run(id, keep);
-            db.$client.query("UPDATE conversations SET last_seq = ? WHERE id = ?").run(keep, id);
-          } else {
+            db.$client.query("UPDATE conversations SET last_seq = ?, rev = rev + 1 WHERE id = ?").run(keep, id);
+          } else if (op.kind === "page") {
             const n = lastSeqOf(db, id);
             const page = op.page(n);
-            const got = recent.page(id, n, page);
-            const expected = fetchMessages(db, id, page).map(encodeMessage);
+            const got = recent.page(id, { rev: revOf(db, id), lastSeq: n }, page);
+            const expected = encodeWithReactions(db, fetchMessages(db, id, page));
             if (got !== null) {
               answered++;
               expect(got).toEqual(expected);
@@ -120,8 +149,13 @@ test("a rendered page is the same JSON as the message views, with is_read per re
   append(db, ids[0]!, userId, 7);
   const rows = fetchMessages(db, ids[0]!, { limit: 50 });
   const isRead = (seq: number) => seq <= 4;
-  const json = renderPage(rows.map(encodeMessage), (m) => isRead(m.seq));
-  expect(JSON.parse(new TextDecoder().decode(json))).toEqual(rows.map((r) => toMessageView(r, isRead(r.seq))));
-  expect(new TextDecoder().decode(renderPage([], () => true))).toBe("[]");
+  change(db, ids[0]!, userId, 0.5, "react");
+  change(db, ids[0]!, userId, 0.1, "edit");
+  const reacted = fetchMessages(db, ids[0]!, { limit: 50 });
+  const json = renderPage(encodeWithReactions(db, reacted), (m) => isRead(m.seq), userId);
+  const tallies = reacted.map((r) => (r.seq === 4 ? [{ emoji: ":tada:", userIds: [userId] }] : undefined));
+  expect(JSON.parse(new TextDecoder().decode(json))).toEqual(reacted.map((r, i) => toMessageView(r, isRead(r.seq), tallies[i], userId)));
+  expect(JSON.parse(new TextDecoder().decode(json))[3].reactions).toEqual([{ emoji: ":tada:", count: 1, me: true }]);
+  expect(new TextDecoder().decode(renderPage([], () => true, userId))).toBe("[]");
   db.$client.close();
 });

@@ -1,13 +1,33 @@
 // The change feed port: every committed change enters here once, after its commit. The feed keeps
 // caches exact, publishes the change's event once on the bus, then hands it to later consumers
-// (webhook outbox, search index, mentions). Nothing else publishes changes; presence and typing
-// are not changes (nothing is stored) and go straight to the bus.
+// (search index, mentions, metrics). Nothing else publishes changes; presence and typing are not
+// changes (nothing is stored) and go straight to the bus.
+//
+// Every change a conversation's members must see took the conversation's next `rev` in its own
+// transaction (gap-free, like seq); read and delivery cursors are not revisions.
+import type { ConversationView } from "../modules/conversations/model";
+import type { MessageRecord, ReactionTally } from "../modules/messages/message-view";
 import type { MessageView, ReadReceipt } from "../modules/messages/model";
 
 export type Change =
   | { type: "message_created"; message: MessageView; at: number }
+  /** Edited, deleted (tombstone), reacted to, or replied to: the message in its new state. */
+  | { type: "message_updated"; record: MessageRecord; reactions: ReactionTally[]; at: number }
   | { type: "read_moved"; receipt: Omit<ReadReceipt, "read_at">; at: number }
-  | { type: "conversation_created"; conversationId: string; memberIds: string[]; at: number };
+  | { type: "delivered_moved"; conversationId: string; userId: string; lastDeliveredSeq: number; at: number }
+  | { type: "conversation_created"; conversationId: string; memberIds: string[]; at: number }
+  | {
+      type: "conversation_updated";
+      conversationId: string;
+      rev: number;
+      /** Members after the change; `added` and `removed` are the membership moves it made. */
+      memberIds: string[];
+      added: string[];
+      removed: string[];
+      /** The Conversation as one member sees it (unread counts, role, settings differ per member). */
+      viewFor(userId: string): ConversationView;
+      at: number;
+    };
 
 export type ChangeConsumer = (change: Change) => void;
 

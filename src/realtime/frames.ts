@@ -22,8 +22,11 @@ import {
   SYNC_MAX_PER_ROUND,
   SYNC_PAGE,
   syncPositions,
+  syncRevs,
   TYPING_THROTTLE_MS,
+  type SyncRequest,
 } from "./protocol";
+import { changesSince } from "../modules/changes/service";
 
 export function createFrameHandler(deps: Deps & { hub: BunHub }) {
   const { db, hub, log } = deps;
@@ -93,7 +96,7 @@ export function createFrameHandler(deps: Deps & { hub: BunHub }) {
     hub.publishEncoded(topics, payload);
   }
 
-  function onSync(ws: ChatSocket, userId: string, positions: [string, number][]) {
+  function onSync(ws: ChatSocket, userId: string, positions: SyncRequest) {
     if (!deps.config.rateLimit) return syncRound(ws, userId, positions, { bytes: Infinity });
     const state = ws.data as SocketState;
     const bytes = syncBudget(userId);
@@ -114,12 +117,12 @@ export function createFrameHandler(deps: Deps & { hub: BunHub }) {
     syncRound(ws, userId, positions, bytes);
   }
 
-  function syncRound(ws: ChatSocket, userId: string, positions: [string, number][], bytes: { bytes: number }) {
+  function syncRound(ws: ChatSocket, userId: string, request: SyncRequest, bytes: { bytes: number }) {
     let budget = SYNC_MAX_PER_ROUND;
     let conversationsRead = 0;
     let hasMore = false;
     const timestamp = iso(now());
-    for (const [conversationId, since] of positions) {
+    for (const [conversationId, since] of request.since) {
       // Not a member: ignored, as the contract says, without a query. Up to date: nothing to read.
       if (!hub.isMemberOnline(userId, conversationId)) continue;
       const state = states.readState(conversationId, userId);
@@ -147,6 +150,35 @@ export function createFrameHandler(deps: Deps & { hub: BunHub }) {
           send(ws, { type: "sync_done", has_more: true });
           return;
         }
+      }
+    }
+    // v2: `revs` answers with `changes` frames (edits, deletes, reactions, members), same budget.
+    for (const [conversationId, rev] of request.revs) {
+      if (hasMore) break;
+      if (!hub.isMemberOnline(userId, conversationId)) continue;
+      const state = states.get(conversationId);
+      if (!state || rev >= state.rev) continue;
+      if (budget <= 0 || conversationsRead >= SYNC_MAX_CONVERSATIONS_PER_ROUND) {
+        hasMore = true;
+        break;
+      }
+      conversationsRead++;
+      const changes = changesSince(db, hub, userId, conversationId, rev, Math.min(SYNC_PAGE, budget));
+      const frame = JSON.stringify({
+        type: "changes",
+        conversation_id: conversationId,
+        rev: changes.rev,
+        ...(changes.conversation ? { conversation: changes.conversation } : {}),
+        messages: changes.messages,
+        has_more: changes.has_more,
+      });
+      ws.send(frame);
+      bytes.bytes -= frame.length;
+      budget -= Math.max(1, changes.messages.length);
+      if (changes.has_more) hasMore = true;
+      if (ws.getBufferedAmount() > SYNC_MAX_BUFFERED_BYTES || bytes.bytes <= 0) {
+        send(ws, { type: "sync_done", has_more: true });
+        return;
       }
     }
     send(ws, { type: "sync_done", has_more: hasMore });
@@ -181,7 +213,7 @@ export function createFrameHandler(deps: Deps & { hub: BunHub }) {
         case "ping":
           return send(ws, { type: "pong", timestamp: iso(now()) });
         case "sync":
-          return onSync(ws, userId, syncPositions(frame));
+          return onSync(ws, userId, { since: syncPositions(frame), revs: syncRevs(frame) });
         default:
           throw frameError("unknown_type", `type: unknown frame type ${JSON.stringify(type.slice(0, 60))}`);
       }

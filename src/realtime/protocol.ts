@@ -74,19 +74,29 @@ export function clientMsgId(frame: Record<string, unknown>): string | undefined 
   return value;
 }
 
-/** `since` of a sync frame: conversation id → last seq the client holds. */
-export function syncPositions(frame: Record<string, unknown>): [string, number][] {
-  const since = frame.since ?? {};
-  if (typeof since !== "object" || since === null || Array.isArray(since)) {
-    throw frameError("validation_error", "since: must be an object of conversation_id to seq");
+/** A sync frame: v1 `since` (conversation id → last seq held) and v2 `revs` (→ last rev applied). */
+export interface SyncRequest {
+  since: [string, number][];
+  revs: [string, number][];
+}
+
+function positionsOf(frame: Record<string, unknown>, key: "since" | "revs", what: string): [string, number][] {
+  const value = frame[key] ?? {};
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw frameError("validation_error", `${key}: must be an object of conversation_id to ${what}`);
   }
-  const entries = Object.entries(since as Record<string, unknown>);
-  if (entries.length > 10_000) throw frameError("validation_error", "since: too many conversations");
-  return entries.map(([id, seq]) => {
-    if (!UUID.test(id)) throw frameError("validation_error", `since.${id}: key must be a conversation UUID`);
-    if (typeof seq !== "number" || !Number.isInteger(seq) || seq < 0) {
-      throw frameError("validation_error", `since.${id}: must be a non-negative integer seq`);
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length > 10_000) throw frameError("validation_error", `${key}: too many conversations`);
+  return entries.map(([id, n]) => {
+    if (!UUID.test(id)) throw frameError("validation_error", `${key}.${id}: key must be a conversation UUID`);
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 0) {
+      throw frameError("validation_error", `${key}.${id}: must be a non-negative integer ${what}`);
     }
-    return [id, seq];
+    return [id.toLowerCase(), n];
   });
 }
+
+/** `since` of a sync frame: conversation id → last seq the client holds. */
+export const syncPositions = (frame: Record<string, unknown>) => positionsOf(frame, "since", "seq");
+/** `revs` of a sync frame (v2): conversation id → last rev the client applied. */
+export const syncRevs = (frame: Record<string, unknown>) => positionsOf(frame, "revs", "rev");

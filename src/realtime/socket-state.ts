@@ -1,6 +1,7 @@
 // What the endpoint keeps per socket (in ws.data: Elysia and Bun give a new wrapper per event).
 import type { TokenBucket } from "../lib/rate-limiter";
 import type { SocketData } from "./bun-hub";
+import type { SyncRequest } from "./protocol";
 
 export interface SocketState extends SocketData {
   /** The peer address, for the per-address limit on sockets still waiting for a token. */
@@ -20,7 +21,7 @@ export interface SocketState extends SocketData {
   /** Closes the socket when its token expires. */
   expiryTimer: ReturnType<typeof setTimeout> | null;
   /** A sync waiting for its user's sync budget to refill (the latest positions asked for). */
-  pendingSync: [string, number][] | null;
+  pendingSync: SyncRequest | null;
   syncTimer: ReturnType<typeof setTimeout> | null;
   closed: boolean;
 }

@@ -1,6 +1,8 @@
 // Contract-shape checks shared by every suite: the {detail, code} error body, what a response must never
 // leak, timestamps and ids, and the exact keys of the User, Message and Conversation views.
 import { expect } from "bun:test";
+import { ConversationView } from "../../src/modules/conversations/model";
+import { MessageView } from "../../src/modules/messages/model";
 import type { ApiResponse } from "./api";
 
 /** The contract's timestamps: ISO 8601 in UTC with milliseconds. */
@@ -63,10 +65,14 @@ export function expectUserView(u: any, self: boolean) {
   if (u.last_seen_at !== null) expect(u.last_seen_at).toMatch(ISO_MS);
 }
 
-const MESSAGE_KEYS = ["client_msg_id", "content", "conversation_id", "created_at", "id", "is_read", "recipient_id", "sender_id", "seq", "updated_at"];
+/** v1's Message; v2 adds fields (rev, edits, reactions, …) that the schema lists and v1 clients ignore. */
+const MESSAGE_V1_KEYS = ["client_msg_id", "content", "conversation_id", "created_at", "id", "is_read", "recipient_id", "sender_id", "seq", "updated_at"];
+const MESSAGE_KEYS = Object.keys(MessageView.properties);
 
 export function expectMessageView(m: any) {
+  for (const key of MESSAGE_V1_KEYS) expect(MESSAGE_KEYS).toContain(key);
   expectExactKeys(m, MESSAGE_KEYS);
+  expect(Number.isInteger(m.rev) && m.rev >= 1).toBe(true);
   expect(m.id).toMatch(UUID);
   expect(m.conversation_id).toMatch(UUID);
   expect(m.sender_id).toMatch(UUID);
@@ -76,10 +82,12 @@ export function expectMessageView(m: any) {
   expect(m.updated_at).toMatch(ISO_MS);
 }
 
-// member_count is an addition to v1's Conversation (a v1 client ignores it); everything else is v1.
-const CONVERSATION_KEYS = ["created_at", "created_by", "id", "is_group", "last_message", "member_count", "name", "participants", "unread_count", "updated_at"];
+// v2 adds fields to v1's Conversation (member_count, rev, members, …) that a v1 client ignores.
+const CONVERSATION_V1_KEYS = ["created_at", "created_by", "id", "is_group", "last_message", "name", "participants", "unread_count", "updated_at"];
+const CONVERSATION_KEYS = Object.keys(ConversationView.properties);
 
 export function expectConversationView(c: any, me: string) {
+  for (const key of CONVERSATION_V1_KEYS) expect(CONVERSATION_KEYS).toContain(key);
   expectExactKeys(c, CONVERSATION_KEYS);
   expect(c.id).toMatch(UUID);
   expect(c.created_at).toMatch(ISO_MS);

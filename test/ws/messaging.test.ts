@@ -53,7 +53,7 @@ describe("message", () => {
     expect(a1!.frames.indexOf(ack)).toBeLessThan(a1!.frames.indexOf(mine));
     for (const s of [a1!, a2!, b1!, b2!]) {
       const event = await s.waitType("new_message");
-      expect(event).toEqual({ type: "new_message", message: ack.message, timestamp: expect.stringMatching(ISO_MS) });
+      expect(event).toEqual({ type: "new_message", message: ack.message, rev: ack.message.rev, timestamp: expect.stringMatching(ISO_MS) });
     }
     await barrier(a1!, a2!, b1!, b2!);
     for (const s of [a1!, a2!, b1!, b2!]) expect(newMessages(s)).toHaveLength(1);

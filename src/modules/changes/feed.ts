@@ -1,35 +1,84 @@
 // The one path of committed changes (ports/changes.ts): caches first, then the event published
 // once (encoded once by the bus), then consumers. A consumer that throws is logged and skipped:
 // the change is committed and its event out, so nothing can be undone here.
-import type { Db } from "../../db/client";
+//
+// Frames whose content depends on the reader (a message with reactions: `me`; a Conversation:
+// unread count, role, settings) go to each online member's own topic instead of the conversation's.
 import type { Logger } from "../../lib/logger";
-import { conversationTopic, type Hub } from "../../ports/bus";
+import { conversationTopic, userTopic, type Hub } from "../../ports/bus";
 import type { Change, ChangeConsumer, ChangeFeed } from "../../ports/changes";
 import { iso } from "../../lib/time";
-import { conversationStates } from "../messages/conversation-state";
+import type { ConversationStates } from "../messages/conversation-state";
+import { toMessageView } from "../messages/message-view";
 
-export function createChangeFeed(db: Db, hub: Hub, log: Pick<Logger, "warn">): ChangeFeed {
-  const states = conversationStates(db);
+export function createChangeFeed(states: ConversationStates, hub: Hub, log: Pick<Logger, "warn">): ChangeFeed {
   const consumers = new Set<ChangeConsumer>();
 
   function apply(change: Change) {
+    const timestamp = iso(change.at);
     switch (change.type) {
       case "message_created": {
         const { message } = change;
-        states.noteStored(message.conversation_id, message.seq);
-        hub.publish(conversationTopic(message.conversation_id), { type: "new_message", message, timestamp: iso(change.at) });
+        states.noteStored(message.conversation_id, message.seq, message.rev);
+        hub.publish(conversationTopic(message.conversation_id), { type: "new_message", message, rev: message.rev, timestamp });
+        return;
+      }
+      case "message_updated": {
+        const { record, reactions } = change;
+        states.noteRev(record.conversation_id, record.rev);
+        const state = states.get(record.conversation_id);
+        if (!state) return;
+        const frameFor = (viewerId?: string) => {
+          const cursor = viewerId === undefined ? 0 : (state.cursors.get(viewerId) ?? 0);
+          // is_read as v1 defines it, for this reader (the sender: every other member has read it).
+          let isRead = cursor >= record.seq;
+          if (viewerId === record.sender_id) {
+            isRead = true;
+            for (const [member, c] of state.cursors) if (member !== viewerId && c < record.seq) isRead = false;
+          }
+          return { type: "message_updated", message: toMessageView(record, isRead, reactions, viewerId), rev: record.rev, timestamp };
+        };
+        if (reactions.length === 0 || record.deleted_at !== null) {
+          hub.publish(conversationTopic(record.conversation_id), frameFor());
+          return;
+        }
+        for (const member of state.cursors.keys()) if (hub.isOnline(member)) hub.publish(userTopic(member), frameFor(member));
         return;
       }
       case "read_moved": {
         const { receipt } = change;
         states.noteRead(receipt.conversation_id, receipt.user_id, receipt.last_read_seq);
-        hub.publish(conversationTopic(receipt.conversation_id), { type: "message_read", ...receipt, timestamp: iso(change.at) });
+        hub.publish(conversationTopic(receipt.conversation_id), { type: "message_read", ...receipt, timestamp });
         return;
       }
+      case "delivered_moved":
+        hub.publish(conversationTopic(change.conversationId), {
+          type: "message_delivered",
+          conversation_id: change.conversationId,
+          user_id: change.userId,
+          last_delivered_seq: change.lastDeliveredSeq,
+          timestamp,
+        });
+        return;
       case "conversation_created":
         // Already open sockets of every member receive the conversation's events from now on.
         hub.joinConversation(change.conversationId, change.memberIds);
         return;
+      case "conversation_updated": {
+        const { conversationId, rev } = change;
+        // Members changed: the cached state is re-read on next use, sockets follow at once.
+        states.invalidate(conversationId);
+        if (change.removed.length > 0) hub.leaveConversation(conversationId, change.removed);
+        if (change.added.length > 0) hub.joinConversation(conversationId, change.added);
+        for (const userId of change.removed) {
+          hub.publish(userTopic(userId), { type: "conversation_removed", conversation_id: conversationId, rev, timestamp });
+        }
+        for (const userId of change.memberIds) {
+          if (!hub.isOnline(userId)) continue;
+          hub.publish(userTopic(userId), { type: "conversation_updated", conversation: change.viewFor(userId), rev, timestamp });
+        }
+        return;
+      }
     }
   }
 

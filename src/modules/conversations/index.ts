@@ -78,7 +78,7 @@ export const conversationsModule = (deps: Deps) => {
     })
     .put(
       "/:conversation_id",
-      ({ params, body, user }) => view(user.id, renameConversation(deps.db, user.id, params.conversation_id, body.name)),
+      ({ params, body, user }) => view(user.id, renameConversation(deps.db, deps.changes, deps.hub, user.id, params.conversation_id, body.name)),
       {
         auth: true,
         params: IdParams("conversation_id"),

@@ -13,6 +13,7 @@ export const ConversationView = t.Object({
   name: t.Union([t.String(), t.Null()]),
   is_group: t.Boolean(),
   created_by: Uuid,
+  rev: t.Integer({ minimum: 0, description: "Revision: +1 per committed change members see (messages, edits, reactions, members, renames)" }),
   participants: t.Array(UserView, {
     description:
       `Members in joining order. In the list (GET /conversations) a group of more than ${LIST_PARTICIPANTS} members shows ` +

@@ -6,6 +6,7 @@ import { notFound, unprocessable } from "../../errors";
 import { iso, now } from "../../lib/time";
 import type { Hub } from "../../ports/bus";
 import type { ChangeFeed } from "../../ports/changes";
+import { commitRevision } from "../changes/revision";
 import { isReadFor, MESSAGE_COLUMNS, readState, toMessageView, unreadCounts, type MessageRecord } from "../messages/service";
 import { toUserView } from "../users/service";
 import type { ConversationView, CreateConversationBody } from "./model";
@@ -95,18 +96,48 @@ export function createConversation(db: Db, feed: ChangeFeed, me: string, body: C
   return { row, created: true };
 }
 
-export function renameConversation(db: Db, me: string, conversationId: string, name: string | null | undefined) {
+/** Renames a group: a change (next rev) reported as conversation_updated; the same name is no change. */
+export function renameConversation(
+  db: Db,
+  feed: ChangeFeed,
+  hub: Pick<Hub, "isOnline">,
+  me: string,
+  conversationId: string,
+  name: string | null | undefined,
+) {
   const row = getConversationRow(db, me, conversationId);
   if (name === undefined) return row;
   if (!row.isGroup) throw unprocessable("name", "a direct conversation cannot be renamed");
   const trimmed = name?.trim();
   if (!trimmed) throw unprocessable("name", "a group needs a name");
-  return db
-    .update(conversations)
-    .set({ name: trimmed, updatedAt: now() })
-    .where(eq(conversations.id, conversationId))
-    .returning()
-    .get()!;
+  if (trimmed === row.name) return row;
+  const revision = commitRevision(db, conversationId, { meta: true }, () =>
+    db.update(conversations).set({ name: trimmed }).where(eq(conversations.id, conversationId)).returning().get()!,
+  );
+  if (!revision) return row;
+  reportConversationUpdated(db, feed, hub, revision.result, revision.rev, revision.at, { added: [], removed: [] });
+  return revision.result;
+}
+
+/** Reports a committed change to a conversation itself (name, members, roles) to the feed. */
+export function reportConversationUpdated(
+  db: Db,
+  feed: ChangeFeed,
+  hub: Pick<Hub, "isOnline">,
+  row: ConversationRow,
+  rev: number,
+  at: number,
+  moves: { added: string[]; removed: string[] },
+) {
+  feed.committed({
+    type: "conversation_updated",
+    conversationId: row.id,
+    rev,
+    memberIds: memberIds(db, row.id),
+    ...moves,
+    viewFor: (userId) => toConversationViews(db, hub, userId, [row])[0]!,
+    at,
+  });
 }
 
 export function getConversationRow(db: Db, me: string, conversationId: string): ConversationRow {
@@ -215,6 +246,7 @@ export function toConversationViews(
       name: r.name,
       is_group: r.isGroup,
       created_by: r.createdBy,
+      rev: r.rev,
       participants: participants.get(r.id) ?? [],
       member_count: counts.get(r.id) ?? 0,
       created_at: iso(r.createdAt),

@@ -4,7 +4,7 @@
 // the event loop.
 import type { Database } from "bun:sqlite";
 import { storageFaultOf } from "../../storage-faults";
-import type { MessageRecord } from "./service";
+import { MESSAGE_COLUMNS, type MessageRecord } from "./message-view";
 
 export interface SendRequest {
   conversationId: string;
@@ -13,6 +13,10 @@ export interface SendRequest {
   recipientId: string | null;
   content: string;
   clientMsgId: string | null;
+  /** A message of the same conversation this one answers (checked by prepareSend). */
+  replyToId?: string | null;
+  /** Ids of the members mentioned in the content. */
+  mentions?: string[] | null;
 }
 
 /** A failure as plain data (it crosses the thread boundary): SQLite's code and message. */
@@ -21,7 +25,8 @@ export interface WriteFailure {
   message: string;
 }
 
-export type Outcome = { record: MessageRecord; created: boolean } | { error: WriteFailure };
+/** `parent`: the message replied to, after its reply_count grew in the same change. */
+export type Outcome = { record: MessageRecord; created: boolean; parent?: MessageRecord } | { error: WriteFailure };
 
 export type CommitResult =
   /** The write lock is held elsewhere: nothing was written, try again later. */
@@ -32,7 +37,6 @@ export type CommitResult =
    */
   | { busy: false; outcomes: Outcome[]; failed?: WriteFailure; foreign?: boolean };
 
-const COLUMNS = "id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, created_at, updated_at";
 
 export const failureOf = (error: unknown): WriteFailure => ({
   code: String((error as { code?: unknown } | null)?.code ?? ""),
@@ -46,13 +50,23 @@ const isStorageFailure = (f: WriteFailure) => storageFaultOf(f.code, f.message) 
 /** `watchForeign`: note other connections' commits (the writer thread; inline it costs a read for nothing). */
 export function createCommitter(client: Database, watchForeign = false) {
   const findExisting = client.query<MessageRecord, [string, string, string]>(
-    `SELECT ${COLUMNS} FROM messages WHERE conversation_id = ? AND sender_id = ? AND client_msg_id = ?`,
+    `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND sender_id = ? AND client_msg_id = ?`,
   );
-  const nextSeq = client.query<{ last_seq: number }, [number, number, string]>(
-    "UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = ?, updated_at = ? WHERE id = ? RETURNING last_seq",
+  // A message is a change: it takes the next seq and the next rev of its conversation.
+  const nextSeq = client.query<{ last_seq: number; rev: number }, [number, number, string]>(
+    "UPDATE conversations SET last_seq = last_seq + 1, rev = rev + 1, last_activity_at = ?, updated_at = ? WHERE id = ? RETURNING last_seq, rev",
   );
-  const insert = client.query<null, [string, string, number, string, string | null, string, string | null, number, number]>(
-    `INSERT INTO messages (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  const insert = client.query<
+    null,
+    [string, string, number, string, string | null, string, string | null, number, string | null, string | null, number, number]
+  >(
+    `INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, rev, reply_to_id, mentions, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  // The parent of a reply changes in the same change (same rev): its reply_count grows.
+  const bumpParent = client.query<MessageRecord, [number, number, string, string]>(
+    `UPDATE messages SET reply_count = reply_count + 1, rev = ?, updated_at = ? WHERE id = ? AND conversation_id = ? AND deleted_at IS NULL
+     RETURNING ${MESSAGE_COLUMNS}`,
   );
   const begin = client.prepare("BEGIN IMMEDIATE");
   const dataVersion = client.prepare<{ data_version: number }, []>("PRAGMA data_version");
@@ -67,7 +81,7 @@ export function createCommitter(client: Database, watchForeign = false) {
   const commit = client.prepare("COMMIT");
   const rollback = client.prepare("ROLLBACK");
 
-  const writeOne = (r: SendRequest, at: number): { record: MessageRecord; created: boolean } => {
+  const writeOne = (r: SendRequest, at: number): { record: MessageRecord; created: boolean; parent?: MessageRecord } => {
     if (r.clientMsgId !== null) {
       const existing = findExisting.get(r.conversationId, r.senderId, r.clientMsgId);
       if (existing) return { record: existing, created: false };
@@ -82,11 +96,34 @@ export function createCommitter(client: Database, watchForeign = false) {
       recipient_id: r.recipientId,
       content: r.content,
       client_msg_id: r.clientMsgId,
+      rev: seq.rev,
+      edited_at: null,
+      deleted_at: null,
+      reply_to_id: r.replyToId ?? null,
+      reply_count: 0,
+      mentions: r.mentions?.length ? JSON.stringify(r.mentions) : null,
       created_at: at,
       updated_at: at,
     };
-    insert.run(record.id, record.conversation_id, record.seq, record.sender_id, record.recipient_id, record.content, record.client_msg_id, at, at);
-    return { record, created: true };
+    insert.run(
+      record.id,
+      record.conversation_id,
+      record.seq,
+      record.sender_id,
+      record.recipient_id,
+      record.content,
+      record.client_msg_id,
+      record.rev,
+      record.reply_to_id,
+      record.mentions,
+      at,
+      at,
+    );
+    if (record.reply_to_id === null) return { record, created: true };
+    // A parent deleted since prepareSend checked it: the reply fails alone (no half change).
+    const parent = bumpParent.get(record.rev, at, record.reply_to_id, record.conversation_id);
+    if (!parent) throw new Error("reply_to_id: the message replied to no longer exists");
+    return { record, created: true, parent };
   };
 
   // IMMEDIATE: take the write lock at BEGIN, where a lock held elsewhere shows up as SQLITE_BUSY

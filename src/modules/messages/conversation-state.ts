@@ -2,17 +2,19 @@
 // member's read cursor), answered from memory. On this hardware each SQLite read outside a
 // transaction costs two lock syscalls and an fstat, more than the rest of a cached GET.
 //
-// Kept exact by the only writers of these columns, which report here after they commit: the
-// message writer (last_seq) and markRead (read cursors). Members are set when a conversation is
-// created and never change afterwards (no route adds or removes them). A commit by any other
-// process (an operator's sqlite3, a restore) changes SQLite's data_version, and then every entry
-// is dropped and re-read.
+// Kept exact through the change feed (modules/changes/feed.ts), which every writer of these columns
+// reports to after its commit: new messages move last_seq and rev, other changes move rev, read
+// cursors move forward, and a membership change drops the conversation's entry (re-read on next
+// use). A commit by any other process (an operator's sqlite3, a restore) changes SQLite's
+// data_version, and then every entry is dropped and re-read.
 import type { Db } from "../../db/client";
 import { externalChanges } from "../../db/external-changes";
 
 export interface ConversationState {
   isGroup: boolean;
   lastSeq: number;
+  /** The conversation's current rev (ports/changes.ts). */
+  rev: number;
   /** Member id → last_read_seq; the keys are the members. */
   cursors: Map<string, number>;
 }
@@ -36,8 +38,8 @@ export class ConversationStates {
   constructor(db: Db) {
     this.changes = externalChanges(db);
     this.version = this.changes.version();
-    this.load = db.$client.query<{ is_group: number; last_seq: number; user_id: string; last_read_seq: number }, [string]>(
-      `SELECT c.is_group AS is_group, c.last_seq AS last_seq, mb.user_id AS user_id, mb.last_read_seq AS last_read_seq
+    this.load = db.$client.query<{ is_group: number; last_seq: number; rev: number; user_id: string; last_read_seq: number }, [string]>(
+      `SELECT c.is_group AS is_group, c.last_seq AS last_seq, c.rev AS rev, mb.user_id AS user_id, mb.last_read_seq AS last_read_seq
        FROM conversations c JOIN members mb ON mb.conversation_id = c.id WHERE c.id = ?`,
     );
   }
@@ -56,6 +58,7 @@ export class ConversationStates {
     const state: ConversationState = {
       isGroup: Boolean(rows[0]!.is_group),
       lastSeq: rows[0]!.last_seq,
+      rev: rows[0]!.rev,
       cursors: new Map(rows.map((r) => [r.user_id, r.last_read_seq])),
     };
     if (this.cursorCount + rows.length > MAX_CACHED_CURSORS) this.clear();
@@ -65,7 +68,7 @@ export class ConversationStates {
   }
 
   /** The reader's cursors, or null when the conversation does not exist or they are not a member. */
-  readState(conversationId: string, userId: string): (ReadState & { lastSeq: number }) | null {
+  readState(conversationId: string, userId: string): (ReadState & { lastSeq: number; rev: number }) | null {
     const state = this.get(conversationId);
     const mine = state?.cursors.get(userId);
     if (mine === undefined) return null;
@@ -73,13 +76,29 @@ export class ConversationStates {
     for (const [member, cursor] of state!.cursors) {
       if (member !== userId && cursor < othersMin) othersMin = cursor;
     }
-    return { mine, othersMin, lastSeq: state!.lastSeq };
+    return { mine, othersMin, lastSeq: state!.lastSeq, rev: state!.rev };
   }
 
-  /** Called by the writer after a commit that stored messages up to `seq`. */
-  noteStored(conversationId: string, seq: number) {
+  /** A committed message with this seq and rev. */
+  noteStored(conversationId: string, seq: number, rev: number) {
     const state = this.states.get(conversationId);
-    if (state && seq > state.lastSeq) state.lastSeq = seq;
+    if (!state) return;
+    if (seq > state.lastSeq) state.lastSeq = seq;
+    if (rev > state.rev) state.rev = rev;
+  }
+
+  /** A committed change other than a new message (edit, delete, reaction, rename). */
+  noteRev(conversationId: string, rev: number) {
+    const state = this.states.get(conversationId);
+    if (state && rev > state.rev) state.rev = rev;
+  }
+
+  /** Members or roles changed: the entry is re-read on next use. */
+  invalidate(conversationId: string) {
+    const state = this.states.get(conversationId);
+    if (!state) return;
+    this.states.delete(conversationId);
+    this.cursorCount -= state.cursors.size;
   }
 
   /** Called by markRead after a cursor moved forward in the database. */

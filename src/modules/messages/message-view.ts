@@ -12,14 +12,33 @@ export interface MessageRecord {
   recipient_id: string | null;
   content: string;
   client_msg_id: string | null;
+  rev: number;
+  edited_at: number | null;
+  deleted_at: number | null;
+  reply_to_id: string | null;
+  reply_count: number;
+  /** JSON array of member ids, null when none. */
+  mentions: string | null;
   created_at: number;
   updated_at: number;
 }
 
 export const MESSAGE_COLUMNS =
-  "id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, created_at, updated_at";
+  "id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, rev, edited_at, deleted_at, reply_to_id, reply_count, mentions, created_at, updated_at";
 
-export function toMessageView(m: MessageRecord, isRead: boolean): MessageView {
+/** One emoji on one message: who reacted, in the order they did. */
+export interface ReactionTally {
+  emoji: string;
+  userIds: string[];
+}
+
+const mentionsOf = (m: MessageRecord): string[] => (m.mentions ? (JSON.parse(m.mentions) as string[]) : []);
+
+/**
+ * The view for one reader. `viewerId` decides `reactions[].me`; without reactions (the common case)
+ * the view is the same for every reader but for is_read.
+ */
+export function toMessageView(m: MessageRecord, isRead: boolean, reactions?: ReactionTally[], viewerId?: string): MessageView {
   return {
     id: m.id,
     conversation_id: m.conversation_id,
@@ -27,8 +46,18 @@ export function toMessageView(m: MessageRecord, isRead: boolean): MessageView {
     recipient_id: m.recipient_id,
     content: m.content,
     seq: m.seq,
+    rev: m.rev,
     client_msg_id: m.client_msg_id,
     is_read: isRead,
+    reply_to_id: m.reply_to_id,
+    reply_count: m.reply_count,
+    mentions: mentionsOf(m),
+    reactions:
+      m.deleted_at !== null || !reactions
+        ? []
+        : reactions.map((r) => ({ emoji: r.emoji, count: r.userIds.length, me: viewerId !== undefined && r.userIds.includes(viewerId) })),
+    edited_at: m.edited_at === null ? null : iso(m.edited_at),
+    deleted_at: m.deleted_at === null ? null : iso(m.deleted_at),
     created_at: iso(m.created_at),
     updated_at: iso(m.updated_at),
   };
@@ -36,7 +65,8 @@ export function toMessageView(m: MessageRecord, isRead: boolean): MessageView {
 
 /**
  * One message as UTF-8 JSON, in both forms a reader can see (is_read true or false), each with a
- * leading comma so a page is a straight concatenation.
+ * leading comma so a page is a straight concatenation. A message with reactions depends on the
+ * reader (`me`), so it keeps its record and is encoded per reader instead.
  */
 export interface EncodedMessage {
   seq: number;
@@ -45,27 +75,50 @@ export interface EncodedMessage {
   read: Uint8Array;
   /** `,{…,"is_read":false,…}` */
   unread: Uint8Array;
+  /** Set when the message has reactions: render with toMessageView for each reader. */
+  perReader?: { record: MessageRecord; reactions: ReactionTally[] };
 }
 
 const utf8 = new TextEncoder();
+const EMPTY = new Uint8Array(0);
 
-export function encodeMessage(m: MessageRecord): EncodedMessage {
+const str = (s: string | null) => (s === null ? "null" : JSON.stringify(s));
+const time = (ms: number | null) => (ms === null ? "null" : `"${new Date(ms).toISOString()}"`);
+
+export function encodeMessage(m: MessageRecord, reactions?: ReactionTally[]): EncodedMessage {
+  if (reactions && reactions.length > 0 && m.deleted_at === null) {
+    return { seq: m.seq, senderId: m.sender_id, read: EMPTY, unread: EMPTY, perReader: { record: m, reactions } };
+  }
   const head =
     `,{"id":${JSON.stringify(m.id)},"conversation_id":${JSON.stringify(m.conversation_id)},` +
-    `"sender_id":${JSON.stringify(m.sender_id)},"recipient_id":${m.recipient_id === null ? "null" : JSON.stringify(m.recipient_id)},` +
-    `"content":${JSON.stringify(m.content)},"seq":${m.seq},` +
-    `"client_msg_id":${m.client_msg_id === null ? "null" : JSON.stringify(m.client_msg_id)},"is_read":`;
-  const tail = `,"created_at":"${new Date(m.created_at).toISOString()}","updated_at":"${new Date(m.updated_at).toISOString()}"}`;
+    `"sender_id":${JSON.stringify(m.sender_id)},"recipient_id":${str(m.recipient_id)},` +
+    `"content":${JSON.stringify(m.content)},"seq":${m.seq},"rev":${m.rev},` +
+    `"client_msg_id":${str(m.client_msg_id)},"is_read":`;
+  const tail =
+    `,"reply_to_id":${str(m.reply_to_id)},"reply_count":${m.reply_count},"mentions":${m.mentions ?? "[]"},"reactions":[],` +
+    `"edited_at":${time(m.edited_at)},"deleted_at":${time(m.deleted_at)},` +
+    `"created_at":${time(m.created_at)},"updated_at":${time(m.updated_at)}}`;
   return { seq: m.seq, senderId: m.sender_id, read: utf8.encode(head + "true" + tail), unread: utf8.encode(head + "false" + tail) };
 }
 
 /**
  * The UTF-8 body `[…]` of the messages with is_read worked out for this reader: sized first, then
- * copied into one buffer, so no strings are built or re-encoded per request.
+ * copied into one buffer, so no strings are built or re-encoded per request (but for messages with
+ * reactions, encoded for this reader).
  */
-export function renderPage(messages: EncodedMessage[], isRead: (m: EncodedMessage) => boolean): Uint8Array<ArrayBuffer> {
+export function renderPage(
+  messages: EncodedMessage[],
+  isRead: (m: EncodedMessage) => boolean,
+  viewerId: string,
+): Uint8Array<ArrayBuffer> {
   if (messages.length === 0) return utf8.encode("[]");
-  const parts = messages.map((m) => (isRead(m) ? m.read : m.unread));
+  const parts = messages.map((m) =>
+    m.perReader
+      ? utf8.encode("," + JSON.stringify(toMessageView(m.perReader.record, isRead(m), m.perReader.reactions, viewerId)))
+      : isRead(m)
+        ? m.read
+        : m.unread,
+  );
   // Each part starts with a comma; the first one's becomes the opening bracket.
   let size = 1;
   for (const part of parts) size += part.byteLength;

@@ -7,6 +7,12 @@ export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 100;
 export const ClientMsgId = t.String({ minLength: 1, maxLength: 128, description: "Client-chosen idempotency key" });
 
+export const Reaction = t.Object({
+  emoji: t.String(),
+  count: t.Integer({ minimum: 1 }),
+  me: t.Boolean({ description: "Whether the caller reacted with this emoji" }),
+});
+
 export const MessageView = t.Object({
   id: Uuid,
   conversation_id: Uuid,
@@ -14,8 +20,15 @@ export const MessageView = t.Object({
   recipient_id: t.Union([Uuid, t.Null()]),
   content: t.String(),
   seq: t.Integer({ minimum: 1 }),
+  rev: t.Integer({ minimum: 0, description: "The conversation's rev at this message's last change" }),
   client_msg_id: t.Union([t.String(), t.Null()]),
   is_read: t.Boolean(),
+  reply_to_id: t.Union([Uuid, t.Null()]),
+  reply_count: t.Integer({ minimum: 0 }),
+  mentions: t.Array(Uuid, { description: "Members mentioned as @username in the content" }),
+  reactions: t.Array(Reaction),
+  edited_at: t.Union([Timestamp, t.Null()]),
+  deleted_at: t.Union([Timestamp, t.Null()], { description: "Set on a tombstone: content is empty, seq stays" }),
   created_at: Timestamp,
   updated_at: Timestamp,
 });

@@ -3,12 +3,15 @@
 // server answers most; from this window they cost one point query instead of a row scan plus
 // per-message encoding and response validation.
 //
-// Never stale: messages are immutable once written, and every read first compares the
-// conversation's last_seq (fetched with the caller's read cursors in one statement) with what the
-// window has seen; newer rows are appended, anything odd (a restored database) refills it. Rows
+// Never stale: every change to a conversation's messages (new, edited, deleted, reacted to,
+// replied to) takes the conversation's next rev and stamps it on the messages it changed. Every
+// read first compares the conversation's rev (from the conversation-state cache) with the rev the
+// window is current with; rows changed since are re-read in one indexed query (conversation_id,
+// rev) and appended or replaced by seq; anything odd (a restored database) refills it. Rows
 // written by another process are therefore picked up too.
 import type { Db } from "../../db/client";
 import { encodeMessage, MESSAGE_COLUMNS, type EncodedMessage, type MessageRecord } from "./message-view";
+import { loadReactions } from "./reaction-tallies";
 import { MAX_PAGE_SIZE, type PageOptions } from "./model";
 
 interface Window {
@@ -16,14 +19,15 @@ interface Window {
   messages: EncodedMessage[];
   /** True when the window holds the whole conversation. */
   complete: boolean;
-  /** The conversation's last_seq this window is known to be current with. */
+  /** The conversation's rev this window is known to be current with. */
   syncedTo: number;
   bytes: number;
 }
 
 const DEFAULT_BUDGET_BYTES = 32 * 1024 * 1024;
 
-const sizeOf = (m: EncodedMessage) => m.read.byteLength + m.unread.byteLength + 160;
+const sizeOf = (m: EncodedMessage) =>
+  m.read.byteLength + m.unread.byteLength + 160 + (m.perReader ? m.perReader.record.content.length * 3 + 400 : 0);
 /** The map entry and window object, so even empty windows count against the budget. */
 const WINDOW_OVERHEAD_BYTES = 256;
 
@@ -44,7 +48,9 @@ export class RecentMessages {
   private readonly windows = new Map<string, Window>();
   private bytes = 0;
   private readonly latest;
+  private readonly changed;
   private readonly newer;
+  private readonly client;
 
   constructor(
     db: Db,
@@ -54,17 +60,27 @@ export class RecentMessages {
     this.latest = db.$client.query<MessageRecord, [string, number]>(
       `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?`,
     );
+    this.changed = db.$client.query<MessageRecord, [string, number, number]>(
+      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND rev > ? ORDER BY rev ASC LIMIT ?`,
+    );
     this.newer = db.$client.query<MessageRecord, [string, number, number]>(
       `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?`,
     );
+    this.client = db.$client;
+  }
+
+  /** Encodes rows with their reactions (one query for all of them). */
+  private encode(rows: MessageRecord[]): EncodedMessage[] {
+    const reactions = loadReactions(this.client, rows.map((r) => r.id));
+    return rows.map((r) => encodeMessage(r, reactions.get(r.id)));
   }
 
   /**
    * The page from the window, or null when the window cannot answer it (older history).
-   * `lastSeq` is the conversation's last_seq as just read from the database.
+   * `head` is the conversation's current rev and last_seq.
    */
-  page(conversationId: string, lastSeq: number, page: PageOptions): EncodedMessage[] | null {
-    const window = this.current(conversationId, lastSeq);
+  page(conversationId: string, head: { rev: number; lastSeq: number }, page: PageOptions): EncodedMessage[] | null {
+    const window = this.current(conversationId, head.rev, head.lastSeq);
     const { messages, complete } = window;
     const { limit } = page;
     if (page.after !== undefined) {
@@ -86,42 +102,65 @@ export class RecentMessages {
     return this.windows.size;
   }
 
-  private current(conversationId: string, lastSeq: number): Window {
+  private current(conversationId: string, rev: number, lastSeq: number): Window {
     let window = this.windows.get(conversationId);
     if (window) {
       this.windows.delete(conversationId);
-      if (window.syncedTo !== lastSeq && !this.catchUp(conversationId, window, lastSeq)) {
+      // Fewer messages than the window holds: a restored database, not a change to patch.
+      const top = window.messages.at(-1)?.seq ?? 0;
+      const rewound = top > lastSeq;
+      const stale = window.syncedTo !== rev || top < lastSeq;
+      if (rewound || (stale && !this.catchUp(conversationId, window, rev, lastSeq))) {
         this.bytes -= window.bytes;
         window = undefined;
       }
     }
-    window ??= this.fill(conversationId, lastSeq);
+    window ??= this.fill(conversationId, rev);
     this.windows.set(conversationId, window);
     this.evict(conversationId);
     return window;
   }
 
-  private fill(conversationId: string, lastSeq: number): Window {
+  private fill(conversationId: string, rev: number): Window {
     const rows = this.latest.all(conversationId, this.size).reverse();
-    const messages = rows.map(encodeMessage);
+    const messages = this.encode(rows);
     const bytes = messages.reduce((sum, m) => sum + sizeOf(m), WINDOW_OVERHEAD_BYTES);
     this.bytes += bytes;
     // Seqs start at 1, so a window starting there holds everything even when it is full.
     const complete = rows.length < this.size || rows[0]!.seq <= 1;
-    return { messages, complete, syncedTo: lastSeq, bytes };
+    return { messages, complete, syncedTo: rev, bytes };
   }
 
-  /** Appends what was written since; false when too much changed to patch (refill instead). */
-  private catchUp(conversationId: string, window: Window, lastSeq: number): boolean {
-    if (lastSeq < window.syncedTo) return false;
-    const top = window.messages.at(-1)?.seq ?? 0;
-    const rows = this.newer.all(conversationId, top, this.size + 1);
+  /**
+   * Applies what changed since the window's rev: new messages appended, changed ones replaced in
+   * place (older ones than the window are not in it); false when too much changed (refill instead).
+   */
+  private catchUp(conversationId: string, window: Window, rev: number, lastSeq: number): boolean {
+    if (rev < window.syncedTo) return false;
+    const rows = this.changed.all(conversationId, window.syncedTo, this.size + 1);
     if (rows.length > this.size) return false;
-    for (const row of rows) {
-      const encoded = encodeMessage(row);
-      window.messages.push(encoded);
-      window.bytes += sizeOf(encoded);
-      this.bytes += sizeOf(encoded);
+    const top = window.messages.at(-1)?.seq ?? 0;
+    // Rows written without a rev (another process importing history) are still found by seq.
+    const newest = rows.reduce((max, r) => Math.max(max, r.seq), top);
+    if (newest < lastSeq) {
+      const newer = this.newer.all(conversationId, newest, this.size + 1);
+      if (newer.length > this.size) return false;
+      rows.push(...newer);
+    }
+    const encoded = this.encode(rows).sort((a, b) => a.seq - b.seq);
+    for (const message of encoded) {
+      if (message.seq > top) {
+        window.messages.push(message);
+      } else {
+        const at = lowerBound(window.messages, message.seq);
+        const old = window.messages[at];
+        if (!old || old.seq !== message.seq) continue;
+        window.messages[at] = message;
+        window.bytes -= sizeOf(old);
+        this.bytes -= sizeOf(old);
+      }
+      window.bytes += sizeOf(message);
+      this.bytes += sizeOf(message);
     }
     const excess = window.messages.length - this.size;
     if (excess > 0) {
@@ -131,7 +170,7 @@ export class RecentMessages {
       }
       window.complete = window.messages[0]!.seq <= 1;
     }
-    window.syncedTo = lastSeq;
+    window.syncedTo = rev;
     return true;
   }
 

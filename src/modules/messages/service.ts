@@ -8,6 +8,7 @@ import type { PageOptions, ReadReceipt } from "./model";
 import { conversationStates, type ReadState } from "./conversation-state";
 import { encodeMessage, MESSAGE_COLUMNS, renderPage, type MessageRecord } from "./message-view";
 import { RecentMessages } from "./recent";
+import { loadReactions } from "./reaction-tallies";
 
 export { MESSAGE_COLUMNS, toMessageView, type MessageRecord } from "./message-view";
 export type { PageOptions } from "./model";
@@ -62,6 +63,12 @@ export function fetchMessages(db: Db, conversationId: string, page: PageOptions)
   return rows.reverse();
 }
 
+/** Encodes rows for a page with their reactions (one query for all of them). */
+export function encodeWithReactions(db: Db, rows: MessageRecord[]) {
+  const reactions = loadReactions(db.$client, rows.map((r) => r.id));
+  return rows.map((r) => encodeMessage(r, reactions.get(r.id)));
+}
+
 const recentByDb = new WeakMap<Db, RecentMessages>();
 function recentMessages(db: Db): RecentMessages {
   let recent = recentByDb.get(db);
@@ -79,10 +86,9 @@ export function messagePageJson(db: Db, userId: string, conversationId: string, 
   }
   const head = conversationStates(db).readState(conversationId, userId);
   if (!head) throw notFound("Conversation");
-  const messages =
-    recentMessages(db).page(conversationId, head.lastSeq, page) ?? fetchMessages(db, conversationId, page).map(encodeMessage);
+  const messages = recentMessages(db).page(conversationId, head, page) ?? encodeWithReactions(db, fetchMessages(db, conversationId, page));
   const { mine, othersMin } = head;
-  return renderPage(messages, (m) => (m.senderId === userId ? othersMin >= m.seq : mine >= m.seq));
+  return renderPage(messages, (m) => (m.senderId === userId ? othersMin >= m.seq : mine >= m.seq), userId);
 }
 
 export function findMessage(db: Db, messageId: string): MessageRecord | null {
