@@ -9,7 +9,7 @@ import type { ChangeFeed } from "../../ports/changes";
 import { commitRevision } from "../changes/revision";
 import { isReadFor, MESSAGE_COLUMNS, readState, toMessageView, unreadCounts, type MessageRecord } from "../messages/service";
 import { toUserView } from "../users/service";
-import type { ConversationView, CreateConversationBody } from "./model";
+import { LIST_PARTICIPANTS, type ConversationView, type CreateConversationBody } from "./model";
 
 export const directKey = (a: string, b: string) => (a < b ? `${a}:${b}` : `${b}:${a}`);
 
@@ -135,7 +135,9 @@ export function reportConversationUpdated(
     rev,
     memberIds: memberIds(db, row.id),
     ...moves,
-    viewFor: (userId) => toConversationViews(db, hub, userId, [row])[0]!,
+    // As in the list: a big group's frame names its first members, not all of them, since it is
+    // rendered once per online member (GET /conversations/{id} lists everyone).
+    viewFor: (userId) => toConversationViews(db, hub, userId, [row], LIST_PARTICIPANTS)[0]!,
     at,
   });
 }
