@@ -88,8 +88,8 @@ export class ChatSocket {
   private readonly cursors: Cursors;
   private readonly handlers = new Map<keyof SocketEvents, Set<(event: never) => void>>();
   private readonly pending = new Map<string, PendingSend>();
-  private readonly startFromNow: boolean;
-  private readyOnce = false;
+  /** Without `since`: positions still to be taken from the present before the first connection. */
+  private startFromNow: boolean;
   private attempt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
@@ -106,7 +106,7 @@ export class ChatSocket {
   ) {
     this.cursors = new Cursors(options.since, options.revs);
     this.startFromNow = options.since === undefined;
-    this.connect();
+    void this.connect();
   }
 
   /** Subscribes to an event; returns the unsubscribe function. */
@@ -176,12 +176,25 @@ export class ChatSocket {
     if (this.ws?.readyState === 1) this.ws.send(JSON.stringify(frame));
   }
 
-  private connect() {
+  private async connect() {
     if (this.state === "closed") return;
     this.state = "connecting";
     this.syncing = false;
     this.syncAgain = false;
     this.held = null;
+    if (this.startFromNow) {
+      // "The present" is taken before connecting, so whatever is committed from here on (before
+      // ready too, this socket's own sends too) comes through the catch-up or live.
+      try {
+        for (const c of await this.internals.discover()) this.cursors.follow(c.id, c.seq, c.rev);
+        this.startFromNow = false;
+      } catch (error) {
+        // A 401 is the REST side of a 4401: the token is refused, retrying cannot help.
+        if ((error as { status?: number }).status === 401) return this.giveUp(4401, "token refused");
+        return this.retryLater(0, "could not list conversations");
+      }
+      if (this.state === "closed") return;
+    }
     const Socket = this.options.WebSocket ?? WebSocket;
     const ws = new Socket(this.internals.url);
     this.ws = ws;
@@ -207,15 +220,21 @@ export class ChatSocket {
       this.stopHeartbeat();
       if (this.state === "closed") return;
       // 4401: the token was refused (revoked, expired, wrong). Retrying with it cannot help.
-      if (event.code === 4401) {
-        this.emit("disconnected", { type: "disconnected", code: event.code, reason: event.reason, retryInMs: null });
-        return this.close();
-      }
-      const delay = this.nextDelay();
-      this.state = "connecting";
-      this.emit("disconnected", { type: "disconnected", code: event.code, reason: event.reason, retryInMs: delay });
-      this.retryTimer = setTimeout(() => this.connect(), delay);
+      if (event.code === 4401) return this.giveUp(event.code, event.reason);
+      this.retryLater(event.code, event.reason);
     };
+  }
+
+  private giveUp(code: number, reason: string) {
+    this.emit("disconnected", { type: "disconnected", code, reason, retryInMs: null });
+    this.close();
+  }
+
+  private retryLater(code: number, reason: string) {
+    const delay = this.nextDelay();
+    this.state = "connecting";
+    this.emit("disconnected", { type: "disconnected", code, reason, retryInMs: delay });
+    this.retryTimer = setTimeout(() => void this.connect(), delay);
   }
 
   /** Exponential backoff with "equal jitter": half the step fixed, half random, so clients spread out. */
@@ -248,16 +267,11 @@ export class ChatSocket {
     this.startHeartbeat();
     // Unacknowledged sends first: the server answers a repeat with the stored message.
     for (const p of this.pending.values()) this.write(p.frame);
-    const fromNow = this.startFromNow && !this.readyOnce;
-    this.readyOnce = true;
     this.held = [];
     try {
-      for (const c of await this.internals.discover()) {
-        // From now on the first connection without `since`; otherwise a conversation the socket never
-        // saw (created while it was away) is followed from its start.
-        if (fromNow) this.cursors.follow(c.id, c.seq, c.rev);
-        else this.cursors.follow(c.id, 0, c.rev === undefined ? undefined : 0);
-      }
+      // A conversation the socket never saw (created while it was away) is followed from its first
+      // message; the sync reads those in their current state, so its rev is taken as listed.
+      for (const c of await this.internals.discover()) this.cursors.follow(c.id, 0, c.rev);
     } catch {
       // Discovery is an optimisation for conversations never seen; the sync below still catches up
       // the known ones, and a message in an unknown one is followed from its start when it comes.

@@ -143,6 +143,16 @@ describe("socket", () => {
     const disconnected = await new Promise<{ code: number; retryInMs: number | null }>((resolve) => socket.on("disconnected", resolve));
     expect(disconnected).toMatchObject({ code: 4401, retryInMs: null });
     expect(socket.state).toBe("closed");
+
+    // A session ended by the server (a password change) closes with 4401: no retry either.
+    const alice = await signedUp(server.url, "alice");
+    const live = alice.chat.socket();
+    const got = recordMessages(live);
+    await got.until(() => got.syncedCount() > 0, "synced");
+    const ended = new Promise<{ code: number; retryInMs: number | null }>((resolve) => live.on("disconnected", resolve));
+    await alice.chat.api.api.v1.users.me.put({ password: "a brand new password", current_password: alice.password });
+    expect(await ended).toMatchObject({ code: 4401, retryInMs: null });
+    expect(live.state).toBe("closed");
   });
 });
 
