@@ -193,7 +193,8 @@ export class ChatSocket {
         if ((error as { status?: number }).status === 401) return this.giveUp(4401, "token refused");
         return this.retryLater(0, "could not list conversations");
       }
-      if (this.state === "closed") return;
+      // close() may have run while the listing was awaited (TypeScript cannot know).
+      if ((this.state as SocketState) === "closed") return;
     }
     const Socket = this.options.WebSocket ?? WebSocket;
     const ws = new Socket(this.internals.url);
