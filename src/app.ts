@@ -48,3 +48,5 @@ export function createApp(deps: Deps) {
   );
 }
 
+/** The API's type, for Eden treaty clients (client/): a wrong path or field is a compile error there. */
+export type App = ReturnType<typeof createApp>;

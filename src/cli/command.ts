@@ -38,6 +38,8 @@ export interface Parsed<O extends string> {
 export interface Command {
   name: string;
   summary: string;
+  /** Made of subcommands that handle --help themselves. */
+  group?: boolean;
   help(): string;
   run(args: string[]): Promise<void> | void;
 }
@@ -120,4 +122,36 @@ export function parseCommand<O extends string>(spec: CommandSpec<O>, argv: strin
 /** A command from its spec and a run function over the parsed arguments. */
 export function defineCommand<O extends string>(spec: CommandSpec<O>, run: (parsed: Parsed<O>) => Promise<void> | void): Command {
   return { name: spec.name, summary: spec.summary, help: () => commandHelp(spec), run: (args) => run(parseCommand(spec, args)) };
+}
+
+/** A command made of subcommands (`user create`, `token list`…): its own --help lists them. */
+export function defineGroup(name: string, summary: string, description: string, subcommands: Record<string, Command>): Command {
+  const names = Object.keys(subcommands);
+  const help = () =>
+    `Usage: chat-server ${name} <${names.join("|")}> [flags]
+
+${description}
+
+Commands:
+${Object.entries(subcommands)
+  .map(([sub, c]) => `  ${sub.padEnd(16)} ${c.summary}`)
+  .join("\n")}
+
+Run chat-server ${name} <command> --help for its flags.
+`;
+  return {
+    name,
+    summary,
+    group: true,
+    help,
+    run(args) {
+      const [sub, ...rest] = args;
+      if (sub === "--help" || sub === "-h") return void process.stdout.write(help());
+      if (!sub) throw new ConfigError(`${name} needs a command: ${names.slice(0, -1).join(", ")} or ${names.at(-1)} (see chat-server ${name} --help)`);
+      const command = subcommands[sub];
+      if (!command) throw new ConfigError(`unknown command "${name} ${sub}" (see chat-server ${name} --help)`);
+      if (rest.includes("--help") || rest.includes("-h")) return void process.stdout.write(command.help());
+      return command.run(rest);
+    },
+  };
 }

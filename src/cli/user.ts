@@ -1,4 +1,4 @@
-// `user create`, `user reset-password`, `user disable` and `user enable`: account administration on
+// `user create [--bot]`, `user reset-password`, `user disable` and `user enable`: account administration on
 // the data directory, safe while the server runs (it notices the commit within a second and closes
 // the sockets the change revokes). Passwords come from --password, CHAT_NEW_PASSWORD or stdin (a prompt
 // without echo on a terminal), and are hashed by the same service the API uses.
@@ -14,7 +14,7 @@ import { Password } from "../modules/users/model";
 import { setDisabled } from "../modules/users/service";
 import { now } from "../lib/time";
 import { openDataDir } from "../db/data-dir";
-import { defineCommand, type Command } from "./command";
+import { defineCommand, defineGroup, type Command } from "./command";
 
 const passwordOption = {
   flag: "--password",
@@ -66,7 +66,7 @@ function open(config: Parameters<typeof openDataDir>[0]): Db {
 }
 
 /** The account named by username or email, or a ConfigError naming what was asked for. */
-function findAccount(db: Db, name: string) {
+export function findAccount(db: Db, name: string) {
   const key = name.toLowerCase();
   const row = db.select().from(users).where(eq(users.usernameKey, key)).get() ?? db.select().from(users).where(eq(users.emailKey, key)).get();
   if (!row) throw new ConfigError(`no user named "${name}"`);
@@ -82,22 +82,32 @@ const create = defineCommand(
       email: { flag: "--email", env: "CHAT_NEW_EMAIL", value: "<address>", help: "Email address" },
       fullName: { flag: "--full-name", value: "<text>", help: "Display name (optional)" },
       password: passwordOption,
+      bot: {
+        flag: "--bot",
+        boolean: true,
+        help: "A bot: no password login (it uses API tokens: chat-server token create); --email optional",
+      },
     },
     settings: userSettings,
   },
   async ({ options, config }) => {
+    const bot = options.bot === "true";
     if (!options.username) throw new ConfigError("--username is required");
-    if (!options.email) throw new ConfigError("--email is required");
-    const input = { username: options.username, email: options.email, full_name: options.fullName ?? null, password: options.password ?? "" };
+    if (bot && options.password) throw new ConfigError("a bot has no password (--password, CHAT_NEW_PASSWORD): it uses API tokens only");
+    // A bot needs no mailbox, but the column is unique and required: a reserved domain (RFC 2606).
+    const email = options.email ?? (bot ? `${options.username.toLowerCase()}@bot.invalid` : undefined);
+    if (!email) throw new ConfigError("--email is required");
+    const input = { username: options.username, email, full_name: options.fullName ?? null, password: options.password ?? "" };
     const withoutPassword = invalid(SignupBody, { ...input, password: "x".repeat(8) });
     if (withoutPassword) throw new ConfigError(withoutPassword);
-    if (!options.password) input.password = await readPassword();
+    if (bot) input.password = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
+    else if (!options.password) input.password = await readPassword();
     const bad = invalid(SignupBody, input);
     if (bad) throw new ConfigError(bad);
     const db = open(config);
     try {
-      const row = await signup(db, input);
-      console.log(`created user ${row.username} (${row.id})`);
+      const row = await signup(db, input, { bot });
+      console.log(`created ${bot ? "bot" : "user"} ${row.username} (${row.id})`);
     } finally {
       db.$client.close();
     }
@@ -166,30 +176,9 @@ const toggle = (disable: boolean) =>
 
 const subcommands: Record<string, Command> = { create, "reset-password": resetPassword, disable: toggle(true), enable: toggle(false) };
 
-const userHelp = () =>
-  `Usage: chat-server user <create|reset-password|disable|enable> [flags]
-
-Administer accounts in the data directory (safe while the server runs).
-
-Commands:
-${Object.entries(subcommands)
-  .map(([name, c]) => `  ${name.padEnd(16)} ${c.summary}`)
-  .join("\n")}
-
-Run chat-server user <command> --help for its flags.
-`;
-
-export const userCommand: Command = {
-  name: "user",
-  summary: "Create, disable and enable accounts, reset passwords (user create|reset-password|disable|enable)",
-  help: userHelp,
-  run(args) {
-    const [name, ...rest] = args;
-    if (name === "--help" || name === "-h") return void process.stdout.write(userHelp());
-    if (!name) throw new ConfigError("user needs a command: create, reset-password, disable or enable (see chat-server user --help)");
-    const sub = subcommands[name];
-    if (!sub) throw new ConfigError(`unknown command "user ${name}" (see chat-server user --help)`);
-    if (rest.includes("--help") || rest.includes("-h")) return void process.stdout.write(sub.help());
-    return sub.run(rest);
-  },
-};
+export const userCommand = defineGroup(
+  "user",
+  "Create, disable and enable accounts, reset passwords (user create|reset-password|disable|enable)",
+  "Administer accounts in the data directory (safe while the server runs).",
+  subcommands,
+);

@@ -21,6 +21,8 @@ export const users = sqliteTable(
     lastSeenAt: integer("last_seen_at"),
     // Set by `user disable`: logins and tokens are refused and sockets closed; messages stay.
     disabledAt: integer("disabled_at"),
+    // A bot (`user create --bot`): no usable password, acts through API tokens only.
+    isBot: integer("is_bot", { mode: "boolean" }).notNull().default(false),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
   },
@@ -154,5 +156,28 @@ export const blocks = sqliteTable(
   (t) => [primaryKey({ columns: [t.blockerId, t.blockedId] }), index("blocks_blocked").on(t.blockedId, t.blockerId)],
 );
 
+// Long-lived API tokens (`token create`): only the SHA-256 of the secret is stored, so a copy of
+// the database cannot be used to act as anyone.
+export const apiTokens = sqliteTable(
+  "api_tokens",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    name: text("name"),
+    // Hex SHA-256 of the whole token text; a random 256-bit secret needs no salt or slow hash.
+    hash: text("hash").notNull(),
+    createdAt: integer("created_at").notNull(),
+    // null: never expires.
+    expiresAt: integer("expires_at"),
+    // Written at most once a minute per token.
+    lastUsedAt: integer("last_used_at"),
+    revokedAt: integer("revoked_at"),
+  },
+  (t) => [uniqueIndex("api_tokens_hash").on(t.hash), index("api_tokens_user").on(t.userId)],
+);
+
 export type UserRow = typeof users.$inferSelect;
+export type ApiTokenRow = typeof apiTokens.$inferSelect;
 export type ConversationRow = typeof conversations.$inferSelect;

@@ -16,10 +16,10 @@ export interface Hub {
   isOnline(userId: string): boolean;
   /**
    * Ends every live session of the user at once (sockets closed with 4401): the one path for a
-   * password change, a disabled account and, later, a revoked API token. REST needs nothing: its
-   * next request re-reads the user.
+   * password change, a disabled account and a revoked API token (then `apiTokenId` limits it to the
+   * sockets that token opened). REST needs nothing: its next request re-reads the user or token.
    */
-  endSessions(userId: string, reason: string): void;
+  endSessions(userId: string, reason: string, apiTokenId?: string): void;
 }
 
 /** A hub that delivers nothing: for tools that run services without sockets (CLI, unit tests). */

@@ -9,6 +9,7 @@
 // - only when every waiting socket is younger than that (a storm larger than the cap) is the new
 //   one refused: 429 per address, 503 server-wide, with Retry-After.
 import { errorResponse } from "../errors";
+import { isApiToken } from "../modules/auth/api-tokens";
 import type { ChatSocket } from "./bun-hub";
 import { CLOSE } from "./protocol";
 import type { SocketState } from "./socket-state";
@@ -34,7 +35,7 @@ export class Admission {
 
   /** A refusal response, or null when the upgrade may proceed (after evicting an old idle socket if needed). */
   refuse(address: string, headerToken: string | null): Response | null {
-    if (headerToken !== null && JWT_SHAPE.test(headerToken)) return null;
+    if (headerToken !== null && (JWT_SHAPE.test(headerToken) || isApiToken(headerToken))) return null;
     const mine = this.perAddress.get(address);
     if (mine && mine.size >= this.maxPerAddress && !this.evictOldest(mine.keys())) {
       return errorResponse(429, "too_many_pending_sockets", "Too many sockets from this address waiting to authenticate", {

@@ -7,6 +7,8 @@ import { CLOSE } from "./protocol";
 export interface SocketData {
   id: number;
   userId: string | null;
+  /** The API token the socket authenticated with, if any (see Hub.endSessions). */
+  apiTokenId?: string | null;
   [key: string]: unknown;
 }
 
@@ -62,8 +64,10 @@ export class BunHub implements Hub {
     return (this.sockets.get(userId)?.size ?? 0) > 0 || this.lingering.has(userId);
   }
 
-  endSessions(userId: string, reason: string) {
-    for (const ws of [...(this.sockets.get(userId) ?? [])]) ws.close(CLOSE.unauthorized, reason);
+  endSessions(userId: string, reason: string, apiTokenId?: string) {
+    for (const ws of [...(this.sockets.get(userId) ?? [])]) {
+      if (apiTokenId === undefined || ws.data.apiTokenId === apiTokenId) ws.close(CLOSE.unauthorized, reason);
+    }
   }
 
   /** Whether a connected user is in the conversation, from memory (false for users without sockets). */

@@ -1,11 +1,12 @@
 // Live sessions end when access ends. In this process a password change or a disable calls
-// Hub.endSessions directly. Changes committed by another process (the CLI's reset-password and
-// disable, an operator's sqlite3) show as a new SQLite data_version: then the users with open
-// sockets are re-read in one query and the sockets whose token no longer passes are closed. A
-// socket never outlives its token's `exp` either.
+// Hub.endSessions directly. Changes committed by another process (the CLI's reset-password,
+// disable and token revoke, an operator's sqlite3) show as a new SQLite data_version: then the
+// users with open sockets and their sockets' API tokens are re-read in two queries and the sockets
+// whose token no longer passes are closed. A socket never outlives its token's expiry either.
 import type { Db } from "../db/client";
 import { externalChanges } from "../db/external-changes";
 import type { Logger } from "../lib/logger";
+import { liveApiTokenIds } from "../modules/auth/api-tokens";
 import { sessionValid } from "../modules/auth/service";
 import { sessionAccess } from "../modules/users/service";
 import type { BunHub, ChatSocket } from "./bun-hub";
@@ -28,9 +29,19 @@ export function watchSessions(db: Db, hub: BunHub, log: Logger, intervalMs = SES
       const ids = [...hub.connectedUsers()];
       if (ids.length === 0) return;
       const rows = new Map(sessionAccess(db, ids).map((r) => [r.id, r]));
+      // Sockets opened with an API token: a revoked or expired token ends exactly those.
+      const tokenOwners = new Map<string, string>();
+      for (const id of ids) for (const ws of hub.socketsOf(id)) if (ws.data.apiTokenId) tokenOwners.set(ws.data.apiTokenId, id);
+      const live = liveApiTokenIds(db, [...tokenOwners.keys()]);
+      for (const [tokenId, userId] of tokenOwners) if (!live.has(tokenId)) hub.endSessions(userId, "token revoked", tokenId);
       for (const id of ids) {
+        const row = rows.get(id);
         for (const ws of [...hub.socketsOf(id)]) {
-          if (!sessionValid(rows.get(id), (ws.data as SocketState).tokenVersion)) ws.close(CLOSE.unauthorized, "session revoked");
+          const { tokenVersion, apiTokenId } = ws.data as SocketState;
+          if (apiTokenId && !live.has(apiTokenId)) continue; // closed just above
+          // An API token is not tied to the token version (a password reset leaves bots running); a disable ends it.
+          const valid = tokenVersion === null ? !!row && row.disabledAt === null : sessionValid(row, tokenVersion);
+          if (!valid) ws.close(CLOSE.unauthorized, "session revoked");
         }
       }
     } catch (error) {

@@ -16,8 +16,10 @@ export interface SocketState extends SocketData {
   backlog: string[] | null;
   /** Frame budget (null when rate limits are off). */
   frames: TokenBucket | null;
-  /** The token version the socket authenticated with: a bump (password change, disable) ends it. */
-  tokenVersion: number;
+  /** The token version the socket authenticated with: a bump (password change, disable) ends it. Null for an API token. */
+  tokenVersion: number | null;
+  /** The API token it authenticated with (null for a login token): revoking that token closes it. */
+  apiTokenId: string | null;
   /** Closes the socket when its token expires. */
   expiryTimer: ReturnType<typeof setTimeout> | null;
   /** A sync waiting for its user's sync budget to refill (the latest positions asked for). */

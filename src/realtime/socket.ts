@@ -48,14 +48,15 @@ export function createSocketEndpoint(deps: Deps & { hub: BunHub }): SocketEndpoi
     const session = await sessionForToken(db, deps.tokens, token).catch(() => null);
     if (state.closed) return;
     if (!session) return ws.close(CLOSE.unauthorized, "invalid token");
-    const { user, claims } = session;
+    const { user } = session;
     if (hub.socketCount(user.id) >= config.wsMaxSocketsPerUser) return ws.close(CLOSE.tooManySockets, "too many sockets");
     if (state.authTimer) clearTimeout(state.authTimer);
     state.authTimer = null;
     admission.release(state);
     state.userId = user.id;
-    state.tokenVersion = claims.ver;
-    closeAtExpiry(ws, claims.exp * 1000);
+    state.tokenVersion = session.tokenVersion;
+    state.apiTokenId = session.apiTokenId;
+    if (session.expiresAtMs !== null) closeAtExpiry(ws, session.expiresAtMs);
     if (state.closed) return;
     const conversationIds = conversationIdsOf(db, user.id);
     // ready first, then subscribe: both synchronous, so no event can slip in before ready.
@@ -139,7 +140,8 @@ export function createSocketEndpoint(deps: Deps & { hub: BunHub }): SocketEndpoi
       // A bucket, not a window: a client whose frames queued up while either side was stopped may
       // deliver them in one burst of up to twice the per-second limit without being taken for a flood.
       frames: config.rateLimit ? createTokenBucket(config.wsMaxFramesPerSecond, 2 * config.wsMaxFramesPerSecond) : null,
-      tokenVersion: -1,
+      tokenVersion: null,
+      apiTokenId: null,
       expiryTimer: null,
       pendingSync: null,
       syncTimer: null,

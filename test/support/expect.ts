@@ -53,7 +53,7 @@ export function expectExactKeys(value: unknown, keys: readonly string[], context
   expect(Object.keys(value as object).sort(), context).toEqual([...keys].sort());
 }
 
-const USER_KEYS = ["avatar_url", "bio", "created_at", "full_name", "id", "is_online", "last_seen_at", "updated_at", "username"];
+const USER_KEYS = ["avatar_url", "bio", "created_at", "full_name", "id", "is_bot", "is_online", "last_seen_at", "updated_at", "username"];
 
 /** A User object per the contract; `email` only when it is the caller's own. */
 export function expectUserView(u: any, self: boolean) {

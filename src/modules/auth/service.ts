@@ -6,6 +6,7 @@ import { ApiError, unauthorized } from "../../errors";
 import { now } from "../../lib/time";
 import { isUsernameOrEmailTaken } from "../users/service";
 import { userById } from "../users/user-cache";
+import { API_TOKEN_PREFIX, apiTokenSession } from "./api-tokens";
 import { dummyPasswordHash, hashPassword, verifyPassword } from "./passwords";
 import type { TokenService } from "./tokens";
 
@@ -16,7 +17,8 @@ export interface SignupInput {
   full_name?: string | null;
 }
 
-export async function signup(db: Db, input: SignupInput): Promise<UserRow> {
+/** A new account; a bot's password is one nobody knows (bots log in with API tokens only). */
+export async function signup(db: Db, input: SignupInput, options: { bot?: boolean } = {}): Promise<UserRow> {
   const usernameKey = input.username.toLowerCase();
   const emailKey = input.email.toLowerCase();
   isUsernameOrEmailTaken(db, usernameKey, emailKey); // fail fast before the slow hash
@@ -33,6 +35,7 @@ export async function signup(db: Db, input: SignupInput): Promise<UserRow> {
         email: input.email,
         emailKey,
         passwordHash,
+        isBot: options.bot ?? false,
         fullName: input.full_name ?? null,
         fullNameKey: input.full_name?.toLowerCase() ?? null,
         createdAt: at,
@@ -59,8 +62,9 @@ export function findUserByLogin(db: Db, login: string): UserRow | undefined {
 /** One 401 and one hash's worth of time whether the user is unknown or the password is wrong. */
 export async function checkCredentials(row: UserRow | undefined, password: string): Promise<UserRow> {
   const ok = await verifyPassword(password, row?.passwordHash ?? (await dummyPasswordHash()));
-  // A disabled account answers like a wrong password: the refusal says nothing about the password.
-  if (!row || !ok || row.disabledAt !== null) throw badCredentials();
+  // A disabled account, or a bot (its hash is of a password nobody knows, and it acts through API
+  // tokens only), answers like a wrong password: the refusal says nothing about the password.
+  if (!row || !ok || row.disabledAt !== null || row.isBot) throw badCredentials();
   return row;
 }
 
@@ -82,14 +86,31 @@ export function bearerToken(header: string | null | undefined): string | null {
 export const sessionValid = (row: Pick<UserRow, "tokenVersion" | "disabledAt"> | null | undefined, tokenVersion: number) =>
   !!row && row.tokenVersion === tokenVersion && row.disabledAt === null;
 
-/** The user and claims behind a token, or null: unknown or disabled user, bumped version and bad tokens alike. */
-export async function sessionForToken(db: Db, tokens: TokenService, token: string | null) {
+export interface Session {
+  user: UserRow;
+  /** The login token's version (a bump ends the session); null for an API token. */
+  tokenVersion: number | null;
+  /** When the token stops working (Unix ms), null for an API token that never expires. */
+  expiresAtMs: number | null;
+  /** The API token that authenticated, so its revocation ends exactly its sockets. */
+  apiTokenId: string | null;
+}
+
+/**
+ * The session behind a login JWT or an API token (`chat_…`), or null: unknown or disabled user,
+ * bumped version, revoked or expired API token and bad tokens alike.
+ */
+export async function sessionForToken(db: Db, tokens: TokenService, token: string | null): Promise<Session | null> {
   if (!token) return null;
+  if (token.startsWith(API_TOKEN_PREFIX)) {
+    const found = apiTokenSession(db, token);
+    return found && { user: found.user, tokenVersion: null, expiresAtMs: found.token.expiresAt, apiTokenId: found.token.id };
+  }
   const claims = await tokens.verify(token);
   if (!claims) return null;
   const user = userById(db, claims.sub);
   if (!sessionValid(user, claims.ver)) return null;
-  return { user: user!, claims };
+  return { user: user!, tokenVersion: claims.ver, expiresAtMs: claims.exp * 1000, apiTokenId: null };
 }
 
 /** The user behind a token, or null (see sessionForToken). */

@@ -48,7 +48,7 @@ export function createDocsApp(version: string, root: RouteSource) {
       ],
       components: {
         securitySchemes: {
-          bearerAuth: { type: "http", scheme: "bearer", bearerFormat: "JWT" },
+          bearerAuth: { type: "http", scheme: "bearer", description: "A login access token (JWT) or an API token (chat_…, from `chat-server token create`)" },
           oauth2: {
             type: "oauth2",
             flows: { password: { tokenUrl: "/api/v1/auth/login", scopes: {} } },

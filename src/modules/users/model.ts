@@ -15,6 +15,7 @@ export const UserView = t.Object({
   avatar_url: t.Union([t.String(), t.Null()]),
   bio: t.Union([t.String(), t.Null()]),
   is_online: t.Boolean(),
+  is_bot: t.Optional(t.Boolean({ description: "A bot account (acts through API tokens); absent from servers before v2" })),
   last_seen_at: NullableTimestamp,
   created_at: Timestamp,
   updated_at: Timestamp,

@@ -17,6 +17,8 @@ export function toUserView(row: UserRow, hub: Pick<Hub, "isOnline">, self = fals
     avatar_url: row.avatarUrl,
     bio: row.bio,
     is_online: hub.isOnline(row.id),
+    // Raw-SQL reads (user cache, participant lists) hand SQLite's 0/1 through, not a boolean.
+    is_bot: !!row.isBot,
     last_seen_at: isoOrNull(row.lastSeenAt),
     created_at: iso(row.createdAt),
     updated_at: iso(row.updatedAt),
