@@ -2,6 +2,8 @@
 import { Elysia } from "elysia";
 import type { Deps } from "./deps";
 import { ApiError, renderError } from "./errors";
+import { attachmentsModule, UPLOAD_PATH } from "./modules/attachments";
+import { MULTIPART_OVERHEAD_BYTES } from "./modules/attachments/upload";
 import { authModule } from "./modules/auth";
 import { conversationsModule } from "./modules/conversations";
 import { docsModule } from "./modules/docs";
@@ -32,6 +34,8 @@ export function createApp(deps: Deps) {
       .onRequest(({ request }) => {
         const length = Number(request.headers.get("content-length") ?? 0);
         if (length > deps.config.maxBodyBytes) {
+          // Attachments: uploads have their own limit, checked again while they stream.
+          if (length <= deps.config.maxUploadBytes + MULTIPART_OVERHEAD_BYTES && request.method === "POST" && new URL(request.url).pathname === UPLOAD_PATH) return;
           throw new ApiError(413, "payload_too_large", `Request body is larger than ${deps.config.maxBodyBytes} bytes`);
         }
       })
@@ -41,6 +45,7 @@ export function createApp(deps: Deps) {
       .use(usersModule(deps))
       .use(conversationsModule(deps))
       .use(messagesModule(deps))
+      .use(attachmentsModule(deps))
       .use(metricsModule(deps, telemetry))
       .use(webModule())
   );

@@ -63,7 +63,8 @@ export function expectUserView(u: any, self: boolean) {
   if (u.last_seen_at !== null) expect(u.last_seen_at).toMatch(ISO_MS);
 }
 
-const MESSAGE_KEYS = ["client_msg_id", "content", "conversation_id", "created_at", "id", "is_read", "recipient_id", "sender_id", "seq", "updated_at"];
+// attachments: issue 14.
+const MESSAGE_KEYS = ["attachments", "client_msg_id", "content", "conversation_id", "created_at", "id", "is_read", "recipient_id", "sender_id", "seq", "updated_at"];
 
 export function expectMessageView(m: any) {
   expectExactKeys(m, MESSAGE_KEYS);
@@ -74,6 +75,7 @@ export function expectMessageView(m: any) {
   expect(typeof m.is_read).toBe("boolean");
   expect(m.created_at).toMatch(ISO_MS);
   expect(m.updated_at).toMatch(ISO_MS);
+  expect(Array.isArray(m.attachments)).toBe(true);
 }
 
 // member_count is an addition to v1's Conversation (a v1 client ignores it); everything else is v1.

@@ -4,6 +4,7 @@
 // the event loop.
 import type { Database } from "bun:sqlite";
 import { storageFaultOf } from "../../storage-faults";
+import { ATTACHMENT_CLAIM_FAILED, attachmentsJson, CLAIM_ATTACHMENT, LINK_ATTACHMENT } from "../attachments/sql";
 import type { MessageRecord } from "./service";
 
 export interface SendRequest {
@@ -13,6 +14,8 @@ export interface SendRequest {
   recipientId: string | null;
   content: string;
   clientMsgId: string | null;
+  /** Attachments (issue 14): checked by prepareSend, claimed in the message's transaction. */
+  attachmentIds?: string[];
 }
 
 /** A failure as plain data (it crosses the thread boundary): SQLite's code and message. */
@@ -54,6 +57,10 @@ export function createCommitter(client: Database, watchForeign = false) {
   const insert = client.query<null, [string, string, number, string, string | null, string, string | null, number, number]>(
     `INSERT INTO messages (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
+  // Attachments (issue 14).
+  const claim = client.query<null, [number, string, string]>(CLAIM_ATTACHMENT);
+  const link = client.query<null, [string, string, number]>(LINK_ATTACHMENT);
+  const renderAttachments = client.query<{ attachments: string }, [string]>(`SELECT ${attachmentsJson("?1")} AS attachments`);
   const begin = client.prepare("BEGIN IMMEDIATE");
   const dataVersion = client.prepare<{ data_version: number }, []>("PRAGMA data_version");
   let lastVersion = -1;
@@ -70,7 +77,7 @@ export function createCommitter(client: Database, watchForeign = false) {
   const writeOne = (r: SendRequest, at: number): { record: MessageRecord; created: boolean } => {
     if (r.clientMsgId !== null) {
       const existing = findExisting.get(r.conversationId, r.senderId, r.clientMsgId);
-      if (existing) return { record: existing, created: false };
+      if (existing) return { record: { ...existing, attachments: renderAttachments.get(existing.id)!.attachments }, created: false };
     }
     const seq = nextSeq.get(at, at, r.conversationId);
     if (!seq) throw new Error("conversation vanished");
@@ -86,6 +93,16 @@ export function createCommitter(client: Database, watchForeign = false) {
       updated_at: at,
     };
     insert.run(record.id, record.conversation_id, record.seq, record.sender_id, record.recipient_id, record.content, record.client_msg_id, at, at);
+    // Attachments (issue 14): each taken once, by its uploader, in this transaction.
+    if (r.attachmentIds?.length) {
+      r.attachmentIds.forEach((attachmentId, position) => {
+        if (claim.run(at, attachmentId, r.senderId).changes !== 1) {
+          throw Object.assign(new Error(`attachment ${attachmentId} is already used by another message`), { code: ATTACHMENT_CLAIM_FAILED });
+        }
+        link.run(record.id, attachmentId, position);
+      });
+      record.attachments = renderAttachments.get(record.id)!.attachments;
+    }
     return { record, created: true };
   };
 

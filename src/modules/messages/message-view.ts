@@ -2,6 +2,7 @@
 // and frames) and encodeMessage (pre-encoded UTF-8 JSON for the recent-messages window). One file
 // so a new field is added to both; test/message-encoding.test.ts checks both against the schema.
 import { iso } from "../../lib/time";
+import { attachmentsJson } from "../attachments/sql";
 import type { MessageView } from "./model";
 
 export interface MessageRecord {
@@ -14,10 +15,20 @@ export interface MessageRecord {
   client_msg_id: string | null;
   created_at: number;
   updated_at: number;
+  /** Attachments (issue 14): the JSON array of the message's Attachments as SQLite renders it; absent = none. */
+  attachments?: string;
 }
 
-export const MESSAGE_COLUMNS =
-  "id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, created_at, updated_at";
+const COLUMN_NAMES = ["id", "conversation_id", "seq", "sender_id", "recipient_id", "content", "client_msg_id", "created_at", "updated_at"];
+
+/** The columns of a MessageRecord from `table` (a name or alias of messages), attachments included. */
+export const messageColumns = (table = "messages") =>
+  `${COLUMN_NAMES.map((c) => `${table}.${c}`).join(", ")}, ${attachmentsJson(`${table}.id`)} AS attachments`;
+
+export const MESSAGE_COLUMNS = messageColumns();
+
+// Attachments (issue 14): '[]' is by far the most common value, and costs no parse.
+const attachmentsOf = (m: MessageRecord) => (m.attachments === undefined || m.attachments === "[]" ? [] : JSON.parse(m.attachments));
 
 export function toMessageView(m: MessageRecord, isRead: boolean): MessageView {
   return {
@@ -31,6 +42,7 @@ export function toMessageView(m: MessageRecord, isRead: boolean): MessageView {
     is_read: isRead,
     created_at: iso(m.created_at),
     updated_at: iso(m.updated_at),
+    attachments: attachmentsOf(m),
   };
 }
 
@@ -55,7 +67,9 @@ export function encodeMessage(m: MessageRecord): EncodedMessage {
     `"sender_id":${JSON.stringify(m.sender_id)},"recipient_id":${m.recipient_id === null ? "null" : JSON.stringify(m.recipient_id)},` +
     `"content":${JSON.stringify(m.content)},"seq":${m.seq},` +
     `"client_msg_id":${m.client_msg_id === null ? "null" : JSON.stringify(m.client_msg_id)},"is_read":`;
-  const tail = `,"created_at":"${new Date(m.created_at).toISOString()}","updated_at":"${new Date(m.updated_at).toISOString()}"}`;
+  const tail =
+    `,"created_at":"${new Date(m.created_at).toISOString()}","updated_at":"${new Date(m.updated_at).toISOString()}"` +
+    `,"attachments":${m.attachments ?? "[]"}}`;
   return { seq: m.seq, senderId: m.sender_id, read: utf8.encode(head + "true" + tail), unread: utf8.encode(head + "false" + tail) };
 }
 

@@ -9,7 +9,7 @@ import { conversationStates, type ReadState } from "./conversation-state";
 import { encodeMessage, MESSAGE_COLUMNS, renderPage, type MessageRecord } from "./message-view";
 import { RecentMessages } from "./recent";
 
-export { MESSAGE_COLUMNS, toMessageView, type MessageRecord } from "./message-view";
+export { MESSAGE_COLUMNS, messageColumns, toMessageView, type MessageRecord } from "./message-view";
 export type { PageOptions } from "./model";
 
 export type { ReadState };
