@@ -363,3 +363,25 @@ describe("cleaning up", () => {
     expect(server.db.$client.query("SELECT count(*) AS n FROM message_attachments WHERE message_id = ?").get(sent.body.id)).toEqual({ n: 0 });
   });
 });
+
+test("a JSON file downloads as a file: its own headers, ranges, and never recompressed", async () => {
+  const { alice } = await pair();
+  const json = JSON.stringify({ big: "x".repeat(5000), tag: randomUuid() });
+  const id = (await upload(server.url, alice.token, json, { type: "application/json", filename: "data.json" })).body.id;
+  const got = await download(server.url, alice.token, id, { "accept-encoding": "gzip, br", range: "bytes=0-9" });
+  expect(got.status).toBe(206);
+  expect(got.headers.get("content-encoding")).toBeNull();
+  expect(got.headers.get("content-security-policy")).toContain("sandbox");
+  expect(new TextDecoder().decode(got.bytes)).toBe(json.slice(0, 10));
+});
+
+test("/openapi.json documents the upload (both body forms) and the download", async () => {
+  const doc = (await api.get("/openapi.json")).body;
+  const upload = doc.paths[`${API}/attachments`].post;
+  expect(Object.keys(upload.requestBody.content).sort()).toEqual(["application/octet-stream", "multipart/form-data"]);
+  expect(upload.responses["201"]).toBeDefined();
+  expect(upload.description).toContain("413");
+  const get = doc.paths[`${API}/attachments/{attachment_id}`].get;
+  expect(Object.keys(get.responses)).toEqual(expect.arrayContaining(["200", "206", "304", "404", "416"]));
+  expect(doc.paths[`${API}/conversations/{conversation_id}/messages`].post.requestBody.content["application/json"].schema.properties.attachment_ids).toBeDefined();
+});
