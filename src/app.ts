@@ -3,7 +3,7 @@ import { Elysia } from "elysia";
 import type { Deps } from "./deps";
 import { ApiError, renderError } from "./errors";
 import { attachmentsModule, UPLOAD_PATH } from "./modules/attachments";
-import { MULTIPART_OVERHEAD_BYTES } from "./modules/attachments/upload";
+import { MULTIPART_OVERHEAD_BYTES, tooLarge } from "./modules/attachments/upload";
 import { authModule } from "./modules/auth";
 import { conversationsModule } from "./modules/conversations";
 import { docsModule } from "./modules/docs";
@@ -34,8 +34,11 @@ export function createApp(deps: Deps) {
       .onRequest(({ request }) => {
         const length = Number(request.headers.get("content-length") ?? 0);
         if (length > deps.config.maxBodyBytes) {
-          // Attachments: uploads have their own limit, checked again while they stream.
-          if (length <= deps.config.maxUploadBytes + MULTIPART_OVERHEAD_BYTES && request.method === "POST" && new URL(request.url).pathname === UPLOAD_PATH) return;
+          // Attachments: uploads have their own limit (and receiveUpload checks it again while they stream).
+          if (request.method === "POST" && new URL(request.url).pathname === UPLOAD_PATH) {
+            if (length <= deps.config.maxUploadBytes + MULTIPART_OVERHEAD_BYTES) return;
+            throw tooLarge(deps.config.maxUploadBytes);
+          }
           throw new ApiError(413, "payload_too_large", `Request body is larger than ${deps.config.maxBodyBytes} bytes`);
         }
       })

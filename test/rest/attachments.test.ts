@@ -316,6 +316,29 @@ describe("messages with attachments", () => {
   });
 });
 
+test("with --writer-thread the claim runs on the writer thread: attachments sent, a reused one refused with 422", async () => {
+  const threaded = await startTestServer({ writerThread: true, rateLimit: false });
+  try {
+    const api2 = client(threaded.url);
+    const a = await api2.newUser("wt");
+    const b = await api2.newUser("wt");
+    const dm = (await api2.dm(a.token, b.user.id)).body.id;
+    const file = await upload(threaded.url, a.token, jpegHead(8, 9), { type: "image/jpeg", filename: "p.jpg" });
+    const sent = await api2.request("POST", `${API}/conversations/${dm}/messages`, { token: a.token, body: { content: "pic", attachment_ids: [file.body.id] } });
+    expect(sent.status).toBe(201);
+    expect(sent.body.attachments).toEqual([file.body]);
+    // Two sends racing for one upload: both pass the checks before the commit, one wins the claim.
+    const other = await upload(threaded.url, a.token, unique("raced"), { type: "text/plain" });
+    const race = await Promise.all(
+      [1, 2].map((i) => api2.request("POST", `${API}/conversations/${dm}/messages`, { token: a.token, body: { content: `race ${i}`, attachment_ids: [other.body.id] } })),
+    );
+    expect(race.map((r) => r.status).sort()).toEqual([201, 422]);
+    expectError(race.find((r) => r.status === 422)!, 422, { field: "attachment_ids" });
+  } finally {
+    await threaded.close();
+  }
+});
+
 describe("cleaning up", () => {
   test("the sweep deletes unused uploads older than the cutoff, and a blob only when no other upload shares it", async () => {
     const { alice, dm } = await pair();
