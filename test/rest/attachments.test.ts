@@ -75,6 +75,35 @@ describe("upload", () => {
     expect(filesOnDisk(server.dataDir).filter((f) => f.startsWith("tmp/"))).toEqual([]);
   });
 
+  test("an upload the client abandons halfway leaves no temporary file and no row", async () => {
+    const { alice } = await pair();
+    const rows = () => server.db.$client.query<{ n: number }, [string]>("SELECT count(*) AS n FROM attachments WHERE owner_id = ?").get(alice.user.id)!.n;
+    const abort = new AbortController();
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (sent === 8) {
+          abort.abort();
+          return;
+        }
+        sent++;
+        controller.enqueue(new Uint8Array(64 * 1024).fill(sent));
+      },
+    });
+    const attempt = fetch(`${server.url}${API}/attachments`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${alice.token}`, "content-type": "application/octet-stream" },
+      body: stream,
+      signal: abort.signal,
+      duplex: "half",
+    } as RequestInit);
+    await attempt.catch(() => {});
+    // The server notices the dropped connection on its next read; give it a moment, boundedly.
+    for (let i = 0; i < 100 && filesOnDisk(server.dataDir).some((f) => f.startsWith("tmp/")); i++) await Bun.sleep(50);
+    expect(filesOnDisk(server.dataDir).filter((f) => f.startsWith("tmp/"))).toEqual([]);
+    expect(rows()).toBe(0);
+  });
+
   test("a zero-byte file is a 422 and leaves nothing on disk", async () => {
     const { alice } = await pair();
     const before = filesOnDisk(server.dataDir);
