@@ -97,7 +97,7 @@ export function createCommitter(client: Database, watchForeign = false) {
     if (r.attachmentIds?.length) {
       r.attachmentIds.forEach((attachmentId, position) => {
         if (claim.run(at, attachmentId, r.senderId).changes !== 1) {
-          throw Object.assign(new Error(`attachment ${attachmentId} is already used by another message`), { code: ATTACHMENT_CLAIM_FAILED });
+          throw Object.assign(new Error(`attachment ${attachmentId} is gone or already used by another message`), { code: ATTACHMENT_CLAIM_FAILED });
         }
         link.run(record.id, attachmentId, position);
       });
