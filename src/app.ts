@@ -2,6 +2,8 @@
 import { Elysia } from "elysia";
 import type { Deps } from "./deps";
 import { ApiError, renderError } from "./errors";
+import { attachmentsModule, UPLOAD_PATH } from "./modules/attachments";
+import { MULTIPART_OVERHEAD_BYTES, tooLarge } from "./modules/attachments/upload";
 import { authModule } from "./modules/auth";
 import { changesModule } from "./modules/changes";
 import { conversationsModule } from "./modules/conversations";
@@ -33,6 +35,11 @@ export function createApp(deps: Deps) {
       .onRequest(({ request }) => {
         const length = Number(request.headers.get("content-length") ?? 0);
         if (length > deps.config.maxBodyBytes) {
+          // Attachments: uploads have their own limit (and receiveUpload checks it again while they stream).
+          if (request.method === "POST" && new URL(request.url).pathname === UPLOAD_PATH) {
+            if (length <= deps.config.maxUploadBytes + MULTIPART_OVERHEAD_BYTES) return;
+            throw tooLarge(deps.config.maxUploadBytes);
+          }
           throw new ApiError(413, "payload_too_large", `Request body is larger than ${deps.config.maxBodyBytes} bytes`);
         }
       })
@@ -43,6 +50,7 @@ export function createApp(deps: Deps) {
       .use(conversationsModule(deps))
       .use(messagesModule(deps))
       .use(changesModule(deps))
+      .use(attachmentsModule(deps))
       .use(metricsModule(deps, telemetry))
       .use(webModule())
   );

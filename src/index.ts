@@ -4,6 +4,7 @@ import { backupCommand } from "./cli/backup";
 import type { Command } from "./cli/command";
 import { healthcheckCommand } from "./cli/healthcheck";
 import { migrateCommand } from "./cli/migrate";
+import { restoreCommand } from "./cli/restore";
 import { serveCommand } from "./cli/serve";
 import { tokenCommand } from "./cli/token";
 import { userCommand } from "./cli/user";
@@ -12,7 +13,7 @@ import { ConfigError, settingsHelp } from "./config";
 import { ApiError } from "./errors";
 import { VERSION } from "./version";
 
-const commands: Command[] = [serveCommand, migrateCommand, backupCommand, userCommand, tokenCommand, healthcheckCommand, versionCommand];
+const commands: Command[] = [serveCommand, migrateCommand, backupCommand, restoreCommand, userCommand, tokenCommand, healthcheckCommand, versionCommand];
 
 const HELP = `chat-server ${VERSION}: self-hosted real-time chat backend
 

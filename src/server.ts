@@ -16,6 +16,8 @@ import { createTokenService } from "./modules/auth/tokens";
 import { Telemetry } from "./modules/metrics/telemetry";
 import { createChangeFeed } from "./modules/changes/feed";
 import { conversationStates } from "./modules/messages/conversation-state";
+import { filesDirOf, prepareFilesDir } from "./modules/attachments/store";
+import { startUploadSweeper } from "./modules/attachments/sweeper";
 import { createMessageWriter, type MessageWriter } from "./modules/messages/writer";
 import { StorageHealth } from "./storage-health";
 import { BunHub, type SocketData } from "./realtime/bun-hub";
@@ -69,6 +71,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   }, CHECKPOINTER_DELAY_MS);
   checkpointerTimer.unref();
   configurePasswords({ memoryKib: config.passwordMemoryKib });
+  // Attachments: the files directory (temporaries of unfinished uploads removed) and the sweep of unused uploads.
+  prepareFilesDir(filesDirOf(config.dataDir));
+  const stopUploadSweeper = startUploadSweeper(db, filesDirOf(config.dataDir), config.unusedUploadTtlSeconds, log);
   const hub = new BunHub();
   const storage = new StorageHealth(log);
   const stopStorageWatch = storage.watch();
@@ -118,8 +123,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const server = Bun.serve<SocketData>({
     port: config.port,
     hostname: config.host,
-    // Above our own limit so oversize bodies reach the app and get a 413 in the contract's shape.
-    maxRequestBodySize: config.maxBodyBytes * 2 + 1024 * 1024,
+    // Above our own limits (bodies, and uploads with their multipart framing) so oversize bodies
+    // reach the app and get a 413 in the contract's shape.
+    maxRequestBodySize: Math.max(config.maxBodyBytes * 2, config.maxUploadBytes + 1024 * 1024) + 1024 * 1024,
     development: false,
     fetch(received, server) {
       // A rebuilt request (odd Host) is no longer Bun's, so its peer address is always captured.
@@ -151,6 +157,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     (stopped ??= (async () => {
       for (const ws of hub.all()) ws.close(CLOSE.goingAway, "server shutting down");
       await server.stop(false);
+      stopUploadSweeper();
       await writer.close();
       stopStorageWatch();
       clearTimeout(checkpointerTimer);

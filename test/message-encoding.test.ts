@@ -24,7 +24,24 @@ const record = fc.record<MessageRecord>({
   mentions: fc.option(fc.array(fc.uuid(), { minLength: 1, maxLength: 3 }).map((ids) => JSON.stringify(ids)), { nil: null }),
   created_at: fc.integer({ min: 0, max: 4_102_444_800_000 }),
   updated_at: fc.integer({ min: 0, max: 4_102_444_800_000 }),
-});
+  // Attachments (issue 14): the JSON SQLite renders, absent when the row came without the column.
+  attachments: fc.option(
+    fc
+      .array(
+        fc.record({
+          id: fc.uuid(),
+          filename: fc.string({ minLength: 1, maxLength: 40 }),
+          content_type: fc.constantFrom("image/png", "text/plain", "application/octet-stream"),
+          size: fc.integer({ min: 1, max: 2 ** 32 }),
+          sha256: fc.stringMatching(/^[0-9a-f]{64}$/),
+          created_at: fc.integer({ min: 0, max: 4_102_444_800_000 }).map((t) => new Date(t).toISOString()),
+        }),
+        { maxLength: 3 },
+      )
+      .map((list) => JSON.stringify(list)),
+    { nil: undefined },
+  ),
+}, { requiredKeys: ["id", "conversation_id", "seq", "sender_id", "recipient_id", "content", "client_msg_id", "rev", "edited_at", "deleted_at", "reply_to_id", "reply_count", "mentions", "created_at", "updated_at"] });
 
 const decode = (bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes).slice(1)); // drop the leading comma
 

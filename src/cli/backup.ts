@@ -5,16 +5,84 @@
 // file holds password hashes: it is created 0600 before SQLite writes a byte, and the ones a killed
 // backup left behind are removed by the next one.
 import { Database } from "bun:sqlite";
-import { closeSync, existsSync, linkSync, openSync, statSync, unlinkSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, linkSync, mkdirSync, openSync, statSync, unlinkSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { ConfigError } from "../config";
 import { fsyncDirectory, fsyncFile, readHead, removeStaleTemporaries } from "../lib/durable-file";
 import { DB_FILE } from "../db/data-dir";
+import { blobPath, FILES_DIR, filesDirOf } from "../modules/attachments/store";
 import { defineCommand } from "./command";
 
 export interface BackupResult {
   path: string;
   bytes: number;
+}
+
+export interface FilesResult {
+  /** Where the blobs are: `files/` next to the database copy. */
+  dir: string;
+  copied: number;
+  /** Already there from an earlier backup into the same directory (blobs never change). */
+  present: number;
+  /** Named by the copy but gone from the data directory (deleted since the snapshot). */
+  missing: string[];
+}
+
+/** The hashes of every attachment in a database file (read-only; none before the attachments migration). */
+export function attachmentHashes(dbPath: string): string[] {
+  const db = new Database(dbPath, { readonly: true, strict: true });
+  try {
+    const table = db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'attachments'").get();
+    return table ? db.query<{ sha256: string }, []>("SELECT DISTINCT sha256 FROM attachments").all().map((r) => r.sha256) : [];
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Copies the blobs of these hashes from one files directory to another, each durably (a private
+ * temporary, fsync, link to its name, directory fsync), skipping the ones already there: they are
+ * content-addressed, so many backups into one directory share one `files/` and each copies only
+ * what is new.
+ */
+export function copyBlobs(fromDir: string, toDir: string, hashes: string[]): Omit<FilesResult, "dir"> {
+  const result = { copied: 0, present: 0, missing: [] as string[] };
+  for (const sha256 of hashes) {
+    const from = blobPath(fromDir, sha256);
+    const to = blobPath(toDir, sha256);
+    if (existsSync(to)) {
+      result.present++;
+      continue;
+    }
+    if (!existsSync(from)) {
+      result.missing.push(sha256);
+      continue;
+    }
+    mkdirSync(dirname(to), { recursive: true, mode: 0o700 });
+    const partial = `${to}.partial-${process.pid}`;
+    try {
+      copyFileSync(from, partial);
+      fsyncFile(partial);
+      try {
+        linkSync(partial, to);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      }
+    } finally {
+      try {
+        unlinkSync(partial);
+      } catch {}
+    }
+    fsyncDirectory(dirname(to));
+    result.copied++;
+  }
+  return result;
+}
+
+/** The attachments of a database backup at `target`: into `files/` beside it. */
+export function backupFiles(dataDir: string, target: string): FilesResult {
+  const dir = join(dirname(target), FILES_DIR);
+  return { dir, ...copyBlobs(filesDirOf(dataDir), dir, attachmentHashes(target)) };
 }
 
 /** Writes a verified copy of the database at `source` to `target`, which must not exist. */
@@ -85,12 +153,19 @@ export const backupCommand = defineCommand(
     usage: "<file>",
     summary: "Write a consistent, integrity-checked copy of the database to <file> (safe while the server runs).",
     description:
-      "Refuses to overwrite an existing file. To restore: stop the server, replace <data-dir>/chat.db with the\nbackup, delete chat.db-wal and chat.db-shm if present, and start it again.",
+      "Refuses to overwrite an existing file. Attachments are copied into files/ next to <file> (content-addressed:\n" +
+      "backups in one directory share it, each copying only new files). To restore: stop the server and run\n" +
+      "chat-server restore <file>, or by hand replace <data-dir>/chat.db with the backup, delete chat.db-wal and\n" +
+      "chat.db-shm if present, copy files/ into <data-dir>/files/, and start it again.",
     settings: ["dataDir"],
     positionals: [{ name: "<file>", required: true }],
   },
   ({ config, positionals }) => {
     const result = backupDatabase(join(config.dataDir, DB_FILE), resolve(positionals[0]!));
     console.log(`backup written to ${result.path} (${formatBytes(result.bytes)}, ${result.bytes} bytes, integrity ok)`);
+    const files = backupFiles(config.dataDir, result.path);
+    console.log(`attachments in ${files.dir}: ${files.copied} copied, ${files.present} already there`);
+    // Deleted between the snapshot and the copy (a sweep, a deleted message): the restored rows would have no bytes.
+    if (files.missing.length) console.warn(`warning: ${files.missing.length} attachment file(s) were deleted during the backup: ${files.missing.slice(0, 5).join(", ")}`);
   },
 );

@@ -178,6 +178,50 @@ export const apiTokens = sqliteTable(
   (t) => [uniqueIndex("api_tokens_hash").on(t.hash), index("api_tokens_user").on(t.userId)],
 );
 
+// Attachments (issue 14): one row per upload; the bytes live once per sha256 under
+// <data-dir>/files/ab/cd/<sha256>, deleted when no row references them any more.
+export const attachments = sqliteTable(
+  "attachments",
+  {
+    id: text("id").primaryKey(),
+    ownerId: text("owner_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    sha256: text("sha256").notNull(),
+    size: integer("size").notNull(),
+    contentType: text("content_type").notNull(),
+    filename: text("filename").notNull(),
+    width: integer("width"),
+    height: integer("height"),
+    createdAt: integer("created_at").notNull(),
+    // Set when a message takes it (once only); unclaimed rows older than the sweep age are deleted.
+    claimedAt: integer("claimed_at"),
+  },
+  (t) => [
+    // Quota sums and the per-user pending count.
+    index("attachments_owner").on(t.ownerId, t.claimedAt),
+    // Is a blob still referenced?
+    index("attachments_sha256").on(t.sha256),
+    // The sweep of unclaimed uploads.
+    index("attachments_unclaimed").on(t.createdAt).where(sql`claimed_at IS NULL`),
+  ],
+);
+
+export const messageAttachments = sqliteTable(
+  "message_attachments",
+  {
+    messageId: text("message_id")
+      .notNull()
+      .references(() => messages.id, { onDelete: "cascade" }),
+    attachmentId: text("attachment_id")
+      .notNull()
+      .references(() => attachments.id, { onDelete: "cascade" }),
+    position: integer("position").notNull(),
+  },
+  // An attachment belongs to one message at most.
+  (t) => [primaryKey({ columns: [t.messageId, t.position] }), uniqueIndex("message_attachments_attachment").on(t.attachmentId)],
+);
+
 export type UserRow = typeof users.$inferSelect;
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
 export type ConversationRow = typeof conversations.$inferSelect;

@@ -50,6 +50,8 @@ async function compressed(response: Response, coding: Coding): Promise<Response>
 function finish(request: Request, response: Response): Response | Promise<Response> {
   const type = response.headers.get("content-type");
   if (type === null || !type.startsWith("application/json")) return response;
+  // A downloaded attachment that happens to be JSON: a file (ranges, its own CSP), not an API body.
+  if (response.headers.has("content-disposition")) return response;
   const headers = response.headers;
   headers.set("x-content-type-options", "nosniff");
   headers.set("content-security-policy", JSON_CSP);

@@ -67,6 +67,8 @@ export function createFrameHandler(deps: Deps & { hub: BunHub }) {
       recipientId: field(frame, "recipient_id", "optional-uuid"),
       content: frame.content,
       clientMsgId: id,
+      // Attachments (issue 14): validated by prepareSend.
+      attachmentIds: frame.attachment_ids,
     });
     deps.writer.submit(request, (error, result) => {
       if (error) return sendError(ws, error, id);

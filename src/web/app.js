@@ -1,5 +1,7 @@
 // The built-in web client: plain DOM over the server's own REST API and socket, no framework, no
 // build step. User content only ever goes through textContent, never innerHTML.
+import { attachmentNodes, bindAttachments, hasAttachments, takeAttachmentIds, uploading } from "/web/attachments.js";
+
 const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "chat.token";
 const PAGE = 50;
@@ -276,7 +278,7 @@ function messageItem(conv, m, pending) {
   const meta = document.createElement("span");
   meta.className = "meta";
   meta.textContent = m.created_at ? new Date(m.created_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
-  li.append(text, meta);
+  li.append(text, ...attachmentNodes(m), meta);
   if (mine) {
     const status = document.createElement("span");
     status.className = "status";
@@ -347,11 +349,11 @@ function markRead(conv) {
   renderList();
 }
 
-function sendMessage(content) {
+function sendMessage(content, attachmentIds = []) {
   const conv = state.convs.get(state.current);
   if (!conv) return;
   const id = randomId();
-  state.outbox.set(id, { conversation_id: conv.id, content });
+  state.outbox.set(id, { conversation_id: conv.id, content, attachment_ids: attachmentIds });
   flushOne(id);
   renderMessages();
 }
@@ -359,7 +361,7 @@ function sendMessage(content) {
 function flushOne(id) {
   const p = state.outbox.get(id);
   if (!p || !state.ready) return; // sent on the next `ready`; client_msg_id makes the retry safe
-  state.ws.send(JSON.stringify({ type: "message", conversation_id: p.conversation_id, content: p.content, client_msg_id: id }));
+  state.ws.send(JSON.stringify({ type: "message", conversation_id: p.conversation_id, content: p.content, attachment_ids: p.attachment_ids, client_msg_id: id }));
 }
 
 // ---------- typing ----------
@@ -577,10 +579,11 @@ function bindComposer() {
   $("composer").onsubmit = (e) => {
     e.preventDefault();
     const content = input.value.trim();
-    if (!content) return;
+    if ((!content && !hasAttachments()) || uploading()) return;
     input.value = "";
-    sendMessage(content);
+    sendMessage(content, takeAttachmentIds());
   };
+  bindAttachments(() => state.token);
   input.onkeydown = (e) => {
     if (e.key === "Enter" && !e.shiftKey) (e.preventDefault(), $("composer").requestSubmit());
   };

@@ -80,6 +80,7 @@ export function expectMessageView(m: any) {
   expect(typeof m.is_read).toBe("boolean");
   expect(m.created_at).toMatch(ISO_MS);
   expect(m.updated_at).toMatch(ISO_MS);
+  expect(Array.isArray(m.attachments)).toBe(true);
 }
 
 // v2 adds fields to v1's Conversation (member_count, rev, members, …) that a v1 client ignores.

@@ -7,7 +7,7 @@ import { iso, now } from "../../lib/time";
 import type { Hub } from "../../ports/bus";
 import type { ChangeFeed } from "../../ports/changes";
 import { commitRevision } from "../changes/revision";
-import { isReadFor, MESSAGE_COLUMNS, readState, toMessageView, unreadCounts, type MessageRecord } from "../messages/service";
+import { isReadFor, messageColumns, readState, toMessageView, unreadCounts, type MessageRecord } from "../messages/service";
 import { toUserView } from "../users/service";
 import { LIST_PARTICIPANTS, type ConversationView, type CreateConversationBody } from "./model";
 
@@ -232,7 +232,7 @@ export function toConversationViews(
   const lastMessages = new Map(
     db.$client
       .query<MessageRecord, string[]>(
-        `SELECT ${MESSAGE_COLUMNS.split(", ").map((c) => "m." + c).join(", ")} FROM conversations c
+        `SELECT ${messageColumns("m")} FROM conversations c
          JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq
          WHERE c.id IN (${ids.map(() => "?").join(",")})`,
       )

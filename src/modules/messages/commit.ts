@@ -4,6 +4,7 @@
 // the event loop.
 import type { Database } from "bun:sqlite";
 import { storageFaultOf } from "../../storage-faults";
+import { ATTACHMENT_CLAIM_FAILED, attachmentsJson, CLAIM_ATTACHMENT, LINK_ATTACHMENT } from "../attachments/sql";
 import { MESSAGE_COLUMNS, type MessageRecord } from "./message-view";
 
 export interface SendRequest {
@@ -17,6 +18,8 @@ export interface SendRequest {
   replyToId?: string | null;
   /** Ids of the members mentioned in the content. */
   mentions?: string[] | null;
+  /** Attachments (issue 14): checked by prepareSend, claimed in the message's transaction. */
+  attachmentIds?: string[];
 }
 
 /** A failure as plain data (it crosses the thread boundary): SQLite's code and message. */
@@ -68,6 +71,10 @@ export function createCommitter(client: Database, watchForeign = false) {
     `UPDATE messages SET reply_count = reply_count + 1, rev = ?, updated_at = ? WHERE id = ? AND conversation_id = ? AND deleted_at IS NULL
      RETURNING ${MESSAGE_COLUMNS}`,
   );
+  // Attachments (issue 14).
+  const claim = client.query<null, [number, string, string]>(CLAIM_ATTACHMENT);
+  const link = client.query<null, [string, string, number]>(LINK_ATTACHMENT);
+  const renderAttachments = client.query<{ attachments: string }, [string]>(`SELECT ${attachmentsJson("?1")} AS attachments`);
   const begin = client.prepare("BEGIN IMMEDIATE");
   const dataVersion = client.prepare<{ data_version: number }, []>("PRAGMA data_version");
   let lastVersion = -1;
@@ -84,7 +91,7 @@ export function createCommitter(client: Database, watchForeign = false) {
   const writeOne = (r: SendRequest, at: number): { record: MessageRecord; created: boolean; parent?: MessageRecord } => {
     if (r.clientMsgId !== null) {
       const existing = findExisting.get(r.conversationId, r.senderId, r.clientMsgId);
-      if (existing) return { record: existing, created: false };
+      if (existing) return { record: { ...existing, attachments: renderAttachments.get(existing.id)!.attachments }, created: false };
     }
     const seq = nextSeq.get(at, at, r.conversationId);
     if (!seq) throw new Error("conversation vanished");
@@ -119,6 +126,16 @@ export function createCommitter(client: Database, watchForeign = false) {
       at,
       at,
     );
+    // Attachments (issue 14): each taken once, by its uploader, in this transaction.
+    if (r.attachmentIds?.length) {
+      r.attachmentIds.forEach((attachmentId, position) => {
+        if (claim.run(at, attachmentId, r.senderId).changes !== 1) {
+          throw Object.assign(new Error(`attachment ${attachmentId} is gone or already used by another message`), { code: ATTACHMENT_CLAIM_FAILED });
+        }
+        link.run(record.id, attachmentId, position);
+      });
+      record.attachments = renderAttachments.get(record.id)!.attachments;
+    }
     if (record.reply_to_id === null) return { record, created: true };
     // A parent deleted since prepareSend checked it: the reply fails alone (no half change).
     const parent = bumpParent.get(record.rev, at, record.reply_to_id, record.conversation_id);

@@ -20,6 +20,7 @@ export const messagesModule = (deps: Deps) =>
           conversationId: params.conversation_id,
           content: body.content,
           clientMsgId: body.client_msg_id,
+          attachmentIds: body.attachment_ids,
         });
         const result = await deps.writer.send(request);
         set.status = result.created ? 201 : 200;

@@ -2,6 +2,7 @@
 // and frames) and encodeMessage (pre-encoded UTF-8 JSON for the recent-messages window). One file
 // so a new field is added to both; test/message-encoding.test.ts checks both against the schema.
 import { iso } from "../../lib/time";
+import { attachmentsJson } from "../attachments/sql";
 import type { MessageView } from "./model";
 
 export interface MessageRecord {
@@ -21,10 +22,36 @@ export interface MessageRecord {
   mentions: string | null;
   created_at: number;
   updated_at: number;
+  /** Attachments (issue 14): the JSON array of the message's Attachments as SQLite renders it; absent = none. */
+  attachments?: string;
 }
 
-export const MESSAGE_COLUMNS =
-  "id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, rev, edited_at, deleted_at, reply_to_id, reply_count, mentions, created_at, updated_at";
+const COLUMN_NAMES = [
+  "id",
+  "conversation_id",
+  "seq",
+  "sender_id",
+  "recipient_id",
+  "content",
+  "client_msg_id",
+  "rev",
+  "edited_at",
+  "deleted_at",
+  "reply_to_id",
+  "reply_count",
+  "mentions",
+  "created_at",
+  "updated_at",
+];
+
+/** The columns of a MessageRecord from `table` (a name or alias of messages), attachments included. */
+export const messageColumns = (table = "messages") =>
+  `${COLUMN_NAMES.map((c) => `${table}.${c}`).join(", ")}, ${attachmentsJson(`${table}.id`)} AS attachments`;
+
+export const MESSAGE_COLUMNS = messageColumns();
+
+// Attachments (issue 14): '[]' is by far the most common value, and costs no parse.
+const attachmentsOf = (m: MessageRecord) => (m.attachments === undefined || m.attachments === "[]" ? [] : JSON.parse(m.attachments));
 
 /** One emoji on one message: who reacted, in the order they did. */
 export interface ReactionTally {
@@ -60,6 +87,8 @@ export function toMessageView(m: MessageRecord, isRead: boolean, reactions?: Rea
     deleted_at: m.deleted_at === null ? null : iso(m.deleted_at),
     created_at: iso(m.created_at),
     updated_at: iso(m.updated_at),
+    // A tombstone has no attachments (their files are released with it).
+    attachments: m.deleted_at === null ? attachmentsOf(m) : [],
   };
 }
 
@@ -97,7 +126,7 @@ export function encodeMessage(m: MessageRecord, reactions?: ReactionTally[]): En
   const tail =
     `,"reply_to_id":${str(m.reply_to_id)},"reply_count":${m.reply_count},"mentions":${m.mentions ?? "[]"},"reactions":[],` +
     `"edited_at":${time(m.edited_at)},"deleted_at":${time(m.deleted_at)},` +
-    `"created_at":${time(m.created_at)},"updated_at":${time(m.updated_at)}}`;
+    `"created_at":${time(m.created_at)},"updated_at":${time(m.updated_at)},"attachments":${m.deleted_at === null ? (m.attachments ?? "[]") : "[]"}}`;
   return { seq: m.seq, senderId: m.sender_id, read: utf8.encode(head + "true" + tail), unread: utf8.encode(head + "false" + tail) };
 }
 

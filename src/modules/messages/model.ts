@@ -1,6 +1,7 @@
 // Message schemas: the view, the send body, pages, read receipts and unread counts.
 import { t, type Static } from "elysia";
-import { Limit, QueryInt, Timestamp, Uuid } from "../shared-model";
+import { AttachmentView, MAX_ATTACHMENTS_PER_MESSAGE } from "../attachments/model";
+import { Limit, QueryInt, Timestamp, Uuid, UuidInput } from "../shared-model";
 
 export const MAX_CONTENT_LENGTH = 4000;
 export const DEFAULT_PAGE_SIZE = 50;
@@ -31,14 +32,20 @@ export const MessageView = t.Object({
   deleted_at: t.Union([Timestamp, t.Null()], { description: "Set on a tombstone: content is empty, seq stays" }),
   created_at: Timestamp,
   updated_at: Timestamp,
+  // Attachments (issue 14), in the order they were sent.
+  attachments: t.Array(AttachmentView),
 });
 export type MessageView = Static<typeof MessageView>;
 
 export const SendMessageBody = t.Object(
   {
     // Length is checked after trimming in the service; this bound only stops huge bodies early.
-    content: t.String({ maxLength: MAX_CONTENT_LENGTH * 4, description: `1-${MAX_CONTENT_LENGTH} characters after trimming` }),
+    content: t.Optional(t.String({ maxLength: MAX_CONTENT_LENGTH * 4, description: `1-${MAX_CONTENT_LENGTH} characters after trimming (may be empty or absent with attachment_ids)` })),
     client_msg_id: t.Optional(t.Union([ClientMsgId, t.Null()])),
+    // Attachments (issue 14): uploads of the sender no other message uses.
+    attachment_ids: t.Optional(
+      t.Array(UuidInput, { maxItems: MAX_ATTACHMENTS_PER_MESSAGE, description: `Up to ${MAX_ATTACHMENTS_PER_MESSAGE} ids from POST /attachments, not yet used by a message` }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -2,6 +2,7 @@
 import type { Db } from "../../db/client";
 import { notFound, unprocessable } from "../../errors";
 import type { ChangeFeed } from "../../ports/changes";
+import { checkAttachmentsForSend } from "../attachments/service";
 import { findOrCreateDirect } from "../conversations/service";
 import { normalizeContent } from "./content";
 import { conversationStates } from "./conversation-state";
@@ -12,10 +13,16 @@ export interface SendInput {
   recipientId?: string | null;
   content: unknown;
   clientMsgId?: string | null;
+  /** Attachments (issue 14): unchecked input, validated here. */
+  attachmentIds?: unknown;
 }
 
+/** With attachments the text may be empty. */
+const hasNoText = (content: unknown) => content === undefined || content === null || (typeof content === "string" && content.trim() === "");
+
 export function prepareSend(db: Db, feed: ChangeFeed, senderId: string, input: SendInput): SendRequest {
-  const content = normalizeContent(input.content);
+  const withFiles = Array.isArray(input.attachmentIds) && input.attachmentIds.length > 0;
+  const content = withFiles && hasNoText(input.content) ? "" : normalizeContent(input.content);
   let conversationId = input.conversationId ?? null;
   if (!conversationId) {
     if (!input.recipientId) throw unprocessable("conversation_id", "conversation_id or recipient_id is required");
@@ -30,5 +37,6 @@ export function prepareSend(db: Db, feed: ChangeFeed, senderId: string, input: S
     recipientId: state.isGroup ? null : ([...state.cursors.keys()].find((id) => id !== senderId) ?? null),
     content,
     clientMsgId: input.clientMsgId ?? null,
+    attachmentIds: checkAttachmentsForSend(db, senderId, input.attachmentIds, { conversationId, clientMsgId: input.clientMsgId ?? null }),
   };
 }

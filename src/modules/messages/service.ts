@@ -10,7 +10,7 @@ import { encodeMessage, MESSAGE_COLUMNS, renderPage, type MessageRecord } from "
 import { RecentMessages } from "./recent";
 import { loadReactions } from "./reaction-tallies";
 
-export { MESSAGE_COLUMNS, toMessageView, type MessageRecord } from "./message-view";
+export { MESSAGE_COLUMNS, messageColumns, toMessageView, type MessageRecord } from "./message-view";
 export type { PageOptions } from "./model";
 
 export type { ReadState };

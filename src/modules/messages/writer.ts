@@ -9,7 +9,8 @@
 // publishing stay here, after the worker reports what it committed. Inline is the default: on a
 // one-core server the thread hop cost ~10-15% of send throughput (W2, W5 POST).
 import { BUSY_TIMEOUT_MS, type Db } from "../../db/client";
-import { ApiError, storageError } from "../../errors";
+import { ApiError, storageError, unprocessable } from "../../errors";
+import { ATTACHMENT_CLAIM_FAILED } from "../attachments/sql";
 import { storageFaultOf, type StorageFault } from "../../storage-faults";
 import { now } from "../../lib/time";
 import type { ChangeFeed } from "../../ports/changes";
@@ -71,6 +72,8 @@ const faultOf = (failure: WriteFailure) => storageFaultOf(failure.code, failure.
 /** The error a sender sees: an ApiError for what a client can act on, else an opaque 500. */
 function errorFor(failure: WriteFailure): Error {
   if (isBusyFailure(failure)) return busyError();
+  // Attachments (issue 14): two sends raced for one upload; this one lost.
+  if (failure.code === ATTACHMENT_CLAIM_FAILED) return unprocessable("attachment_ids", failure.message);
   const fault = faultOf(failure);
   return fault ? storageError(fault) : asError(failure);
 }

@@ -3,12 +3,14 @@
 import { Elysia } from "elysia";
 // @ts-ignore: text imports (Bun embeds the files in the binary); the .js is not a module to type-check.
 import appJs from "../../web/app.js" with { type: "text" };
+// @ts-ignore: as above (attachments, issue 14).
+import attachmentsJs from "../../web/attachments.js" with { type: "text" };
 import indexHtml from "../../web/index.html" with { type: "text" };
 import styleCss from "../../web/style.css" with { type: "text" };
 
 /** Same-origin everything; 'self' covers the same-host ws:/wss: socket in current browsers. */
 export const WEB_CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self'; " +
   "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 interface Asset {
@@ -51,9 +53,11 @@ export const webModule = () => {
   );
   const script = lazily(() => asset(appJs as string, "text/javascript; charset=utf-8"));
   const style = lazily(() => asset(styleCss as string, "text/css; charset=utf-8"));
+  const attachmentsScript = lazily(() => asset(attachmentsJs as string, "text/javascript; charset=utf-8"));
   const hidden = { detail: { hide: true } };
   return new Elysia({ name: "web" })
     .get("/", ({ request }) => serve(page(), request), hidden)
     .get("/web/app.js", ({ request }) => serve(script(), request), hidden)
-    .get("/web/style.css", ({ request }) => serve(style(), request), hidden);
+    .get("/web/style.css", ({ request }) => serve(style(), request), hidden)
+    .get("/web/attachments.js", ({ request }) => serve(attachmentsScript(), request), hidden);
 };
