@@ -5,6 +5,7 @@ import type { ChangeFeed } from "../../ports/changes";
 import { findOrCreateDirect } from "../conversations/service";
 import { normalizeContent } from "./content";
 import { conversationStates } from "./conversation-state";
+import { findMentions } from "./mentions";
 import type { SendRequest } from "./writer";
 
 export interface SendInput {
@@ -12,6 +13,7 @@ export interface SendInput {
   recipientId?: string | null;
   content: unknown;
   clientMsgId?: string | null;
+  replyToId?: string | null;
 }
 
 export function prepareSend(db: Db, feed: ChangeFeed, senderId: string, input: SendInput): SendRequest {
@@ -30,5 +32,19 @@ export function prepareSend(db: Db, feed: ChangeFeed, senderId: string, input: S
     recipientId: state.isGroup ? null : ([...state.cursors.keys()].find((id) => id !== senderId) ?? null),
     content,
     clientMsgId: input.clientMsgId ?? null,
+    replyToId: input.replyToId ? checkReplyTo(db, conversationId, input.replyToId.toLowerCase()) : null,
+    mentions: findMentions(db, conversationId, content),
   };
+}
+
+/** A reply answers a live message of the same conversation; anything else is the client's mistake. */
+function checkReplyTo(db: Db, conversationId: string, replyToId: string): string {
+  const parent = db.$client
+    .query<{ conversation_id: string; deleted_at: number | null }, [string]>("SELECT conversation_id, deleted_at FROM messages WHERE id = ?")
+    .get(replyToId);
+  if (!parent || parent.conversation_id !== conversationId) {
+    throw unprocessable("reply_to_id", "must be the id of a message in this conversation");
+  }
+  if (parent.deleted_at !== null) throw unprocessable("reply_to_id", "the message replied to was deleted");
+  return replyToId;
 }

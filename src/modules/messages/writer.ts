@@ -9,14 +9,16 @@
 // publishing stay here, after the worker reports what it committed. Inline is the default: on a
 // one-core server the thread hop cost ~10-15% of send throughput (W2, W5 POST).
 import { BUSY_TIMEOUT_MS, type Db } from "../../db/client";
-import { ApiError, storageError } from "../../errors";
+import { ApiError, storageError, unprocessable } from "../../errors";
 import { storageFaultOf, type StorageFault } from "../../storage-faults";
 import { now } from "../../lib/time";
 import type { ChangeFeed } from "../../ports/changes";
 import type { StorageHealth } from "../../storage-health";
-import { createCommitter, isBusyFailure, type CommitResult, type SendRequest, type WriteFailure } from "./commit";
+import { createCommitter, isBusyFailure, REPLY_TO_GONE, type CommitResult, type SendRequest, type WriteFailure } from "./commit";
 import { externalChanges } from "../../db/external-changes";
 import { toMessageView } from "./service";
+import type { MessageRecord } from "./message-view";
+import { loadReactions } from "./reaction-tallies";
 import type { MessageView } from "./model";
 import type { FromWorker, ToWorker } from "./writer-worker";
 
@@ -71,6 +73,8 @@ const faultOf = (failure: WriteFailure) => storageFaultOf(failure.code, failure.
 /** The error a sender sees: an ApiError for what a client can act on, else an opaque 500. */
 function errorFor(failure: WriteFailure): Error {
   if (isBusyFailure(failure)) return busyError();
+  // The parent of a reply was deleted between prepareSend's check and the commit.
+  if (failure.message.startsWith(REPLY_TO_GONE)) return unprocessable("reply_to_id", "the message replied to was deleted");
   const fault = faultOf(failure);
   return fault ? storageError(fault) : asError(failure);
 }
@@ -221,7 +225,7 @@ export function createMessageWriter(db: Db, feed: ChangeFeed, options: WriterOpt
     const failures = batch.map((_, i) => result.failed ?? (outcomes[i] && "error" in outcomes[i]! ? outcomes[i]!.error : null));
     const errors = failures.map((f) => (f ? errorFor(f) : null));
     noteStorage(failures, errors);
-    const published: MessageView[] = [];
+    const published: { view: MessageView; parent?: MessageRecord }[] = [];
     batch.forEach(({ done }, i) => {
       const o = outcomes[i];
       if (!o || !("record" in o)) return done(errors[i] ?? new Error("no outcome"));
@@ -232,10 +236,17 @@ export function createMessageWriter(db: Db, feed: ChangeFeed, options: WriterOpt
       } catch {
         // A failing ack (closed socket) must not stop the rest of the batch.
       }
-      if (o.created) published.push(view);
+      if (o.created) published.push({ view, parent: o.parent });
     });
-    // After every ack of the batch: the sender sees message_ack before its new_message.
-    for (const message of published) feed.committed({ type: "message_created", message, at });
+    // After every ack of the batch: the sender sees message_ack before its new_message. A reply's
+    // parent changed in the same rev (reply_count): reported right after the reply.
+    for (const { view, parent } of published) {
+      feed.committed({ type: "message_created", message: view, at });
+      if (parent) {
+        const reactions = loadReactions(db.$client, [parent.id]).get(parent.id) ?? [];
+        feed.committed({ type: "message_updated", record: parent, reactions, at });
+      }
+    }
   }
 
   /** Storage faults fail sends (counted, health goes 503); any commit that went through heals it. */
