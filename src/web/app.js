@@ -1,5 +1,7 @@
 // The built-in web client: plain DOM over the server's own REST API and socket, no framework, no
 // build step. User content only ever goes through textContent, never innerHTML.
+import { messageLife } from "./message-life.js";
+
 const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "chat.token";
 const PAGE = 50;
@@ -20,6 +22,8 @@ const state = {
   typingSentAt: 0,
   selected: new Map(), // new-chat picks: id -> User
 };
+// Edits, deletes, reactions, replies, mentions, receipts and rev tracking (message-life.js).
+const life = messageLife({ state, api, insertMessage, userName: (id) => userName(id), renderList, rerender: () => renderMessages(false), send: (f) => state.ready && state.ws.send(JSON.stringify(f)) });
 
 // ---------- REST ----------
 
@@ -137,6 +141,7 @@ const activity = (conv) => (conv.last_message ? conv.last_message.created_at : c
 
 function upsertConversation(c) {
   for (const p of c.participants) state.users.set(p.id, p);
+  life.seen(c);
   let conv = state.convs.get(c.id);
   if (!conv) {
     conv = { messages: [], loaded: false, reads: new Map(), readFloor: 0, myReadSeq: 0, typing: new Map(), lastSeq: 0 };
@@ -284,6 +289,7 @@ function messageItem(conv, m, pending) {
     if (!pending && isReadByOthers(conv, m)) status.classList.add("read");
     li.append(status);
   }
+  life.decorate(li, conv, m, pending);
   return li;
 }
 
@@ -298,6 +304,7 @@ function renderMessages(scroll = true) {
   box.replaceChildren(...items);
   $("load-earlier").hidden = !(conv.messages.length && conv.messages[0].seq > 1);
   if (scroll) box.scrollTop = box.scrollHeight;
+  life.rendered(conv);
 }
 
 function refreshStatuses(conv) {
@@ -351,7 +358,7 @@ function sendMessage(content) {
   const conv = state.convs.get(state.current);
   if (!conv) return;
   const id = randomId();
-  state.outbox.set(id, { conversation_id: conv.id, content });
+  state.outbox.set(id, { conversation_id: conv.id, content, reply_to_id: life.takeReplyTo(conv.id) });
   flushOne(id);
   renderMessages();
 }
@@ -359,7 +366,7 @@ function sendMessage(content) {
 function flushOne(id) {
   const p = state.outbox.get(id);
   if (!p || !state.ready) return; // sent on the next `ready`; client_msg_id makes the retry safe
-  state.ws.send(JSON.stringify({ type: "message", conversation_id: p.conversation_id, content: p.content, client_msg_id: id }));
+  state.ws.send(JSON.stringify({ type: "message", conversation_id: p.conversation_id, content: p.content, client_msg_id: id, reply_to_id: p.reply_to_id }));
 }
 
 // ---------- typing ----------
@@ -436,7 +443,7 @@ function scheduleReconnect() {
 function sendSync() {
   const since = {};
   for (const conv of state.convs.values()) if (conv.loaded) since[conv.id] = conv.messages.length ? conv.messages[conv.messages.length - 1].seq : 0;
-  state.ws.send(JSON.stringify({ type: "sync", since }));
+  state.ws.send(JSON.stringify({ type: "sync", since, revs: life.revs() }));
 }
 
 async function onReady() {
@@ -458,6 +465,7 @@ async function onReady() {
 }
 
 function onFrame(f) {
+  if (life.onFrame(f)) return;
   switch (f.type) {
     case "ready":
       return void onReady();

@@ -6,6 +6,7 @@ import fc from "fast-check";
 import { API, type Api, client, randomUuid, restHistory, userNamed, type TestUser } from "../support/api";
 import { expectError, expectMessageView } from "../support/expect";
 import { propertyParams } from "../support/property";
+import { rawRequest } from "../support/raw-http";
 import { startTestServer, type TestServer } from "../support/server";
 
 let server: TestServer;
@@ -96,6 +97,16 @@ describe("DELETE /messages/{id}", () => {
     // Deleting twice changes nothing.
     expect((await del(a.token, second.id)).status).toBe(204);
     expect(await convRev(a.token, id)).toBe(before + 1);
+  });
+
+  test("a DELETE without a body or Content-Length (what browsers send) is a 204, not a parse error", async () => {
+    const { people, id } = await group(2);
+    const m = (await api.send(people[0]!.token, id, "bye")).body;
+    const url = new URL(server.url);
+    for (const path of [`${API}/messages/${m.id}/reactions/%F0%9F%91%8D`, `${API}/messages/${m.id}`]) {
+      const res = await rawRequest(Number(url.port), { method: "DELETE", path, host: url.host, headers: { Authorization: `Bearer ${people[0]!.token}` } });
+      expect(res.status, `${path} ${res.body}`).toBeOneOf([200, 204]);
+    }
   });
 
   test("owners and admins of a group delete others' messages; members and DM partners get 403", async () => {
