@@ -187,7 +187,7 @@ function renderList() {
     const preview = document.createElement("span");
     preview.className = "preview";
     const m = conv.last_message;
-    preview.textContent = m ? (m.sender_id === state.me.id ? "You: " : conv.is_group ? userName(m.sender_id) + ": " : "") + m.content : "No messages yet";
+    preview.textContent = m ? (m.sender_id === state.me.id ? "You: " : conv.is_group ? userName(m.sender_id) + ": " : "") + (m.deleted_at ? "Message deleted" : m.content) : "No messages yet";
     li.append(name, preview);
     if (conv.unread_count > 0 && conv.id !== state.current) {
       const badge = document.createElement("span");
