@@ -99,6 +99,17 @@ describe("DELETE /messages/{id}", () => {
     expect(await convRev(a.token, id)).toBe(before + 1);
   });
 
+  test("repeating a deleted message's client_msg_id returns the tombstone (200), not a new copy", async () => {
+    const { people, id } = await group(2);
+    const sent = (await api.send(people[0]!.token, id, "once", "cmid-1")).body;
+    await del(people[0]!.token, sent.id);
+    const again = await api.send(people[0]!.token, id, "once", "cmid-1");
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ id: sent.id, seq: sent.seq, content: "" });
+    expect(again.body.deleted_at).not.toBeNull();
+    expect(await restHistory(api, people[0]!.token, id)).toHaveLength(1);
+  });
+
   test("a DELETE without a body or Content-Length (what browsers send) is a 204, not a parse error", async () => {
     const { people, id } = await group(2);
     const m = (await api.send(people[0]!.token, id, "bye")).body;
