@@ -78,7 +78,7 @@ export const messageLifeRoutes = (deps: Deps) => {
     })
     .get("/conversations/:conversation_id/receipts", ({ params, user }) => receipts.list(user.id, params.conversation_id), {
       auth: true,
-      params: t.Object({ conversation_id: UuidInput }),
+      params: IdParams("conversation_id"),
       response: { 200: t.Array(ReceiptView), ...errorResponses },
       detail: {
         summary: "Every member's read and delivered cursors",
