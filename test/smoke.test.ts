@@ -40,7 +40,7 @@ test("two users chat: REST send reaches the other user's socket after message_ac
   const page = await api.get(`/api/v1/conversations/${dm.body.id}/messages`, bob.token);
   expect(page.body.map((m: any) => m.seq)).toEqual([1, 2]);
   const unread = await api.get("/api/v1/messages/unread/count", bob.token);
-  expect(unread.body).toEqual({ unread_count: 2, conversations: [{ conversation_id: dm.body.id, unread_count: 2 }] });
+  expect(unread.body).toEqual({ unread_count: 2, mention_count: 0, conversations: [{ conversation_id: dm.body.id, unread_count: 2, mention_count: 0, muted: false }] });
   bobSocket.close();
   aliceSocket.close();
 });

@@ -61,6 +61,8 @@ const tooLarge = (maxBytes: number) => new ApiError(413, "payload_too_large", `R
 
 /** The body as text, at most maxBytes of it whatever the framing: a chunked body has no Content-Length to check up front. */
 async function readBounded(request: Request, maxBytes: number): Promise<string> {
+  // A DELETE from a browser carries neither a body nor a Content-Length.
+  if (!request.body) return "";
   if (request.headers.has("content-length")) return request.text(); // checked against the limit on arrival
   const reader = request.body!.getReader();
   const chunks: Uint8Array[] = [];

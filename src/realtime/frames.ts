@@ -1,4 +1,4 @@
-// Frames of an authenticated socket: message, mark_read, typing, ping and sync. Each frame's work is
+// Frames of an authenticated socket: message, mark_read, received, typing, ping and sync. Each frame's work is
 // bounded whatever it carries: conversation ids are checked against the user's in-memory membership
 // before any query, and a sync serves at most SYNC_MAX_PER_ROUND messages from at most
 // SYNC_MAX_CONVERSATIONS_PER_ROUND conversations (the rest is has_more), and sync output is paced by
@@ -7,6 +7,7 @@ import type { Deps } from "../deps";
 import { ApiError, storageApiError } from "../errors";
 import { iso, monotonicMs, now } from "../lib/time";
 import { conversationStates } from "../modules/messages/conversation-state";
+import { deliveryReceipts } from "../modules/messages/receipts";
 import { prepareSend } from "../modules/messages/send";
 import { fetchMessages, isReadFor, markRead, readState, toMessageView } from "../modules/messages/service";
 import type { BunHub, ChatSocket } from "./bun-hub";
@@ -23,6 +24,7 @@ import {
   SYNC_PAGE,
   syncPositions,
   syncRevs,
+  seqField,
   TYPING_THROTTLE_MS,
   type SyncRequest,
 } from "./protocol";
@@ -31,6 +33,7 @@ import { changesSince } from "../modules/changes/service";
 export function createFrameHandler(deps: Deps & { hub: BunHub }) {
   const { db, hub, log } = deps;
   const states = conversationStates(db);
+  const receipts = deliveryReceipts(db, deps.changes);
   const typingSeen = new Map<string, number>();
   /** Per user: sync output bytes available now (may dip below zero by one message) and when refilled. */
   const syncBudgets = new Map<string, { bytes: number; at: number }>();
@@ -69,6 +72,7 @@ export function createFrameHandler(deps: Deps & { hub: BunHub }) {
       clientMsgId: id,
       // Attachments (issue 14): validated by prepareSend.
       attachmentIds: frame.attachment_ids,
+      replyToId: field(frame, "reply_to_id", "optional-uuid"),
     });
     deps.writer.submit(request, (error, result) => {
       if (error) return sendError(ws, error, id);
@@ -212,6 +216,9 @@ export function createFrameHandler(deps: Deps & { hub: BunHub }) {
           return;
         case "typing":
           return onTyping(userId, field(frame, "conversation_id", "uuid")!);
+        case "received":
+          // Coalesced in memory (receipts.ts): clients send one per message they display.
+          return receipts.note(userId, field(frame, "conversation_id", "uuid")!.toLowerCase(), seqField(frame, "seq"));
         case "ping":
           return send(ws, { type: "pong", timestamp: iso(now()) });
         case "sync":

@@ -65,6 +65,16 @@ export function field(frame: Record<string, unknown>, name: string, kind: "uuid"
   return value;
 }
 
+/** A required non-negative integer (a seq). */
+export function seqField(frame: Record<string, unknown>, name: string): number {
+  const value = frame[name];
+  if (value === undefined || value === null) throw frameError("validation_error", `${name}: required`);
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw frameError("validation_error", `${name}: must be a non-negative integer`);
+  }
+  return value;
+}
+
 export function clientMsgId(frame: Record<string, unknown>): string | undefined {
   const value = frame.client_msg_id;
   if (value === undefined || value === null) return undefined;

@@ -1,6 +1,7 @@
 // The built-in web client: plain DOM over the server's own REST API and socket, no framework, no
 // build step. User content only ever goes through textContent, never innerHTML.
 import { attachmentNodes, bindAttachments, hasAttachments, takeAttachmentIds, uploading } from "/web/attachments.js";
+import { messageLife } from "./message-life.js";
 
 const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "chat.token";
@@ -22,6 +23,8 @@ const state = {
   typingSentAt: 0,
   selected: new Map(), // new-chat picks: id -> User
 };
+// Edits, deletes, reactions, replies, mentions, receipts and rev tracking (message-life.js).
+const life = messageLife({ state, api, insertMessage, userName: (id) => userName(id), renderList, rerender: () => renderMessages(false), send: (f) => state.ready && state.ws.send(JSON.stringify(f)) });
 
 // ---------- REST ----------
 
@@ -139,6 +142,7 @@ const activity = (conv) => (conv.last_message ? conv.last_message.created_at : c
 
 function upsertConversation(c) {
   for (const p of c.participants) state.users.set(p.id, p);
+  life.seen(c);
   let conv = state.convs.get(c.id);
   if (!conv) {
     conv = { messages: [], loaded: false, reads: new Map(), readFloor: 0, myReadSeq: 0, typing: new Map(), lastSeq: 0 };
@@ -184,7 +188,7 @@ function renderList() {
     const preview = document.createElement("span");
     preview.className = "preview";
     const m = conv.last_message;
-    preview.textContent = m ? (m.sender_id === state.me.id ? "You: " : conv.is_group ? userName(m.sender_id) + ": " : "") + m.content : "No messages yet";
+    preview.textContent = m ? (m.sender_id === state.me.id ? "You: " : conv.is_group ? userName(m.sender_id) + ": " : "") + (m.deleted_at ? "Message deleted" : m.content) : "No messages yet";
     li.append(name, preview);
     if (conv.unread_count > 0 && conv.id !== state.current) {
       const badge = document.createElement("span");
@@ -286,6 +290,7 @@ function messageItem(conv, m, pending) {
     if (!pending && isReadByOthers(conv, m)) status.classList.add("read");
     li.append(status);
   }
+  life.decorate(li, conv, m, pending);
   return li;
 }
 
@@ -300,6 +305,7 @@ function renderMessages(scroll = true) {
   box.replaceChildren(...items);
   $("load-earlier").hidden = !(conv.messages.length && conv.messages[0].seq > 1);
   if (scroll) box.scrollTop = box.scrollHeight;
+  life.rendered(conv);
 }
 
 function refreshStatuses(conv) {
@@ -353,7 +359,7 @@ function sendMessage(content, attachmentIds = []) {
   const conv = state.convs.get(state.current);
   if (!conv) return;
   const id = randomId();
-  state.outbox.set(id, { conversation_id: conv.id, content, attachment_ids: attachmentIds });
+  state.outbox.set(id, { conversation_id: conv.id, content, attachment_ids: attachmentIds, reply_to_id: life.takeReplyTo(conv.id) });
   flushOne(id);
   renderMessages();
 }
@@ -361,7 +367,7 @@ function sendMessage(content, attachmentIds = []) {
 function flushOne(id) {
   const p = state.outbox.get(id);
   if (!p || !state.ready) return; // sent on the next `ready`; client_msg_id makes the retry safe
-  state.ws.send(JSON.stringify({ type: "message", conversation_id: p.conversation_id, content: p.content, attachment_ids: p.attachment_ids, client_msg_id: id }));
+  state.ws.send(JSON.stringify({ type: "message", conversation_id: p.conversation_id, content: p.content, attachment_ids: p.attachment_ids, client_msg_id: id, reply_to_id: p.reply_to_id }));
 }
 
 // ---------- typing ----------
@@ -438,7 +444,7 @@ function scheduleReconnect() {
 function sendSync() {
   const since = {};
   for (const conv of state.convs.values()) if (conv.loaded) since[conv.id] = conv.messages.length ? conv.messages[conv.messages.length - 1].seq : 0;
-  state.ws.send(JSON.stringify({ type: "sync", since }));
+  state.ws.send(JSON.stringify({ type: "sync", since, revs: life.revs() }));
 }
 
 async function onReady() {
@@ -460,6 +466,7 @@ async function onReady() {
 }
 
 function onFrame(f) {
+  if (life.onFrame(f)) return;
   switch (f.type) {
     case "ready":
       return void onReady();

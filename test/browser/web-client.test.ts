@@ -125,7 +125,8 @@ test.skipIf(!hasChromium)(
     // Bob has not opened it yet: an unread badge, and Alice's message is only "Sent".
     const bobEntry = bob.page.locator("#conversation-list li", { hasText: "Alice Liddell" });
     await bobEntry.locator(".badge", { hasText: "1" }).waitFor(WAIT);
-    await alice.page.locator("#messages li.mine .status", { hasText: "Sent" }).waitFor(WAIT);
+    // (Bob's client reports the message delivered as soon as it arrives: "Delivered" may follow quickly.)
+    await alice.page.locator("#messages li.mine .status", { hasText: /^(Sent|Delivered)$/ }).waitFor(WAIT);
     expect(await bob.page.title()).toBe("(1) Chat");
 
     // Bob opens it: he sees the message, the badge goes, and Alice sees "Read".
@@ -209,6 +210,89 @@ test.skipIf(!hasChromium)(
       mkdirSync(join(ROOT, "docs"), { recursive: true });
       copyFileSync(alicePath, docsShot);
     }
+
+    expect(alice.errors).toEqual([]);
+    expect(bob.errors).toEqual([]);
+    await alice.context.close();
+    await bob.context.close();
+  },
+  BROWSER_TIMEOUT,
+);
+
+test.skipIf(!hasChromium)(
+  "message life in the built-in client: reply, react, edit and delete reach the other browser, and an edit made while offline arrives after reconnecting",
+  async () => {
+    const alice = await person("alice");
+    const bob = await person("bob");
+    await signUp(alice, "Alice Life");
+    await signUp(bob, "Bob Life");
+    await alice.page.click("#new-chat-btn");
+    await alice.page.fill("#user-search", bob.username);
+    await alice.page.locator("#search-results li", { hasText: bob.username }).click();
+    await alice.page.click("#create-chat");
+    await alice.page.locator("#chat-title", { hasText: "Bob Life" }).waitFor(WAIT);
+    await alice.page.fill("#message-input", `Lunch, @${bob.username}?`);
+    await alice.page.press("#message-input", "Enter");
+    await bob.page.locator("#conversation-list li", { hasText: "Alice Life" }).click();
+    const bobFirst = bob.page.locator("#messages li.theirs", { hasText: "Lunch" });
+    await bobFirst.waitFor(WAIT);
+    // The mention of Bob is highlighted on his side; Alice's message shows delivered or read.
+    await bobFirst.locator(".mention.me", { hasText: `@${bob.username}` }).waitFor(WAIT);
+    await alice.page.locator("#messages li.mine .status", { hasText: /^(Delivered|Read)$/ }).waitFor(WAIT);
+
+    // Bob replies (quoting Alice's message) and reacts.
+    await bobFirst.hover();
+    await bobFirst.locator(".actions button", { hasText: "Reply" }).click();
+    await bob.page.locator("#reply-bar", { hasText: "Replying to Alice Life" }).waitFor(WAIT);
+    await bob.page.fill("#message-input", "Sure, noon");
+    await bob.page.press("#message-input", "Enter");
+    const aliceReply = alice.page.locator("#messages li.theirs", { hasText: "Sure, noon" });
+    await aliceReply.locator(".quote", { hasText: "Lunch" }).waitFor(WAIT);
+    await alice.page.locator("#messages li.mine .replies", { hasText: "1 reply" }).waitFor(WAIT);
+    await bobFirst.hover();
+    await bobFirst.locator(".actions button", { hasText: "👍" }).click();
+    await alice.page.locator("#messages li.mine .reaction", { hasText: "👍 1" }).waitFor(WAIT);
+    await bob.page.locator("#messages li.theirs .reaction.me", { hasText: "👍 1" }).waitFor(WAIT);
+
+    // Alice edits her message: Bob sees the new text marked edited.
+    const aliceFirst = alice.page.locator("#messages li.mine", { hasText: "Lunch" });
+    await aliceFirst.hover();
+    await aliceFirst.locator(".actions button", { hasText: "Edit" }).click();
+    // (While editing, the text is in the textarea: the bubble no longer matches by its text.)
+    await alice.page.locator("#messages .edit-box textarea").fill(`Lunch at noon, @${bob.username}?`);
+    await alice.page.locator("#messages .edit-box button", { hasText: "Save" }).click();
+    await bob.page.locator("#messages li.theirs .text", { hasText: "Lunch at noon" }).waitFor(WAIT);
+    await bob.page.locator("#messages li.theirs .meta", { hasText: "(edited)" }).waitFor(WAIT);
+
+    // Bob goes offline; meanwhile Alice deletes her second message and edits the first again.
+    await alice.page.fill("#message-input", "oops, wrong chat");
+    await alice.page.press("#message-input", "Enter");
+    await bob.page.locator("#messages li.theirs .text", { hasText: "oops, wrong chat" }).waitFor(WAIT);
+    bob.network.down = true;
+    for (const ws of bob.network.live) await ws.close({ code: 4000, reason: "network down (test)" });
+    bob.network.live.clear();
+    await bob.page.locator('#conn[data-status="reconnecting"]').waitFor(WAIT);
+    const oops = alice.page.locator("#messages li.mine", { hasText: "oops, wrong chat" });
+    await oops.hover();
+    await oops.locator(".actions button", { hasText: "Delete" }).click();
+    await oops.locator(".actions button", { hasText: "Delete?" }).click();
+    await alice.page.locator("#messages li.mine.deleted .text", { hasText: "Message deleted" }).waitFor(WAIT);
+    const edited = alice.page.locator("#messages li.mine", { hasText: "Lunch at noon" });
+    await edited.hover();
+    await edited.locator(".actions button", { hasText: "Edit" }).click();
+    await alice.page.locator("#messages .edit-box textarea").fill("Lunch at one instead");
+    await alice.page.locator("#messages .edit-box button", { hasText: "Save" }).click();
+    await alice.page.locator("#messages li.mine .text", { hasText: "Lunch at one instead" }).waitFor(WAIT);
+
+    // Bob's network returns: sync with revs brings the edit and the tombstone.
+    bob.network.down = false;
+    await bob.page.locator('#conn[data-status="online"]').waitFor({ timeout: 30_000 });
+    await bob.page.locator("#messages li.theirs .text", { hasText: "Lunch at one instead" }).waitFor(WAIT);
+    await bob.page.locator("#messages li.theirs.deleted .text", { hasText: "Message deleted" }).waitFor(WAIT);
+    expect(await messageTexts(bob)).toEqual(["Lunch at one instead", "Sure, noon", "Message deleted"]);
+    const revsSent = bob.network.sent.map((f) => JSON.parse(f)).filter((f) => f.type === "sync" && f.revs && Object.keys(f.revs).length);
+    expect(revsSent.length).toBeGreaterThan(0);
+    await shot(bob, "message-life");
 
     expect(alice.errors).toEqual([]);
     expect(bob.errors).toEqual([]);

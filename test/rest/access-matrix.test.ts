@@ -83,6 +83,25 @@ const conversationRoutes: Route[] = [
     call: (id, token) => api.request("PUT", `${API}/messages/${id}/read`, { token }),
     memberStatus: 200,
   },
+  // Message life (issue 13): reactions are idempotent, so both members get 200 every time.
+  ...(["PUT", "DELETE"] as const).map((method) => ({
+    name: `${method} /messages/{id}/reactions/{emoji}`,
+    ids: (w: World) => [w.dmMessage, w.groupMessage],
+    call: (id: string, token?: string) => api.request(method, `${API}/messages/${id}/reactions/${encodeURIComponent("👍")}`, { token }),
+    memberStatus: 200,
+  })),
+  {
+    name: "GET /conversations/{id}/receipts",
+    ids: (w) => [w.dm, w.group],
+    call: (id, token) => api.get(`${API}/conversations/${id}/receipts`, token),
+    memberStatus: 200,
+  },
+  {
+    name: "PUT /conversations/{id}/received",
+    ids: (w) => [w.dm, w.group],
+    call: (id, token) => api.put(`${API}/conversations/${id}/received`, { seq: 1 }, token),
+    memberStatus: 200,
+  },
 ];
 
 /** What eve can observe of alice's world, to prove her denied calls changed nothing. */
@@ -138,7 +157,7 @@ describe("routes that take an id", () => {
   test("a non-member's conversation list, unread count and search results reveal nothing of others' conversations", async () => {
     const w = await world();
     expect((await api.get(`${API}/conversations`, w.eve.token)).body).toEqual([]);
-    expect((await api.get(`${API}/messages/unread/count`, w.eve.token)).body).toEqual({ unread_count: 0, conversations: [] });
+    expect((await api.get(`${API}/messages/unread/count`, w.eve.token)).body).toEqual({ unread_count: 0, mention_count: 0, conversations: [] });
     const found = (await api.get(`${API}/users?q=${w.alice.user.username}`, w.eve.token)).body;
     expect(found).toHaveLength(1);
     expect(found[0]).not.toHaveProperty("email");
@@ -172,6 +191,12 @@ describe("every authenticated route refuses an anonymous caller with 401", () =>
     ["GET", `${API}/conversations/${randomUuid()}/messages`],
     ["POST", `${API}/conversations/${randomUuid()}/messages`, { content: "x" }],
     ["PUT", `${API}/messages/${randomUuid()}/read`],
+    ["PATCH", `${API}/messages/${randomUuid()}`, { content: "x" }],
+    ["DELETE", `${API}/messages/${randomUuid()}`],
+    ["PUT", `${API}/messages/${randomUuid()}/reactions/%F0%9F%91%8D`],
+    ["DELETE", `${API}/messages/${randomUuid()}/reactions/%F0%9F%91%8D`],
+    ["PUT", `${API}/conversations/${randomUuid()}/received`, { seq: 1 }],
+    ["GET", `${API}/conversations/${randomUuid()}/receipts`],
     ["GET", `${API}/messages/unread/count`],
   ];
   for (const [method, path, body] of anonymous) {

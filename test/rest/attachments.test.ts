@@ -414,6 +414,19 @@ describe("cleaning up", () => {
     expect(await Bun.file(blobOf(server.dataDir, file.body.sha256)).exists()).toBe(false);
     expect(server.db.$client.query("SELECT count(*) AS n FROM message_attachments WHERE message_id = ?").get(sent.body.id)).toEqual({ n: 0 });
   });
+
+  test("DELETE /messages/{id}: the tombstone shows no attachments and the file is gone for everyone", async () => {
+    const { alice, bob, dm } = await pair();
+    const file = await upload(server.url, alice.token, unique("deleted with its message"), { type: "text/plain" });
+    const sent = await sendWith(alice.token, dm, { content: "with a file", attachment_ids: [file.body.id] });
+    expect(sent.body.attachments).toHaveLength(1);
+    expect((await api.request("DELETE", `${API}/messages/${sent.body.id}`, { token: alice.token })).status).toBe(204);
+    expect((await download(server.url, bob.token, file.body.id)).status).toBe(404);
+    expect((await download(server.url, alice.token, file.body.id)).status).toBe(404);
+    expect(await Bun.file(blobOf(server.dataDir, file.body.sha256)).exists()).toBe(false);
+    const page = await api.get(`${API}/conversations/${dm}/messages`, bob.token);
+    expect(page.body.find((m: any) => m.id === sent.body.id)).toMatchObject({ content: "", attachments: [], deleted_at: expect.any(String) });
+  });
 });
 
 test("a JSON file downloads as a file: its own headers, ranges, and never recompressed", async () => {

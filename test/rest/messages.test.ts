@@ -306,7 +306,7 @@ describe("PUT /messages/{id}/read", () => {
     const res = await markRead(alice.token, mine.id);
     expect(res.status).toBe(200);
     expect(res.body.last_read_seq).toBe(2);
-    expect((await unread(alice.token)).body).toEqual({ unread_count: 0, conversations: [] });
+    expect((await unread(alice.token)).body).toEqual({ unread_count: 0, mention_count: 0, conversations: [] });
   });
 
   test("an unknown message is a 404", async () => {
@@ -321,7 +321,7 @@ describe("GET /messages/unread/count", () => {
     const withBob = (await api.dm(alice!.token, bob!.user.id)).body.id;
     const withCarol = (await api.dm(alice!.token, carol!.user.id)).body.id;
     const group = (await api.group(carol!.token, "g", [alice!.user.id, bob!.user.id])).body.id;
-    expect((await unread(alice!.token)).body).toEqual({ unread_count: 0, conversations: [] });
+    expect((await unread(alice!.token)).body).toEqual({ unread_count: 0, mention_count: 0, conversations: [] });
 
     const fromBob = await sendMany(bob!.token, withBob, 3);
     await sendMany(carol!.token, withCarol, 2);
@@ -330,14 +330,14 @@ describe("GET /messages/unread/count", () => {
     expect(counts.unread_count).toBe(5);
     expect([...counts.conversations].sort((a: any, b: any) => a.conversation_id.localeCompare(b.conversation_id))).toEqual(
       [
-        { conversation_id: withBob, unread_count: 3 },
-        { conversation_id: withCarol, unread_count: 2 },
+        { conversation_id: withBob, unread_count: 3, mention_count: 0, muted: false },
+        { conversation_id: withCarol, unread_count: 2, mention_count: 0, muted: false },
       ].sort((a, b) => a.conversation_id.localeCompare(b.conversation_id)),
     );
 
     await markRead(alice!.token, fromBob[2].id);
-    expect((await unread(alice!.token)).body).toEqual({ unread_count: 2, conversations: [{ conversation_id: withCarol, unread_count: 2 }] });
-    expect((await unread(bob!.token)).body).toEqual({ unread_count: 4, conversations: [{ conversation_id: group, unread_count: 4 }] });
+    expect((await unread(alice!.token)).body).toEqual({ unread_count: 2, mention_count: 0, conversations: [{ conversation_id: withCarol, unread_count: 2, mention_count: 0, muted: false }] });
+    expect((await unread(bob!.token)).body).toEqual({ unread_count: 4, mention_count: 0, conversations: [{ conversation_id: group, unread_count: 4, mention_count: 0, muted: false }] });
   });
 });
 

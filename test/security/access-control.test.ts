@@ -63,7 +63,7 @@ describe("REST: a non-member gets the same 404 as a nonexistent id and changes n
     expect(list.status).toBe(200);
     expect(list.body).toEqual([]);
     const unread = await api.get("/api/v1/messages/unread/count", eve.token);
-    expect(unread.body).toEqual({ unread_count: 0, conversations: [] });
+    expect(unread.body).toEqual({ unread_count: 0, mention_count: 0, conversations: [] });
   });
 
   test("a member's own view is unaffected by the attempts (control)", async () => {

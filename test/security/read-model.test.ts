@@ -144,7 +144,7 @@ class Count implements fc.AsyncCommand<Model, Real> {
     const res = await api.get("/api/v1/messages/unread/count", r.tokens[this.user]);
     expect(res.status).toBe(200);
     const expected = m.conversations
-      .map((c, i) => ({ conversation_id: r.conversationIds[i]!, unread_count: c.members.includes(this.user) ? unreadFor(c, this.user) : 0 }))
+      .map((c, i) => ({ conversation_id: r.conversationIds[i]!, unread_count: c.members.includes(this.user) ? unreadFor(c, this.user) : 0, mention_count: 0, muted: false }))
       .filter((x) => x.unread_count > 0)
       .sort((a, b) => (a.conversation_id < b.conversation_id ? -1 : 1));
     expect(res.body.conversations).toEqual(expected);

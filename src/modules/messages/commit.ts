@@ -46,6 +46,9 @@ export const failureOf = (error: unknown): WriteFailure => ({
   message: error instanceof Error ? error.message : String(error),
 });
 
+/** The failure of a reply whose parent was deleted after prepareSend checked it (a 422 for the sender). */
+export const REPLY_TO_GONE = "reply_to_id: the message replied to no longer exists";
+
 export const isBusyFailure = (f: WriteFailure) => /SQLITE_BUSY|database is locked/i.test(`${f.code} ${f.message}`);
 /** Errors of the disk, not of one request: retrying the batch one by one would not help. */
 const isStorageFailure = (f: WriteFailure) => storageFaultOf(f.code, f.message) !== null;
@@ -139,7 +142,7 @@ export function createCommitter(client: Database, watchForeign = false) {
     if (record.reply_to_id === null) return { record, created: true };
     // A parent deleted since prepareSend checked it: the reply fails alone (no half change).
     const parent = bumpParent.get(record.rev, at, record.reply_to_id, record.conversation_id);
-    if (!parent) throw new Error("reply_to_id: the message replied to no longer exists");
+    if (!parent) throw new Error(REPLY_TO_GONE);
     return { record, created: true, parent };
   };
 

@@ -1,11 +1,12 @@
-// Message routes: send, page, mark read, unread counts.
+// Message routes: send, page, mark read, unread counts (edits, reactions, receipts: life-routes.ts).
 import { Elysia, t } from "elysia";
 import type { Deps } from "../../deps";
 import { authPlugin, bearerSecurity } from "../auth/plugin";
 import { errorResponses, IdParams, parseBody } from "../shared-model";
 import { DEFAULT_PAGE_SIZE, MessagePageQuery, MessageView, ReadReceipt, SendMessageBody, UnreadCounts } from "./model";
 import { prepareSend } from "./send";
-import { isReadFor, markRead, messagePageJson, readState, unreadCounts } from "./service";
+import { messageLifeRoutes } from "./life-routes";
+import { isReadFor, markRead, messagePageJson, readState, unreadCounts, unreadTotals } from "./service";
 
 const JSON_HEADERS = { "content-type": "application/json" };
 
@@ -13,6 +14,7 @@ export const messagesModule = (deps: Deps) =>
   new Elysia({ prefix: "/api/v1", tags: ["messages"] })
     .use(authPlugin(deps))
     .onParse(parseBody(deps.config.maxBodyBytes))
+    .use(messageLifeRoutes(deps))
     .post(
       "/conversations/:conversation_id/messages",
       async ({ params, body, user, set }) => {
@@ -21,6 +23,7 @@ export const messagesModule = (deps: Deps) =>
           content: body.content,
           clientMsgId: body.client_msg_id,
           attachmentIds: body.attachment_ids,
+          replyToId: body.reply_to_id,
         });
         const result = await deps.writer.send(request);
         set.status = result.created ? 201 : 200;
@@ -50,6 +53,7 @@ export const messagesModule = (deps: Deps) =>
             limit: query.limit ?? DEFAULT_PAGE_SIZE,
             before: query.before,
             after: query.after,
+            replyTo: query.reply_to?.toLowerCase(),
           }),
           { headers: JSON_HEADERS },
         ),
@@ -58,7 +62,12 @@ export const messagesModule = (deps: Deps) =>
         params: IdParams("conversation_id"),
         query: MessagePageQuery,
         response: { 200: t.Array(MessageView), ...errorResponses },
-        detail: { summary: "Page messages in ascending seq (latest, before=S or after=S)", security: bearerSecurity },
+        detail: {
+          summary: "Page messages in ascending seq (latest, before=S or after=S)",
+          description:
+            "Deleted messages stay as tombstones (content \"\", deleted_at set) so seq has no gaps. With reply_to=<message_id>: only the replies to that message, paged the same way.",
+          security: bearerSecurity,
+        },
       },
     )
     .put("/messages/:message_id/read", ({ params, user }) => markRead(deps.db, deps.changes, user.id, params.message_id), {
@@ -69,13 +78,15 @@ export const messagesModule = (deps: Deps) =>
     })
     .get(
       "/messages/unread/count",
-      ({ user }) => {
-        const conversations = unreadCounts(deps.db, user.id);
-        return { unread_count: conversations.reduce((sum, c) => sum + c.unread_count, 0), conversations };
-      },
+      ({ user }) => unreadTotals(unreadCounts(deps.db, user.id)),
       {
         auth: true,
         response: { 200: UnreadCounts, ...errorResponses },
-        detail: { summary: "Unread messages, total and per conversation", security: bearerSecurity },
+        detail: {
+          summary: "Unread messages, total and per conversation",
+          description:
+            "Messages from others above the caller's read cursor (tombstones excluded), per conversation with any. mention_count counts those that mention the caller. Muted conversations keep their entry (muted: true) and their mentions count in the total mention_count, but their messages are left out of the total unread_count.",
+          security: bearerSecurity,
+        },
       },
     );

@@ -46,7 +46,15 @@ export const SendMessageBody = t.Object(
     attachment_ids: t.Optional(
       t.Array(UuidInput, { maxItems: MAX_ATTACHMENTS_PER_MESSAGE, description: `Up to ${MAX_ATTACHMENTS_PER_MESSAGE} ids from POST /attachments, not yet used by a message` }),
     ),
+    reply_to_id: t.Optional(
+      t.Union([Uuid, t.Null()], { description: "A message of the same conversation (not deleted) this one replies to" }),
+    ),
   },
+  { additionalProperties: false },
+);
+
+export const EditMessageBody = t.Object(
+  { content: t.String({ maxLength: MAX_CONTENT_LENGTH * 4, description: `1-${MAX_CONTENT_LENGTH} characters after trimming` }) },
   { additionalProperties: false },
 );
 
@@ -54,6 +62,7 @@ export const MessagePageQuery = t.Object({
   limit: Limit(DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE),
   before: QueryInt("before", { minimum: 0, description: "Messages just before this seq" }),
   after: QueryInt("after", { minimum: 0, description: "Messages just after this seq (catch-up)" }),
+  reply_to: t.Optional(t.String({ format: "uuid", description: "Only the replies to this message (same paging by seq)" })),
 });
 
 export const ReadReceipt = t.Object({
@@ -66,12 +75,39 @@ export const ReadReceipt = t.Object({
 export type ReadReceipt = Static<typeof ReadReceipt>;
 
 export const UnreadCounts = t.Object({
-  unread_count: t.Integer({ minimum: 0 }),
-  conversations: t.Array(t.Object({ conversation_id: Uuid, unread_count: t.Integer({ minimum: 1 }) })),
+  unread_count: t.Integer({ minimum: 0, description: "Unread messages in conversations that are not muted" }),
+  mention_count: t.Integer({ minimum: 0, description: "Unread messages that mention the caller, muted conversations included" }),
+  conversations: t.Array(
+    t.Object({
+      conversation_id: Uuid,
+      unread_count: t.Integer({ minimum: 1 }),
+      mention_count: t.Integer({ minimum: 0 }),
+      muted: t.Boolean({ description: "Muted for the caller: counted here, left out of the total unread_count" }),
+    }),
+  ),
+});
+
+export const DeliveredBody = t.Object(
+  { seq: t.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: "The highest seq this device holds" }) },
+  { additionalProperties: false },
+);
+
+export const DeliveryReceiptView = t.Object({
+  conversation_id: Uuid,
+  user_id: Uuid,
+  last_delivered_seq: t.Integer({ minimum: 0 }),
+});
+
+export const ReceiptView = t.Object({
+  user_id: Uuid,
+  last_read_seq: t.Integer({ minimum: 0 }),
+  last_delivered_seq: t.Integer({ minimum: 0, description: "Never below last_read_seq: reading implies delivery" }),
 });
 
 export interface PageOptions {
   limit: number;
   before?: number;
   after?: number;
+  /** Only the replies to this message. */
+  replyTo?: string;
 }

@@ -6,6 +6,7 @@ import { checkAttachmentsForSend } from "../attachments/service";
 import { findOrCreateDirect } from "../conversations/service";
 import { normalizeContent } from "./content";
 import { conversationStates } from "./conversation-state";
+import { findMentions } from "./mentions";
 import type { SendRequest } from "./writer";
 
 export interface SendInput {
@@ -15,6 +16,7 @@ export interface SendInput {
   clientMsgId?: string | null;
   /** Attachments (issue 14): unchecked input, validated here. */
   attachmentIds?: unknown;
+  replyToId?: string | null;
 }
 
 /** With attachments the text may be empty. */
@@ -38,5 +40,19 @@ export function prepareSend(db: Db, feed: ChangeFeed, senderId: string, input: S
     content,
     clientMsgId: input.clientMsgId ?? null,
     attachmentIds: checkAttachmentsForSend(db, senderId, input.attachmentIds, { conversationId, clientMsgId: input.clientMsgId ?? null }),
+    replyToId: input.replyToId ? checkReplyTo(db, conversationId, input.replyToId.toLowerCase()) : null,
+    mentions: findMentions(db, conversationId, content),
   };
+}
+
+/** A reply answers a live message of the same conversation; anything else is the client's mistake. */
+function checkReplyTo(db: Db, conversationId: string, replyToId: string): string {
+  const parent = db.$client
+    .query<{ conversation_id: string; deleted_at: number | null }, [string]>("SELECT conversation_id, deleted_at FROM messages WHERE id = ?")
+    .get(replyToId);
+  if (!parent || parent.conversation_id !== conversationId) {
+    throw unprocessable("reply_to_id", "must be the id of a message in this conversation");
+  }
+  if (parent.deleted_at !== null) throw unprocessable("reply_to_id", "the message replied to was deleted");
+  return replyToId;
 }

@@ -86,9 +86,25 @@ export function messagePageJson(db: Db, userId: string, conversationId: string, 
   }
   const head = conversationStates(db).readState(conversationId, userId);
   if (!head) throw notFound("Conversation");
-  const messages = recentMessages(db).page(conversationId, head, page) ?? encodeWithReactions(db, fetchMessages(db, conversationId, page));
+  const messages =
+    page.replyTo !== undefined
+      ? encodeWithReactions(db, fetchReplies(db, conversationId, page.replyTo, page))
+      : (recentMessages(db).page(conversationId, head, page) ?? encodeWithReactions(db, fetchMessages(db, conversationId, page)));
   const { mine, othersMin } = head;
   return renderPage(messages, (m) => (m.senderId === userId ? othersMin >= m.seq : mine >= m.seq), userId);
+}
+
+/** The replies to a message, paged by seq like the main page (index messages_reply_to). */
+function fetchReplies(db: Db, conversationId: string, parentId: string, page: PageOptions): MessageRecord[] {
+  const parent = db.$client.query<{ conversation_id: string }, [string]>("SELECT conversation_id FROM messages WHERE id = ?").get(parentId);
+  if (parent?.conversation_id !== conversationId) throw unprocessable("reply_to", "must be the id of a message in this conversation");
+  const q = db.$client;
+  const base = `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE reply_to_id = ? AND seq`;
+  if (page.after !== undefined) {
+    return q.query<MessageRecord, [string, number, number]>(`${base} > ? ORDER BY seq ASC LIMIT ?`).all(parentId, page.after, page.limit);
+  }
+  const before = page.before ?? Number.MAX_SAFE_INTEGER;
+  return q.query<MessageRecord, [string, number, number]>(`${base} < ? ORDER BY seq DESC LIMIT ?`).all(parentId, before, page.limit).reverse();
 }
 
 export function findMessage(db: Db, messageId: string): MessageRecord | null {
@@ -103,11 +119,12 @@ export function markRead(db: Db, feed: ChangeFeed, userId: string, messageId: st
   if (!message || !isMember(db, message.conversation_id, userId)) throw notFound("Message");
   const at = now();
   const moved = db.$client
-    .query<{ last_read_seq: number }, [number, number, string, string, number]>(
-      `UPDATE members SET last_read_seq = ?, last_read_at = ?
+    .query<{ last_read_seq: number }, [number, number, number, string, string, number]>(
+      // Reading implies delivery: the delivered cursor never stays below the read one.
+      `UPDATE members SET last_read_seq = ?, last_read_at = ?, last_delivered_seq = max(last_delivered_seq, ?)
        WHERE conversation_id = ? AND user_id = ? AND last_read_seq < ? RETURNING last_read_seq`,
     )
-    .get(message.seq, at, message.conversation_id, userId, message.seq);
+    .get(message.seq, at, message.seq, message.conversation_id, userId, message.seq);
   const current = db.$client
     .query<{ last_read_seq: number; last_read_at: number | null }, [string, string]>(
       "SELECT last_read_seq, last_read_at FROM members WHERE conversation_id = ? AND user_id = ?",
@@ -130,20 +147,42 @@ export function markRead(db: Db, feed: ChangeFeed, userId: string, messageId: st
 export interface UnreadCount {
   conversation_id: string;
   unread_count: number;
+  /** Of those, the messages that mention the caller. */
+  mention_count: number;
+  /** Muted for the caller now (muted, and muted_until unset or ahead): left out of the total. */
+  muted: boolean;
 }
 
-/** Messages from others above the caller's cursor, per conversation with any (zeros omitted). */
+/**
+ * Messages from others above the caller's cursor, per conversation with any (zeros omitted), with
+ * the ones that mention the caller. Tombstones are not unread. One pass over the unread ranges
+ * (messages_conversation_seq); the mention test is a substring check on the row already read.
+ */
 export function unreadCounts(db: Db, userId: string, onlyConversationIds?: string[]): UnreadCount[] {
   const filter = onlyConversationIds
     ? `AND mb.conversation_id IN (${onlyConversationIds.map(() => "?").join(",")})`
     : "";
   if (onlyConversationIds && onlyConversationIds.length === 0) return [];
-  return db.$client
-    .query<UnreadCount, string[]>(
-      `SELECT m.conversation_id AS conversation_id, count(*) AS unread_count
+  const rows = db.$client
+    .query<{ conversation_id: string; unread_count: number; mention_count: number; muted: number }, (string | number)[]>(
+      `SELECT m.conversation_id AS conversation_id, count(*) AS unread_count,
+              coalesce(sum(instr(m.mentions, ?1) > 0), 0) AS mention_count,
+              mb.muted AND (mb.muted_until IS NULL OR mb.muted_until > ?2) AS muted
        FROM members mb JOIN messages m ON m.conversation_id = mb.conversation_id AND m.seq > mb.last_read_seq
-       WHERE mb.user_id = ? AND m.sender_id != ? ${filter}
+       WHERE mb.user_id = ?1 AND m.sender_id != ?1 AND m.deleted_at IS NULL ${filter}
        GROUP BY m.conversation_id ORDER BY m.conversation_id`,
     )
-    .all(userId, userId, ...(onlyConversationIds ?? []));
+    .all(userId, now(), ...(onlyConversationIds ?? []));
+  return rows.map((r) => ({ ...r, muted: Boolean(r.muted) }));
+}
+
+/** The totals of GET /messages/unread/count: muted conversations count for mentions only. */
+export function unreadTotals(conversations: UnreadCount[]) {
+  let unread = 0;
+  let mentions = 0;
+  for (const c of conversations) {
+    if (!c.muted) unread += c.unread_count;
+    mentions += c.mention_count;
+  }
+  return { unread_count: unread, mention_count: mentions, conversations };
 }

@@ -15,9 +15,11 @@ import { storageFaultOf, type StorageFault } from "../../storage-faults";
 import { now } from "../../lib/time";
 import type { ChangeFeed } from "../../ports/changes";
 import type { StorageHealth } from "../../storage-health";
-import { createCommitter, isBusyFailure, type CommitResult, type SendRequest, type WriteFailure } from "./commit";
+import { createCommitter, isBusyFailure, REPLY_TO_GONE, type CommitResult, type SendRequest, type WriteFailure } from "./commit";
 import { externalChanges } from "../../db/external-changes";
 import { toMessageView } from "./service";
+import type { MessageRecord } from "./message-view";
+import { loadReactions } from "./reaction-tallies";
 import type { MessageView } from "./model";
 import type { FromWorker, ToWorker } from "./writer-worker";
 
@@ -74,6 +76,8 @@ function errorFor(failure: WriteFailure): Error {
   if (isBusyFailure(failure)) return busyError();
   // Attachments (issue 14): two sends raced for one upload; this one lost.
   if (failure.code === ATTACHMENT_CLAIM_FAILED) return unprocessable("attachment_ids", failure.message);
+  // The parent of a reply was deleted between prepareSend's check and the commit.
+  if (failure.message.startsWith(REPLY_TO_GONE)) return unprocessable("reply_to_id", "the message replied to was deleted");
   const fault = faultOf(failure);
   return fault ? storageError(fault) : asError(failure);
 }
@@ -224,7 +228,7 @@ export function createMessageWriter(db: Db, feed: ChangeFeed, options: WriterOpt
     const failures = batch.map((_, i) => result.failed ?? (outcomes[i] && "error" in outcomes[i]! ? outcomes[i]!.error : null));
     const errors = failures.map((f) => (f ? errorFor(f) : null));
     noteStorage(failures, errors);
-    const published: MessageView[] = [];
+    const published: { view: MessageView; parent?: MessageRecord }[] = [];
     batch.forEach(({ done }, i) => {
       const o = outcomes[i];
       if (!o || !("record" in o)) return done(errors[i] ?? new Error("no outcome"));
@@ -235,10 +239,17 @@ export function createMessageWriter(db: Db, feed: ChangeFeed, options: WriterOpt
       } catch {
         // A failing ack (closed socket) must not stop the rest of the batch.
       }
-      if (o.created) published.push(view);
+      if (o.created) published.push({ view, parent: o.parent });
     });
-    // After every ack of the batch: the sender sees message_ack before its new_message.
-    for (const message of published) feed.committed({ type: "message_created", message, at });
+    // After every ack of the batch: the sender sees message_ack before its new_message. A reply's
+    // parent changed in the same rev (reply_count): reported right after the reply.
+    for (const { view, parent } of published) {
+      feed.committed({ type: "message_created", message: view, at });
+      if (parent) {
+        const reactions = loadReactions(db.$client, [parent.id]).get(parent.id) ?? [];
+        feed.committed({ type: "message_updated", record: parent, reactions, at });
+      }
+    }
   }
 
   /** Storage faults fail sends (counted, health goes 503); any commit that went through heals it. */

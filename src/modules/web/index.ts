@@ -6,6 +6,8 @@ import appJs from "../../web/app.js" with { type: "text" };
 // @ts-ignore: as above (attachments, issue 14).
 import attachmentsJs from "../../web/attachments.js" with { type: "text" };
 import indexHtml from "../../web/index.html" with { type: "text" };
+// @ts-ignore: as app.js (its hooks: edits, reactions, replies, receipts).
+import messageLifeJs from "../../web/message-life.js" with { type: "text" };
 import styleCss from "../../web/style.css" with { type: "text" };
 
 /** Same-origin everything; 'self' covers the same-host ws:/wss: socket in current browsers. */
@@ -52,6 +54,7 @@ export const webModule = () => {
     }),
   );
   const script = lazily(() => asset(appJs as string, "text/javascript; charset=utf-8"));
+  const life = lazily(() => asset(messageLifeJs as string, "text/javascript; charset=utf-8"));
   const style = lazily(() => asset(styleCss as string, "text/css; charset=utf-8"));
   const attachmentsScript = lazily(() => asset(attachmentsJs as string, "text/javascript; charset=utf-8"));
   const hidden = { detail: { hide: true } };
@@ -59,5 +62,6 @@ export const webModule = () => {
     .get("/", ({ request }) => serve(page(), request), hidden)
     .get("/web/app.js", ({ request }) => serve(script(), request), hidden)
     .get("/web/style.css", ({ request }) => serve(style(), request), hidden)
+    .get("/web/message-life.js", ({ request }) => serve(life(), request), hidden)
     .get("/web/attachments.js", ({ request }) => serve(attachmentsScript(), request), hidden);
 };

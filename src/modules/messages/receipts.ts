@@ -1,0 +1,118 @@
+// Delivery receipts: each member's forward-only `last_delivered_seq` (never beyond the
+// conversation's last seq; reading implies delivery, so markRead raises it too). Not a revision.
+//
+// Clients send a `received` frame for every message they display, so a group message would cost
+// one write per member. Instead frames are checked from memory (membership, last_seq, the highest
+// seq already noted) and coalesced: cursors that moved are written together once per FLUSH_MS in
+// one transaction, then each moved cursor is reported once (`delivered_moved` → `message_delivered`).
+// A receipt still pending when the process stops is lost; the client's next frame carries it again.
+import type { Db } from "../../db/client";
+import { notFound } from "../../errors";
+import type { ChangeFeed } from "../../ports/changes";
+import { conversationStates } from "./conversation-state";
+
+export const FLUSH_MS = 200;
+/** Pending cursors written at once before the timer when this many pile up. */
+const MAX_PENDING = 10_000;
+/** Forgotten wholesale past this (it is only a filter: a lower bound of the stored cursor). */
+const MAX_KNOWN = 200_000;
+
+export interface DeliveryReceipt {
+  conversation_id: string;
+  user_id: string;
+  last_delivered_seq: number;
+}
+
+export interface Receipt {
+  user_id: string;
+  last_read_seq: number;
+  last_delivered_seq: number;
+}
+
+export class DeliveryReceipts {
+  private readonly pending = new Map<string, { conversationId: string; userId: string; seq: number }>();
+  /** conversation:user → a seq the stored cursor is known to have reached. */
+  private readonly known = new Map<string, number>();
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private readonly move;
+
+  constructor(
+    private readonly db: Db,
+    private readonly feed: ChangeFeed,
+  ) {
+    this.move = db.$client.query<{ last_delivered_seq: number }, [number, string, string, number]>(
+      `UPDATE members SET last_delivered_seq = ? WHERE conversation_id = ? AND user_id = ? AND last_delivered_seq < ?
+       RETURNING last_delivered_seq`,
+    );
+  }
+
+  /** Notes that the user's devices hold the conversation up to seq; 404 when not a member. */
+  note(userId: string, conversationId: string, seq: number) {
+    const state = conversationStates(this.db).get(conversationId);
+    if (!state?.cursors.has(userId)) throw notFound("Conversation");
+    const target = Math.min(seq, state.lastSeq);
+    const key = `${conversationId}:${userId}`;
+    if (target <= (this.known.get(key) ?? 0) || target <= (this.pending.get(key)?.seq ?? 0)) return;
+    this.pending.set(key, { conversationId, userId, seq: target });
+    if (this.pending.size >= MAX_PENDING) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
+  }
+
+  /** Writes every pending cursor in one transaction and reports the ones that moved. */
+  flush() {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.pending.size === 0) return;
+    const batch = [...this.pending.values()];
+    this.pending.clear();
+    if (this.known.size > MAX_KNOWN) this.known.clear();
+    const at = Date.now();
+    let moved: typeof batch;
+    try {
+      moved = this.db.$client
+        .transaction(() => batch.filter((p) => this.move.get(p.seq, p.conversationId, p.userId, p.seq) !== null))
+        .immediate();
+    } catch {
+      // A failing or busy disk: receipts are best effort (clients send them again), sends are not.
+      return;
+    }
+    for (const p of batch) this.known.set(`${p.conversationId}:${p.userId}`, p.seq);
+    for (const p of moved) {
+      this.feed.committed({ type: "delivered_moved", conversationId: p.conversationId, userId: p.userId, lastDeliveredSeq: p.seq, at });
+    }
+  }
+
+  /** The REST form: noted and written at once; answers the caller's cursor as stored. */
+  markNow(userId: string, conversationId: string, seq: number): DeliveryReceipt {
+    this.note(userId, conversationId, seq);
+    this.flush();
+    const row = this.db.$client
+      .query<{ seq: number }, [string, string]>(
+        "SELECT max(last_delivered_seq, last_read_seq) AS seq FROM members WHERE conversation_id = ? AND user_id = ?",
+      )
+      .get(conversationId, userId);
+    if (!row) throw notFound("Conversation");
+    return { conversation_id: conversationId, user_id: userId, last_delivered_seq: row.seq };
+  }
+
+  /** Every member's read and delivered cursors (members are capped, so the list is bounded). */
+  list(userId: string, conversationId: string): Receipt[] {
+    if (!conversationStates(this.db).get(conversationId)?.cursors.has(userId)) throw notFound("Conversation");
+    this.flush();
+    return this.db.$client
+      .query<Receipt, [string]>(
+        `SELECT user_id, last_read_seq, max(last_delivered_seq, last_read_seq) AS last_delivered_seq
+         FROM members WHERE conversation_id = ? ORDER BY joined_at, user_id`,
+      )
+      .all(conversationId);
+  }
+}
+
+const byDb = new WeakMap<Db, DeliveryReceipts>();
+
+/** The process's receipts batcher for this database (one per server, like the other caches). */
+export function deliveryReceipts(db: Db, feed: ChangeFeed): DeliveryReceipts {
+  let receipts = byDb.get(db);
+  if (!receipts) byDb.set(db, (receipts = new DeliveryReceipts(db, feed)));
+  return receipts;
+}
