@@ -7,11 +7,12 @@ import { migrateCommand } from "./cli/migrate";
 import { serveCommand } from "./cli/serve";
 import { userCommand } from "./cli/user";
 import { versionCommand } from "./cli/version";
+import { webhookCommand } from "./cli/webhook";
 import { ConfigError, settingsHelp } from "./config";
 import { ApiError } from "./errors";
 import { VERSION } from "./version";
 
-const commands: Command[] = [serveCommand, migrateCommand, backupCommand, userCommand, healthcheckCommand, versionCommand];
+const commands: Command[] = [serveCommand, migrateCommand, backupCommand, userCommand, webhookCommand, healthcheckCommand, versionCommand];
 
 const HELP = `chat-server ${VERSION}: self-hosted real-time chat backend
 
@@ -36,7 +37,7 @@ async function main(argv: string[]) {
   const command = commands.find((c) => c.name === name);
   if (!command) throw new ConfigError(`unknown command "${name}" (see --help)`);
   const args = first === name ? argv.slice(1) : argv;
-  if (command.name !== "user" && (args.includes("--help") || args.includes("-h"))) return void process.stdout.write(command.help());
+  if (command.name !== "user" && !command.handlesHelp && (args.includes("--help") || args.includes("-h"))) return void process.stdout.write(command.help());
   await command.run(args);
 }
 

@@ -40,6 +40,8 @@ export interface Command {
   summary: string;
   help(): string;
   run(args: string[]): Promise<void> | void;
+  /** A group of subcommands answers --help itself (each subcommand has its own). */
+  handlesHelp?: boolean;
 }
 
 function settingKeys(spec: CommandSpec<string>): SettingKey[] {
@@ -120,4 +122,30 @@ export function parseCommand<O extends string>(spec: CommandSpec<O>, argv: strin
 /** A command from its spec and a run function over the parsed arguments. */
 export function defineCommand<O extends string>(spec: CommandSpec<O>, run: (parsed: Parsed<O>) => Promise<void> | void): Command {
   return { name: spec.name, summary: spec.summary, help: () => commandHelp(spec), run: (args) => run(parseCommand(spec, args)) };
+}
+
+/** `chat-server <name> <sub> …`: dispatches to the subcommands, with a help listing them. */
+export function defineCommandGroup(name: string, summary: string, description: string, subcommands: Record<string, Command>): Command {
+  const names = Object.keys(subcommands);
+  const help = () =>
+    `Usage: chat-server ${name} <${names.join("|")}> [flags]\n\n${description}\n\nCommands:\n` +
+    Object.entries(subcommands)
+      .map(([sub, c]) => `  ${sub.padEnd(16)} ${c.summary}`)
+      .join("\n") +
+    `\n\nRun chat-server ${name} <command> --help for its flags.\n`;
+  return {
+    name,
+    summary,
+    help,
+    handlesHelp: true,
+    run(args) {
+      const [first, ...rest] = args;
+      if (first === "--help" || first === "-h") return void process.stdout.write(help());
+      if (!first) throw new ConfigError(`${name} needs a command: ${names.join(", ")} (see chat-server ${name} --help)`);
+      const sub = subcommands[first];
+      if (!sub) throw new ConfigError(`unknown command "${name} ${first}" (see chat-server ${name} --help)`);
+      if (rest.includes("--help") || rest.includes("-h")) return void process.stdout.write(sub.help());
+      return sub.run(rest);
+    },
+  };
 }
