@@ -47,6 +47,9 @@ const FULL = {
   w6Repeats: 5,
   /** W8 runs W2's loop (its groups, warmup and step) at this window, without and with one webhook. */
   w8Window: 16,
+  /** W8's steady phase: REST sends per second over 4 conversations, and for how long. */
+  w8Rate: 200,
+  w8Duration: 10,
   /** Extra flags for our server, e.g. "--synchronous NORMAL" to measure what fsync costs. */
   serverArgs: "",
 };
@@ -72,6 +75,8 @@ const QUICK: Params = {
   w6Rows: 50_000,
   w6Repeats: 3,
   w8Window: 4,
+  w8Rate: 100,
+  w8Duration: 3,
 };
 
 const kebab = (k: string) => "--" + k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
@@ -184,7 +189,12 @@ async function main() {
     const dataDir = join(work, "data");
     const ourPort = await freePort();
     const perUser = Math.ceil(params.w4Sockets / params.users);
-    const extra = [...(perUser > 20 ? ["--ws-max-sockets-per-user", String(perUser)] : []), ...params.serverArgs.split(/\s+/).filter(Boolean)];
+    const extra = [
+      ...(perUser > 20 ? ["--ws-max-sockets-per-user", String(perUser)] : []),
+      // W8's receiver runs on loopback; with no hook registered the setting changes nothing.
+      ...(wants("W8") ? ["--webhook-allow-private", "true"] : []),
+      ...params.serverArgs.split(/\s+/).filter(Boolean),
+    ];
     const profileDir = join(BENCH, "results", "profiles");
     if (flags.profile) mkdirSync(profileDir, { recursive: true });
     const ourCmd = flags.profile
@@ -289,7 +299,7 @@ async function main() {
       log("W8 webhooks on ours");
       try {
         const w2 = { groups: params.w2Groups, groupSize: params.w2GroupSize, windows: [params.w8Window], warmup: params.w2Warmup, stepDuration: params.w2Step };
-        const r = await webhookDelivery(targets[0]!, { ...w2, binary, dataDir });
+        const r = await webhookDelivery(targets[0]!, { ...w2, binary, dataDir, steadyRate: params.w8Rate, steadySeconds: params.w8Duration });
         check("W8 ours without hook", r.w2_without_hook);
         check("W8 ours with hook", r.w2_with_hook);
         if (!r.drained) errors.push("W8: the webhook outbox did not drain within 180 s");
