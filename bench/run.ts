@@ -74,7 +74,7 @@ const QUICK: Params = {
   w5Duration: 3,
   w6Rows: 50_000,
   w6Repeats: 3,
-  w8Window: 4,
+  w8Window: 1,
   w8Rate: 100,
   w8Duration: 3,
 };
