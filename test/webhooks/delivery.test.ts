@@ -107,6 +107,32 @@ describe("webhook deliveries", () => {
     removeWebhook(server.db, hook.id);
   });
 
+  test("edits, deletions, reactions and member removals made in SQL (as any code path makes them) emit their events", async () => {
+    const r = receiver();
+    const hook = await hookFor(r, "message.updated,message.deleted,reaction.changed,member.removed");
+    const { a, b, conversationId } = await pair();
+    const sent = await api.send(a.token, conversationId, "first draft");
+    const sql = server.db.$client;
+    const at = Date.now();
+    sql.run("UPDATE messages SET content = 'second draft', edited_at = ?, updated_at = ? WHERE id = ?", [at, at, sent.body.id]);
+    sql.run("UPDATE messages SET rev = rev + 1 WHERE id = ?", [sent.body.id]); // no visible change: no event
+    sql.run("INSERT INTO reactions (message_id, user_id, emoji, created_at) VALUES (?, ?, '👍', ?)", [sent.body.id, b.user.id, at]);
+    sql.run("DELETE FROM reactions WHERE message_id = ?", [sent.body.id]);
+    sql.run("UPDATE messages SET content = '', deleted_at = ?, updated_at = ? WHERE id = ?", [at + 1, at + 1, sent.body.id]);
+    sql.run("UPDATE messages SET updated_at = ? WHERE id = ?", [at + 2, sent.body.id]); // already deleted: no event
+    sql.run("DELETE FROM members WHERE conversation_id = ? AND user_id = ?", [conversationId, b.user.id]);
+    await r.until((d) => d.length >= 5);
+    await untilStats(hook.id, (s) => s.pending === 0);
+    expect(r.deliveries.map((d) => d.type)).toEqual(["message.updated", "reaction.changed", "reaction.changed", "message.deleted", "member.removed"]);
+    const [updated, added, removed, deleted, left] = r.deliveries.map((d) => d.data);
+    expect(updated).toMatchObject({ id: sent.body.id, content: "second draft", edited_at: new Date(at).toISOString(), deleted_at: null });
+    expect(added).toEqual({ message_id: sent.body.id, conversation_id: conversationId, user_id: b.user.id, emoji: "👍", action: "added", created_at: new Date(at).toISOString() });
+    expect(removed).toMatchObject({ action: "removed", emoji: "👍" });
+    expect(deleted).toMatchObject({ id: sent.body.id, content: "", deleted_at: new Date(at + 1).toISOString() });
+    expect(left).toMatchObject({ conversation_id: conversationId, user_id: b.user.id, role: "member" });
+    removeWebhook(server.db, hook.id);
+  });
+
   test("a conversation's events arrive in commit order: the next waits until the previous got a 2xx", async () => {
     const acked = new Map<string, number>();
     const violations: string[] = [];

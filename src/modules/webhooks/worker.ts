@@ -103,8 +103,13 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
     "UPDATE webhooks SET attempt_failures = attempt_failures + 1, failed_count = failed_count + ?, last_error = ?, last_error_at = ? WHERE id = ?",
   );
 
+  const stats = { delivered: 0, failedAttempts: 0, failed: 0 };
+
+  /** Writes a batch of outcomes in one transaction; returns the events given up on (counted after the commit). */
   const record = db.transaction((outcomes: Outcome[]) => {
-    for (const { row, error, at } of outcomes) {
+    const gaveUp: Outcome[] = [];
+    for (const outcome of outcomes) {
+      const { row, error, at } = outcome;
       if (error === null) {
         if (remove.run(row.id).changes === 0) continue; // the hook was removed meanwhile
         hookDelivered.run(at, row.hook_id);
@@ -118,16 +123,15 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
         if (giveUp.run(attempts, error, row.id).changes === 0) continue;
         hookAttemptFailed.run(1, error, at, row.hook_id);
         promote.run(row.hook_id, row.order_key);
-        stats.failed++;
-        log.warn("webhook event given up after retrying", { hook_id: row.hook_id, event_id: String(row.id), attempts, error });
+        gaveUp.push(outcome);
       } else {
         if (retry.run(attempts, Math.round(next), error, row.id).changes === 0) continue;
         hookAttemptFailed.run(0, error, at, row.hook_id);
       }
     }
+    return gaveUp;
   });
 
-  const stats = { delivered: 0, failedAttempts: 0, failed: 0 };
   /** Rows being sent or sent but not yet recorded: a round must not pick them again. */
   const inFlight = new Set<number>();
   const busyByHook = new Map<string, number>();
@@ -234,8 +238,12 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
     if (outcomes.length === 0) return;
     const batch = outcomes;
     try {
-      record(batch);
+      const gaveUp = record(batch);
       outcomes = [];
+      for (const { row, error } of gaveUp) {
+        stats.failed++;
+        log.warn("webhook event given up after retrying", { hook_id: row.hook_id, event_id: String(row.id), attempts: row.attempts + 1, error });
+      }
       for (const o of batch) inFlight.delete(o.row.id);
     } catch (error) {
       // Busy (a commit holds the lock) or failing: keep the outcomes and the rows out of rounds.
