@@ -86,6 +86,7 @@ describe("webhook commands beside a running server", () => {
       [["webhook", "add", "--url", "http://example.com"], "--events"],
       [["webhook", "add", "--events", "all"], "--url"],
       [["webhook", "add", "--url", "http://example.com", "--events", "all", "--concurrency", "0"], "--concurrency"],
+      [["webhook", "add", "--url", "http://127.0.0.1:9/", "--events", "all", "--conversation", "nope", "--webhook-allow-private", "true"], "--conversation"],
       [["webhook", "remove", "nope"], "nope"],
       [["webhook", "frob"], "frob"],
     ];

@@ -198,3 +198,21 @@ describe("webhook deliveries", () => {
     removeWebhook(server.db, hook.id);
   });
 });
+
+test("messages committed on the writer thread (its own connection) reach the outbox too", async () => {
+  const threaded = await startTestServer({ webhookAllowPrivate: true, rateLimit: false, writerThread: true });
+  try {
+    const r = receiver();
+    await addWebhook(threaded.db, { url: r.url, events: "message.created", allowPrivate: true });
+    const threadedApi = client(threaded.url);
+    const a = await threadedApi.newUser("wt");
+    const b = await threadedApi.newUser("wt");
+    const dm = await threadedApi.dm(a.token, b.user.id);
+    const sent = await Promise.all([1, 2, 3].map((i) => threadedApi.send(a.token, dm.body.id, `threaded ${i}`)));
+    await r.until((d) => d.length >= 3);
+    expect(r.deliveries.map((d) => d.data.id).sort()).toEqual(sent.map((m) => m.body.id).sort());
+    expect(r.deliveries.map((d) => d.data.seq)).toEqual([1, 2, 3]);
+  } finally {
+    await threaded.close();
+  }
+});

@@ -3,7 +3,7 @@
 // worker reads the webhooks table every round, so changes take effect without a restart.
 import { count, eq } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { webhookOutbox, webhooks } from "../../db/schema";
+import { conversations, webhookOutbox, webhooks } from "../../db/schema";
 import { isoOrNull, iso, now } from "../../lib/time";
 import { checkTarget, parseTarget, TargetRefused } from "./address";
 import { WEBHOOK_EVENTS, type WebhookEvent, type WebhookSummary } from "./model";
@@ -42,6 +42,9 @@ export async function addWebhook(db: Db, input: AddWebhookInput): Promise<{ id: 
   } catch (error) {
     if (error instanceof TargetRefused) throw new WebhookInputError(`--url: ${error.message}`);
     throw error;
+  }
+  if (input.conversationId && !db.select({ id: conversations.id }).from(conversations).where(eq(conversations.id, input.conversationId)).get()) {
+    throw new WebhookInputError(`--conversation: no conversation with id "${input.conversationId}"`);
   }
   const id = Bun.randomUUIDv7();
   const secret = newSecret();
