@@ -63,6 +63,11 @@ export function summaryRows(s: Record<string, { ours?: any; ceiling?: any } | un
   add("W5", "GET latest 50 p99", "ms", "lower", (r) => r.get.latency_ms.p99);
   add("W5", "POST message req/s", "req/s", "higher", (r) => r.post.req_per_s, { op: ">=", value: 0.25 });
   add("W5", "POST message p99", "ms", "lower", (r) => r.post.latency_ms.p99);
+  add("W8", "W2 delivered msg/s, one webhook", "msg/s", "higher", (r) => r.with_hook, { op: ">=", value: 0.6 });
+  add("W8", "W2 delivered msg/s, no webhook (same session)", "msg/s", "higher", (r) => r.without_hook);
+  add("W8", "webhook deliveries/s draining", "msg/s", "higher", (r) => r.deliveries_per_s_draining ?? r.deliveries_per_s_during_load);
+  add("W8", "webhook commit→receipt p50, steady rate", "ms", "lower", (r) => r.commit_to_receipt_ms.p50);
+  add("W8", "webhook commit→receipt p99, steady rate", "ms", "lower", (r) => r.commit_to_receipt_ms.p99);
   add("W6", "start to /health, empty DB", "ms", "lower", (r) => r.empty_ms, { op: "<=", value: 3 });
   add("W6", "start to /health, big DB", "ms", "lower", (r) => r.big_ms, { op: "<=", value: 5 });
   add("W6", "binary size", "bytes", "lower", (r) => r.binary_bytes);

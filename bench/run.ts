@@ -13,6 +13,7 @@ import { bigRoom, logChat, saturation, steadyChat, type Target } from "./scenari
 import { hasWrk, load, seedHistory } from "./scenarios/rest";
 import { DB_FILE, serverCommand, startup } from "./scenarios/startup";
 import { summarizeProfile } from "./profile-summary";
+import { webhookDelivery } from "./scenarios/webhooks";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BENCH = import.meta.dir;
@@ -44,6 +45,11 @@ const FULL = {
   w5Connections: 32,
   w6Rows: 1_000_000,
   w6Repeats: 5,
+  /** W8 runs W2's loop (its groups, warmup and step) at this window, without and with one webhook. */
+  w8Window: 16,
+  /** W8's steady phase: REST sends per second over 4 conversations, and for how long. */
+  w8Rate: 200,
+  w8Duration: 10,
   /** Extra flags for our server, e.g. "--synchronous NORMAL" to measure what fsync costs. */
   serverArgs: "",
 };
@@ -68,6 +74,9 @@ const QUICK: Params = {
   w5Duration: 3,
   w6Rows: 50_000,
   w6Repeats: 3,
+  w8Window: 1,
+  w8Rate: 100,
+  w8Duration: 3,
 };
 
 const kebab = (k: string) => "--" + k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
@@ -173,14 +182,19 @@ async function main() {
   }
 
   const scenarios: Record<string, { ours?: any; ceiling?: any; detail?: any; error?: string } | undefined> = {};
-  const needsServers = ["W1", "W2", "W3", "W4", "W5"].some(wants);
+  const needsServers = ["W1", "W2", "W3", "W4", "W5", "W8"].some(wants);
   let profileFile: string | null = null;
 
   if (needsServers) {
     const dataDir = join(work, "data");
     const ourPort = await freePort();
     const perUser = Math.ceil(params.w4Sockets / params.users);
-    const extra = [...(perUser > 20 ? ["--ws-max-sockets-per-user", String(perUser)] : []), ...params.serverArgs.split(/\s+/).filter(Boolean)];
+    const extra = [
+      ...(perUser > 20 ? ["--ws-max-sockets-per-user", String(perUser)] : []),
+      // W8's receiver runs on loopback; with no hook registered the setting changes nothing.
+      ...(wants("W8") ? ["--webhook-allow-private", "true"] : []),
+      ...params.serverArgs.split(/\s+/).filter(Boolean),
+    ];
     const profileDir = join(BENCH, "results", "profiles");
     if (flags.profile) mkdirSync(profileDir, { recursive: true });
     const ourCmd = flags.profile
@@ -280,6 +294,28 @@ async function main() {
       log(`  W5 ${t.kind}: GET ${get.req_per_s} req/s p99 ${get.latency_ms.p99} ms; POST ${post.req_per_s} req/s p99 ${post.latency_ms.p99} ms (${get.tool})`);
       return { history_messages: t.kind === "ours" ? params.w5Rows : "fixture: our response held in memory", get, post };
     });
+    // W8 only on ours (the ceiling has no webhooks); compared with the ceiling's W2 at the same window.
+    if (wants("W8") && !flags.profile) {
+      log("W8 webhooks on ours");
+      try {
+        const w2 = { groups: params.w2Groups, groupSize: params.w2GroupSize, windows: [params.w8Window], warmup: params.w2Warmup, stepDuration: params.w2Step };
+        const r = await webhookDelivery(targets[0]!, { ...w2, binary, dataDir, steadyRate: params.w8Rate, steadySeconds: params.w8Duration });
+        check("W8 ours without hook", r.w2_without_hook);
+        check("W8 ours with hook", r.w2_with_hook);
+        if (!r.drained) errors.push("W8: the webhook outbox did not drain within 180 s");
+        const ceilingStep = scenarios.W2?.ceiling?.steps?.find((st: any) => st.window === params.w8Window);
+        const perS = (w: any) => w.full_load.delivered_per_s;
+        scenarios.W8 = {
+          ours: { ...r, with_hook: perS(r.w2_with_hook), without_hook: perS(r.w2_without_hook) },
+          ceiling: ceilingStep ? { with_hook: ceilingStep.delivered_per_s, without_hook: ceilingStep.delivered_per_s } : undefined,
+        };
+      } catch (error) {
+        const msg = `W8 failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`;
+        errors.push(msg);
+        scenarios.W8 = { error: msg };
+        log(msg);
+      }
+    }
     if (flags.profile) {
       log("stopping the profiled server (SIGTERM writes the profile)");
       await ours.stop("SIGTERM", 20_000);

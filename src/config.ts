@@ -71,6 +71,8 @@ export const settings = {
   wsMaxPendingPerAddress: { flag: "--ws-max-pending-per-address", env: "CHAT_WS_MAX_PENDING_PER_ADDRESS", default: 500, help: "Sockets one client address may hold open before sending their token (older idle ones are closed to admit new ones)", parse: integer(1, 100_000) },
   synchronous: { flag: "--synchronous", env: "CHAT_SQLITE_SYNCHRONOUS", default: "FULL" as "FULL" | "NORMAL", help: "SQLite synchronous mode; FULL survives power loss", parse: oneOf("FULL", "NORMAL") },
   writerThread: { flag: "--writer-thread", env: "CHAT_WRITER_THREAD", default: false, help: "Commit messages on a writer thread so a slow or frozen disk never stops the event loop (costs ~10-15% send throughput on one core)", parse: boolean },
+  webhookAllowPrivate: { flag: "--webhook-allow-private", env: "CHAT_WEBHOOK_ALLOW_PRIVATE", default: false, help: "Let webhooks target private, loopback and link-local addresses (off: refused at add and after DNS at each delivery)", parse: boolean },
+  webhookTimeoutSeconds: { flag: "--webhook-timeout", env: "CHAT_WEBHOOK_TIMEOUT", default: 10, help: "Seconds a webhook receiver has to answer before the attempt counts as failed", parse: integer(1, 60) },
   metrics: { flag: "--metrics", env: "CHAT_METRICS", default: true, help: "Serve Prometheus metrics at /metrics", parse: boolean },
   metricsToken: { flag: "--metrics-token", env: "CHAT_METRICS_TOKEN", default: "", help: "When set, /metrics requires Authorization: Bearer <token>; unset on a non-loopback --host, only loopback clients may read it", parse: text },
 } satisfies Record<string, Setting<unknown>>;

@@ -9,11 +9,12 @@ import { serveCommand } from "./cli/serve";
 import { tokenCommand } from "./cli/token";
 import { userCommand } from "./cli/user";
 import { versionCommand } from "./cli/version";
+import { webhookCommand } from "./cli/webhook";
 import { ConfigError, settingsHelp } from "./config";
 import { ApiError } from "./errors";
 import { VERSION } from "./version";
 
-const commands: Command[] = [serveCommand, migrateCommand, backupCommand, restoreCommand, userCommand, tokenCommand, healthcheckCommand, versionCommand];
+const commands: Command[] = [serveCommand, migrateCommand, backupCommand, restoreCommand, userCommand, tokenCommand, webhookCommand, healthcheckCommand, versionCommand];
 
 const HELP = `chat-server ${VERSION}: self-hosted real-time chat backend
 

@@ -19,6 +19,7 @@ import { conversationStates } from "./modules/messages/conversation-state";
 import { filesDirOf, prepareFilesDir } from "./modules/attachments/store";
 import { startUploadSweeper } from "./modules/attachments/sweeper";
 import { createMessageWriter, type MessageWriter } from "./modules/messages/writer";
+import { createWebhookWorker } from "./modules/webhooks/worker";
 import { StorageHealth } from "./storage-health";
 import { BunHub, type SocketData } from "./realtime/bun-hub";
 import { CLOSE } from "./realtime/protocol";
@@ -118,7 +119,15 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   // headers and compression every response gets.
   const handle = withResponsePolicy(app.fetch);
   const sockets = createSocketEndpoint(deps);
-  telemetry.sources = { hub, sockets: sockets.stats, dbPath: join(config.dataDir, DB_FILE), clientAddress: deps.clientAddress };
+  // Webhook deliveries: the outbox rows are written by triggers; a commit only wakes the worker.
+  const webhooks = createWebhookWorker({
+    path: join(config.dataDir, DB_FILE),
+    allowPrivate: config.webhookAllowPrivate,
+    timeoutMs: config.webhookTimeoutSeconds * 1000,
+    log,
+  });
+  const stopWakingWebhooks = changes.consume(() => webhooks.wake());
+  telemetry.sources = { hub, sockets: sockets.stats, dbPath: join(config.dataDir, DB_FILE), clientAddress: deps.clientAddress, extra: [webhooks.metrics] };
 
   const server = Bun.serve<SocketData>({
     port: config.port,
@@ -159,6 +168,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       await server.stop(false);
       stopUploadSweeper();
       await writer.close();
+      stopWakingWebhooks();
+      await webhooks.stop();
       stopStorageWatch();
       clearTimeout(checkpointerTimer);
       await checkpointer?.stop();

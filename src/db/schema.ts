@@ -225,3 +225,55 @@ export const messageAttachments = sqliteTable(
 export type UserRow = typeof users.$inferSelect;
 export type ApiTokenRow = typeof apiTokens.$inferSelect;
 export type ConversationRow = typeof conversations.$inferSelect;
+
+// Webhooks (issue 15): the hooks `chat-server webhook add` registers, and their outbox. Outbox rows
+// are written by triggers (drizzle/*_webhooks.sql) in the transaction of the change itself, so no
+// code path can forget one and a crash loses none; the delivery worker (modules/webhooks) sends them.
+export const webhooks = sqliteTable("webhooks", {
+  id: text("id").primaryKey(),
+  url: text("url").notNull(),
+  // ",message.created,reaction.changed," so a trigger matches one event with instr().
+  events: text("events").notNull(),
+  // Only this conversation's events when set (user.created has none and never matches).
+  conversationId: text("conversation_id"),
+  secret: text("secret").notNull(),
+  // Deliveries in flight at once for this hook (across conversations; one per conversation).
+  concurrency: integer("concurrency").notNull().default(4),
+  deliveredCount: integer("delivered_count").notNull().default(0),
+  failedCount: integer("failed_count").notNull().default(0),
+  // Attempts that failed (each retry counts): what /metrics and `webhook list` report.
+  attemptFailures: integer("attempt_failures").notNull().default(0),
+  lastError: text("last_error"),
+  lastErrorAt: integer("last_error_at"),
+  lastDeliveredAt: integer("last_delivered_at"),
+  createdAt: integer("created_at").notNull(),
+});
+
+export const webhookOutbox = sqliteTable(
+  "webhook_outbox",
+  {
+    // AUTOINCREMENT: never reused after rows are deleted, so the event id a receiver dedupes on stays unique.
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    hookId: text("hook_id")
+      .notNull()
+      .references(() => webhooks.id, { onDelete: "cascade" }),
+    type: text("type").notNull(),
+    conversationId: text("conversation_id"),
+    // Events of one key are delivered in id order: the conversation id, or "user:<id>".
+    orderKey: text("order_key").notNull(),
+    createdAt: integer("created_at").notNull(),
+    // The event's `data` as JSON text, built by the trigger with json_object().
+    payload: text("payload").notNull(),
+    attempts: integer("attempts").notNull().default(0),
+    // Unix ms of the next try; NULL while an earlier event of the same key is still pending.
+    nextAttemptAt: integer("next_attempt_at"),
+    lastError: text("last_error"),
+    // pending | failed (delivered rows are deleted and counted on the hook).
+    status: text("status").notNull().default("pending"),
+  },
+  (t) => [
+    // The worker's per-hook "due now" query sees only each key's head (the others wait with NULL).
+    index("webhook_outbox_due").on(t.hookId, t.nextAttemptAt).where(sql`status = 'pending' AND next_attempt_at IS NOT NULL`),
+    index("webhook_outbox_key").on(t.hookId, t.orderKey, t.id).where(sql`status = 'pending'`),
+  ],
+);

@@ -15,6 +15,7 @@ import { secret } from "./secret";
 import { slowConsumer } from "./slow-consumer";
 import { soak } from "./soak";
 import { stall } from "./stall";
+import { webhooks } from "./webhooks";
 
 export interface ScenarioResult {
   line: string;
@@ -36,6 +37,7 @@ const scenarios: [string, (quick: boolean) => Promise<ScenarioResult>][] = [
   ["flood", flood],
   ["disk-full", diskFull],
   ["stall", stall],
+  ["webhooks", webhooks],
 ];
 
 async function main(argv: string[]) {

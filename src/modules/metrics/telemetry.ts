@@ -26,6 +26,8 @@ export interface TelemetrySources {
   /** The SQLite file; its -wal sibling is measured too. */
   dbPath?: string;
   clientAddress?: (request: Request) => string;
+  /** More exposition text appended at scrape time (the webhook worker's counters). */
+  extra?: (() => string)[];
 }
 
 interface SessionData {
@@ -184,6 +186,7 @@ export class Telemetry {
       gauge("process_heap_used_bytes", "JavaScript heap in use.", [[{}, memory.heapUsed]]),
       gauge("process_heap_total_bytes", "JavaScript heap reserved.", [[{}, memory.heapTotal]]),
       gauge("process_start_time_seconds", "Start time of the process since the Unix epoch.", [[{}, Math.floor(this.startedAt / 1000)]]),
+      ...(this.sources.extra ?? []).map((render) => render()),
     ];
     return parts.join("\n") + "\n";
   }

@@ -1,0 +1,143 @@
+// The delivery worker on its own (short retry window, fast backoff) over a real data directory and a
+// real receiver: giving up after the window unblocks the conversation, the per-hook concurrency
+// limit holds, and an endless response body does not stall a delivery.
+import { afterAll, afterEach, beforeEach, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "../../src/config";
+import type { Db } from "../../src/db/client";
+import { DB_FILE, openDataDir } from "../../src/db/data-dir";
+import { silentLogger } from "../../src/lib/logger";
+import { addWebhook, listWebhooks } from "../../src/modules/webhooks/service";
+import { createWebhookWorker, type WebhookWorker } from "../../src/modules/webhooks/worker";
+import { startReceiver, type Receiver } from "./receiver";
+
+let dir: string;
+let db: Db;
+let worker: WebhookWorker | null = null;
+const receivers: Receiver[] = [];
+afterAll(() => receivers.forEach((r) => r.close()));
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), "chat-webhook-worker-"));
+  db = openDataDir({ ...loadConfig([], {}), dataDir: dir });
+  const at = Date.now();
+  db.$client.run(
+    "INSERT INTO users (id, username, username_key, email, email_key, password_hash, created_at, updated_at) VALUES ('u1', 'u1', 'u1', 'u1@x', 'u1@x', '!', ?, ?)",
+    [at, at],
+  );
+});
+afterEach(async () => {
+  await worker?.stop();
+  worker = null;
+  db.$client.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const run = (options: Partial<Parameters<typeof createWebhookWorker>[0]> = {}) =>
+  (worker = createWebhookWorker({ path: join(dir, DB_FILE), allowPrivate: true, timeoutMs: 5000, log: silentLogger, pollMs: 20, baseBackoffMs: 50, ...options }));
+
+function conversation(id: string) {
+  const at = Date.now();
+  db.$client.run("INSERT INTO conversations (id, is_group, created_by, last_activity_at, created_at, updated_at) VALUES (?, 1, 'u1', ?, ?, ?)", [id, at, at, at]);
+}
+function message(conversationId: string, seq: number, content: string) {
+  const at = Date.now();
+  db.$client.run("INSERT INTO messages (id, conversation_id, seq, sender_id, content, created_at, updated_at) VALUES (?, ?, ?, 'u1', ?, ?, ?)", [
+    Bun.randomUUIDv7(),
+    conversationId,
+    seq,
+    content,
+    at,
+    at,
+  ]);
+}
+
+async function until(done: () => boolean, what: string) {
+  const deadline = Date.now() + 15_000;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error("never: " + what);
+    await Bun.sleep(20);
+  }
+}
+
+test("an event failing past the retry window is kept as failed, and the conversation's next event goes out after it", async () => {
+  let poisonFailedFor = false;
+  const r = startReceiver((d) => {
+    if (d.data.content === "poison") return new Response("no", { status: 500 });
+    poisonFailedFor = listWebhooks(db)[0]!.failed === 1;
+    return new Response("ok");
+  });
+  receivers.push(r);
+  const hook = await addWebhook(db, { url: r.url, events: "message.created", allowPrivate: true });
+  conversation("c1");
+  message("c1", 1, "poison");
+  message("c1", 2, "fine");
+  run({ retryWindowMs: 400 });
+  await until(() => r.deliveries.some((d) => d.data.content === "fine"), "the next event delivered");
+  expect(poisonFailedFor).toBe(true);
+  expect(r.deliveries.filter((d) => d.data.content === "poison").length).toBeGreaterThan(1);
+  await until(() => listWebhooks(db)[0]!.delivered === 1, "delivery recorded");
+  expect(listWebhooks(db)[0]).toMatchObject({ id: hook.id, delivered: 1, failed: 1, pending: 0, last_error: "HTTP 500" });
+  const kept = db.$client.query<{ status: string; attempts: number }, []>("SELECT status, attempts FROM webhook_outbox").all();
+  expect(kept).toHaveLength(1);
+  expect(kept[0]!.status).toBe("failed");
+  expect(worker!.metrics()).toContain("chat_webhook_events_failed_total 1");
+});
+
+test("no more deliveries of one hook are in flight than its concurrency, one per conversation", async () => {
+  let open = 0;
+  let most = 0;
+  const perConversation = new Map<string, number>();
+  const twoAtOnce: string[] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((done) => (release = done));
+  const r = startReceiver(async (d) => {
+    open++;
+    most = Math.max(most, open);
+    const c = d.data.conversation_id as string;
+    perConversation.set(c, (perConversation.get(c) ?? 0) + 1);
+    if (perConversation.get(c)! > 1) twoAtOnce.push(c);
+    await gate;
+    open--;
+    perConversation.set(c, perConversation.get(c)! - 1);
+    return new Response("ok");
+  });
+  receivers.push(r);
+  await addWebhook(db, { url: r.url, events: "message.created", allowPrivate: true, concurrency: 2 });
+  for (let c = 0; c < 6; c++) {
+    conversation(`c${c}`);
+    for (let seq = 1; seq <= 2; seq++) message(`c${c}`, seq, `m${c}.${seq}`);
+  }
+  run();
+  await until(() => open === 2, "two in flight");
+  await Bun.sleep(200); // several polls: none may start a third
+  expect(most).toBe(2);
+  release();
+  await until(() => listWebhooks(db)[0]!.delivered === 12, "all delivered");
+  expect(most).toBe(2);
+  expect(r.deliveries.length).toBe(12);
+  expect(twoAtOnce).toEqual([]);
+});
+
+test("a 2xx with an endless body counts as delivered without reading it", async () => {
+  const r = startReceiver(
+    () =>
+      new Response(
+        new ReadableStream({
+          pull(controller) {
+            controller.enqueue(new Uint8Array(64 * 1024));
+          },
+        }),
+      ),
+  );
+  receivers.push(r);
+  await addWebhook(db, { url: r.url, events: "message.created", allowPrivate: true });
+  conversation("c1");
+  message("c1", 1, "one");
+  message("c1", 2, "two");
+  run();
+  await until(() => listWebhooks(db)[0]!.delivered === 2, "both delivered");
+  expect(listWebhooks(db)[0]!.last_error).toBeNull();
+});
