@@ -3,10 +3,12 @@ import { Elysia } from "elysia";
 import type { Deps } from "./deps";
 import { ApiError, renderError } from "./errors";
 import { authModule } from "./modules/auth";
+import { blocksModule } from "./modules/blocks";
 import { changesModule } from "./modules/changes";
 import { conversationsModule } from "./modules/conversations";
 import { docsModule } from "./modules/docs";
 import { healthModule } from "./modules/health";
+import { membersModule } from "./modules/members";
 import { messagesModule } from "./modules/messages";
 import { metricsModule } from "./modules/metrics";
 import { Telemetry } from "./modules/metrics/telemetry";
@@ -39,8 +41,10 @@ export function createApp(deps: Deps) {
       .use(docsModule(deps.version))
       .use(healthModule(deps))
       .use(authModule(deps))
+      .use(blocksModule(deps))
       .use(usersModule(deps))
       .use(conversationsModule(deps))
+      .use(membersModule(deps))
       .use(messagesModule(deps))
       .use(changesModule(deps))
       .use(metricsModule(deps, telemetry))

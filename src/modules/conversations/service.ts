@@ -6,10 +6,11 @@ import { notFound, unprocessable } from "../../errors";
 import { iso, now } from "../../lib/time";
 import type { Hub } from "../../ports/bus";
 import type { ChangeFeed } from "../../ports/changes";
+import { assertNotBlockedBy } from "../blocks/service";
 import { commitRevision } from "../changes/revision";
 import { isReadFor, MESSAGE_COLUMNS, readState, toMessageView, unreadCounts, type MessageRecord } from "../messages/service";
 import { toUserView } from "../users/service";
-import type { ConversationView, CreateConversationBody } from "./model";
+import type { ConversationView, CreateConversationBody, MemberView, Role } from "./model";
 
 export const directKey = (a: string, b: string) => (a < b ? `${a}:${b}` : `${b}:${a}`);
 
@@ -33,7 +34,7 @@ function insertConversation(
   });
 }
 
-function assertUsersExist(db: Db, ids: string[], field = "participant_ids") {
+export function assertUsersExist(db: Db, ids: string[], field = "participant_ids") {
   if (ids.length === 0) return;
   const found = new Set(
     db.select({ id: users.id }).from(users).where(inArray(users.id, ids)).all().map((r) => r.id),
@@ -86,6 +87,8 @@ export function createConversation(db: Db, feed: ChangeFeed, me: string, body: C
   if (!name) throw unprocessable("name", "a group needs a name");
   if (others.length === 0) throw unprocessable("participant_ids", "a group needs at least one other participant");
   assertUsersExist(db, others);
+  // Creating a group adds its members: someone who blocked the creator cannot be put in it.
+  assertNotBlockedBy(db, me, others);
   const at = now();
   const row = insertConversation(
     db,
@@ -155,7 +158,7 @@ export function listConversationRows(db: Db, me: string, limit: number, offset: 
   return db.$client
     .query<Record<string, unknown>, [string, number, number]>(
       `SELECT c.* FROM members mb JOIN conversations c ON c.id = mb.conversation_id
-       WHERE mb.user_id = ? ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ? OFFSET ?`,
+       WHERE mb.user_id = ? ORDER BY mb.pinned DESC, c.last_activity_at DESC, c.id DESC LIMIT ? OFFSET ?`,
     )
     .all(me, limit, offset)
     .map((r) => ({
@@ -178,24 +181,48 @@ const USER_COLUMNS = Object.entries(getTableColumns(users))
   .map(([key, column]) => `r."${column.name}" AS "${key}"`)
   .join(", ");
 
+interface ParticipantRow {
+  conversationId: string;
+  user: UserRow;
+  role: Role;
+  joinedAt: number;
+  /** The member's own settings (only shown to that member). */
+  muted: boolean;
+  mutedUntil: number | null;
+  pinned: boolean;
+}
+
 /**
  * Members of each conversation in joining order (then by username), with at most `cap` per
  * conversation plus `me`: a thousand-member group then costs ten users in the list, not a thousand.
+ * The same rows carry roles and the caller's settings, so members and my_role cost no extra query.
  */
-function participantRows(db: Db, me: string, ids: string[], cap: number): { conversationId: string; user: UserRow }[] {
+function participantRows(db: Db, me: string, ids: string[], cap: number): ParticipantRow[] {
   const marks = ids.map(() => "?").join(",");
   return db.$client
-    .query<UserRow & { conversation_id__: string }, (string | number)[]>(
-      `SELECT conversation_id__, ${USER_COLUMNS} FROM (
-         SELECT mb.conversation_id AS conversation_id__, u.*,
+    .query<UserRow & { conversation_id__: string; role__: Role; joined_at__: number; muted__: number; muted_until__: number | null; pinned__: number }, (string | number)[]>(
+      `SELECT conversation_id__, role__, joined_at__, muted__, muted_until__, pinned__, ${USER_COLUMNS} FROM (
+         SELECT mb.conversation_id AS conversation_id__, mb.role AS role__, mb.joined_at AS joined_at__,
+                mb.muted AS muted__, mb.muted_until AS muted_until__, mb.pinned AS pinned__, u.*,
                 row_number() OVER (PARTITION BY mb.conversation_id ORDER BY mb.joined_at, u.username_key) AS rank__
          FROM members mb JOIN users u ON u.id = mb.user_id
          WHERE mb.conversation_id IN (${marks})
        ) r WHERE r.rank__ <= ? OR r.id = ? ORDER BY conversation_id__, r.rank__`,
     )
     .all(...ids, cap, me)
-    .map(({ conversation_id__, ...user }) => ({ conversationId: conversation_id__, user: user as UserRow }));
+    .map(({ conversation_id__, role__, joined_at__, muted__, muted_until__, pinned__, ...user }) => ({
+      conversationId: conversation_id__,
+      user: user as UserRow,
+      role: role__,
+      joinedAt: joined_at__,
+      muted: Boolean(muted__),
+      mutedUntil: muted_until__,
+      pinned: Boolean(pinned__),
+    }));
 }
+
+/** Muted right now: muted, and with no end or an end still ahead. */
+export const isMutedNow = (muted: boolean, mutedUntil: number | null, at = now()) => muted && (mutedUntil === null || mutedUntil > at);
 
 function memberCounts(db: Db, ids: string[]): Map<string, number> {
   const rows = db.$client
@@ -221,11 +248,18 @@ export function toConversationViews(
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
   const participants = new Map<string, ReturnType<typeof toUserView>[]>();
+  const memberViews = new Map<string, MemberView[]>();
+  const mine = new Map<string, ParticipantRow>();
   for (const p of participantRows(db, me, ids, participantsCap)) {
     const list = participants.get(p.conversationId) ?? [];
     list.push(toUserView(p.user, hub, p.user.id === me));
     participants.set(p.conversationId, list);
+    const roles = memberViews.get(p.conversationId) ?? [];
+    roles.push({ user_id: p.user.id, role: p.role, joined_at: iso(p.joinedAt) });
+    memberViews.set(p.conversationId, roles);
+    if (p.user.id === me) mine.set(p.conversationId, p);
   }
+  const at = now();
   const counts = memberCounts(db, ids);
   const lastMessages = new Map(
     db.$client
@@ -241,6 +275,8 @@ export function toConversationViews(
   return rows.map((r) => {
     const last = lastMessages.get(r.id);
     const state = last ? readState(db, r.id, me) : null;
+    const self = mine.get(r.id);
+    const muted = self ? isMutedNow(self.muted, self.mutedUntil, at) : false;
     return {
       id: r.id,
       name: r.name,
@@ -249,6 +285,11 @@ export function toConversationViews(
       rev: r.rev,
       participants: participants.get(r.id) ?? [],
       member_count: counts.get(r.id) ?? 0,
+      members: memberViews.get(r.id) ?? [],
+      my_role: self?.role ?? "member",
+      muted,
+      muted_until: muted && self!.mutedUntil !== null ? iso(self!.mutedUntil) : null,
+      pinned: self?.pinned ?? false,
       created_at: iso(r.createdAt),
       updated_at: iso(r.updatedAt),
       last_message: last && state ? toMessageView(last, isReadFor(last, me, state)) : null,
