@@ -62,6 +62,7 @@ const tooLarge = (maxBytes: number) => new ApiError(413, "payload_too_large", `R
 /** The body as text, at most maxBytes of it whatever the framing: a chunked body has no Content-Length to check up front. */
 async function readBounded(request: Request, maxBytes: number): Promise<string> {
   if (request.headers.has("content-length")) return request.text(); // checked against the limit on arrival
+  if (!request.body) return ""; // a browser's DELETE: no body and no Content-Length
   const reader = request.body!.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;

@@ -1,5 +1,7 @@
 // The built-in web client: plain DOM over the server's own REST API and socket, no framework, no
 // build step. User content only ever goes through textContent, never innerHTML.
+import * as members from "./members.js";
+
 const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "chat.token";
 const PAGE = 50;
@@ -69,6 +71,7 @@ function logout(message) {
   state.outbox.clear();
   state.users.clear();
   state.me = null;
+  members.resetMembers();
   $("conversation-list").replaceChildren();
   $("messages").replaceChildren();
   $("chat-title").textContent = "Pick a conversation";
@@ -121,7 +124,7 @@ async function start() {
   $("auth").hidden = true;
   $("app").hidden = false;
   $("me-name").textContent = state.me.username;
-  await loadConversations();
+  await Promise.all([loadConversations(), members.loadBlocks()]);
   connect();
 }
 
@@ -149,7 +152,9 @@ function upsertConversation(c) {
     participants: c.participants,
     updated_at: c.updated_at,
     unread_count: c.unread_count,
+    member_count: c.member_count,
   });
+  members.applyConversationFields(conv, c);
   if (c.last_message && c.last_message.seq >= (conv.last_message ? conv.last_message.seq : 0)) conv.last_message = c.last_message;
   conv.lastSeq = Math.max(conv.lastSeq, conv.last_message ? conv.last_message.seq : 0);
   if (conv.last_message && c.unread_count === 0) conv.myReadSeq = Math.max(conv.myReadSeq, conv.last_message.seq);
@@ -170,7 +175,7 @@ async function fetchConversation(id) {
 }
 
 function renderList() {
-  const convs = [...state.convs.values()].sort((a, b) => (activity(b) > activity(a) ? 1 : -1));
+  const convs = [...state.convs.values()].sort((a, b) => members.pinnedFirst(a, b) || (activity(b) > activity(a) ? 1 : -1));
   const items = convs.map((conv) => {
     const li = document.createElement("li");
     li.dataset.id = conv.id;
@@ -190,6 +195,7 @@ function renderList() {
       badge.textContent = conv.unread_count > 99 ? "99+" : String(conv.unread_count);
       li.append(badge);
     }
+    members.decorateListItem(li, conv);
     li.onclick = () => openConversation(conv.id);
     return li;
   });
@@ -237,6 +243,7 @@ function renderHeader() {
   $("chat-sub").textContent = conv.is_group
     ? conv.participants.map((u) => u.username).join(", ")
     : others(conv).map((u) => (u.is_online ? "online" : "offline")).join("");
+  members.renderConversationTools(conv);
 }
 
 // ---------- messages ----------
@@ -458,6 +465,7 @@ async function onReady() {
 }
 
 function onFrame(f) {
+  if (members.onConversationFrame(f)) return;
   switch (f.type) {
     case "ready":
       return void onReady();
@@ -605,6 +613,7 @@ window.addEventListener("online", () => {
   if (!state.ws && state.token) (state.attempt = 0), clearTimeout(state.reconnectTimer), connect();
 });
 
+members.initMembers({ state, api, userName, upsertConversation, renderList, renderHeader });
 bindAuthForms();
 bindNewChat();
 bindComposer();

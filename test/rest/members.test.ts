@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { API, type Api, client, randomUuid, type TestUser } from "../support/api";
 import { expectConversationView, expectError } from "../support/expect";
+import { rawRequest } from "../support/raw-http";
 import { seedUsers, startTestServer, type TestServer } from "../support/server";
 
 let server: TestServer;
@@ -180,6 +181,19 @@ describe("DELETE /conversations/{id}/members/{user_id}", () => {
     expect((await remove(o!.token, id, ad2!.user.id)).status).toBe(204);
     expect((await remove(o!.token, id, m1!.user.id)).status).toBe(204);
     expect((await get(o!.token, id)).body.members.map((m: any) => m.user_id).sort()).toEqual([o!.user.id, ad!.user.id].sort());
+  });
+
+  test("a DELETE as browsers send it (no body, no Content-Length) works", async () => {
+    const [a, b, c] = await users(3);
+    const id = await groupOf([a!, b!, c!]);
+    const res = await rawRequest(Number(new URL(server.url).port), {
+      method: "DELETE",
+      path: `${API}/conversations/${id}/members/${c!.user.id}`,
+      host: new URL(server.url).host,
+      headers: { authorization: `Bearer ${a!.token}` },
+    });
+    expect(res.status).toBe(204);
+    expect((await get(a!.token, id)).body.member_count).toBe(2);
   });
 
   test("removing someone not in the group is 404; a non-member gets 404; a direct conversation cannot be left (422)", async () => {
