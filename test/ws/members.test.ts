@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { API, type Api, client, type TestUser } from "../support/api";
 import { expectConversationView } from "../support/expect";
-import { startTestServer, type TestServer } from "../support/server";
+import { seedUsers, startTestServer, type TestServer } from "../support/server";
 import { barrier, closeAll, connect, devices, errorFor, newMessages } from "../support/socket";
 
 let server: TestServer;
@@ -102,6 +102,37 @@ describe("a new member", () => {
     await c2!.waitFor((f) => f.type === "sync_done", 5000, from);
     expect(c2!.frames.slice(from).filter((f) => f.type === "new_message").map((f) => f.message.content)).toEqual(["before c", "welcome c", "thanks"]);
     closeAll(c1!, c2!, sb);
+  });
+});
+
+describe("frames in a big group", () => {
+  test("conversation_updated carries the view as the list shows it: the first 10, the reader, their own unread count and role", async () => {
+    const [a, b, c] = await users(3);
+    const seeded = seedUsers(server, `wbig${Date.now().toString(36)}_`, 15);
+    const g = await api.group(a!.token, "big", seeded.map((u) => u.id));
+    const id = g.body.id;
+    await api.send(a!.token, id, "before b");
+    expect((await api.post(`${API}/conversations/${id}/members`, { user_ids: [b!.user.id] }, a!.token)).status).toBe(200);
+    await api.send(a!.token, id, "for b");
+    const [sa, sb] = [await connect(server.url, a!.token), await connect(server.url, b!.token)];
+    const added = await api.post(`${API}/conversations/${id}/members`, { user_ids: [c!.user.id] }, a!.token);
+    const fb = await sb.waitType("conversation_updated");
+    expect(fb.rev).toBe(added.body.rev);
+    expectConversationView(fb.conversation, b!.user.id);
+    expect(fb.conversation).toMatchObject({ member_count: 18, my_role: "member", unread_count: 1 });
+    expect(fb.conversation.participants).toHaveLength(11);
+    expect(fb.conversation.participants.at(-1)).toMatchObject({ id: b!.user.id, email: b!.user.email });
+    expect(fb.conversation.members.at(-1)).toMatchObject({ user_id: b!.user.id, role: "member" });
+    expect(fb.conversation.last_message.content).toBe("for b");
+    const fa = await sa.waitType("conversation_updated");
+    expectConversationView(fa.conversation, a!.user.id);
+    expect(fa.conversation).toMatchObject({ member_count: 18, my_role: "owner", unread_count: 0 });
+    expect(fa.conversation.participants).toHaveLength(10);
+    expect(fa.conversation.participants.filter((p: any) => p.email !== undefined).map((p: any) => p.id)).toEqual([a!.user.id]);
+    // The same view GET /conversations lists.
+    const listed = (await api.get(`${API}/conversations`, b!.token)).body.find((x: any) => x.id === id);
+    expect(fb.conversation).toEqual(listed);
+    closeAll(sa, sb);
   });
 });
 

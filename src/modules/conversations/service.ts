@@ -1,7 +1,7 @@
 // Conversations: create (direct ones unique per pair), list by activity, rename, and the full view.
-import { and, eq, getTableColumns, inArray } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { conversations, members, users, type ConversationRow, type UserRow } from "../../db/schema";
+import { conversations, members, users, type ConversationRow } from "../../db/schema";
 import { notFound, unprocessable } from "../../errors";
 import { iso, now } from "../../lib/time";
 import type { Hub } from "../../ports/bus";
@@ -10,7 +10,9 @@ import { assertNotBlockedBy } from "../blocks/service";
 import { commitRevision } from "../changes/revision";
 import { isReadFor, MESSAGE_COLUMNS, readState, toMessageView, unreadCounts, type MessageRecord } from "../messages/service";
 import { toUserView } from "../users/service";
-import type { ConversationView, CreateConversationBody, MemberView, Role } from "./model";
+import { memberViewRenderer } from "./member-views";
+import { isMutedNow, participantRows, type ParticipantRow } from "./participants";
+import type { ConversationView, CreateConversationBody, MemberView } from "./model";
 
 export const directKey = (a: string, b: string) => (a < b ? `${a}:${b}` : `${b}:${a}`);
 
@@ -138,7 +140,7 @@ export function reportConversationUpdated(
     rev,
     memberIds: memberIds(db, row.id),
     ...moves,
-    viewFor: (userId) => toConversationViews(db, hub, userId, [row])[0]!,
+    viewFor: memberViewRenderer(db, hub, row),
     at,
   });
 }
@@ -175,54 +177,6 @@ export function listConversationRows(db: Db, me: string, limit: number, offset: 
       updatedAt: r.updated_at as number,
     }));
 }
-
-/** The users columns of the row source `r`, aliased to UserRow's keys. */
-const USER_COLUMNS = Object.entries(getTableColumns(users))
-  .map(([key, column]) => `r."${column.name}" AS "${key}"`)
-  .join(", ");
-
-interface ParticipantRow {
-  conversationId: string;
-  user: UserRow;
-  role: Role;
-  joinedAt: number;
-  /** The member's own settings (only shown to that member). */
-  muted: boolean;
-  mutedUntil: number | null;
-  pinned: boolean;
-}
-
-/**
- * Members of each conversation in joining order (then by username), with at most `cap` per
- * conversation plus `me`: a thousand-member group then costs ten users in the list, not a thousand.
- * The same rows carry roles and the caller's settings, so members and my_role cost no extra query.
- */
-function participantRows(db: Db, me: string, ids: string[], cap: number): ParticipantRow[] {
-  const marks = ids.map(() => "?").join(",");
-  return db.$client
-    .query<UserRow & { conversation_id__: string; role__: Role; joined_at__: number; muted__: number; muted_until__: number | null; pinned__: number }, (string | number)[]>(
-      `SELECT conversation_id__, role__, joined_at__, muted__, muted_until__, pinned__, ${USER_COLUMNS} FROM (
-         SELECT mb.conversation_id AS conversation_id__, mb.role AS role__, mb.joined_at AS joined_at__,
-                mb.muted AS muted__, mb.muted_until AS muted_until__, mb.pinned AS pinned__, u.*,
-                row_number() OVER (PARTITION BY mb.conversation_id ORDER BY mb.joined_at, u.username_key) AS rank__
-         FROM members mb JOIN users u ON u.id = mb.user_id
-         WHERE mb.conversation_id IN (${marks})
-       ) r WHERE r.rank__ <= ? OR r.id = ? ORDER BY conversation_id__, r.rank__`,
-    )
-    .all(...ids, cap, me)
-    .map(({ conversation_id__, role__, joined_at__, muted__, muted_until__, pinned__, ...user }) => ({
-      conversationId: conversation_id__,
-      user: user as UserRow,
-      role: role__,
-      joinedAt: joined_at__,
-      muted: Boolean(muted__),
-      mutedUntil: muted_until__,
-      pinned: Boolean(pinned__),
-    }));
-}
-
-/** Muted right now: muted, and with no end or an end still ahead. */
-export const isMutedNow = (muted: boolean, mutedUntil: number | null, at = now()) => muted && (mutedUntil === null || mutedUntil > at);
 
 function memberCounts(db: Db, ids: string[]): Map<string, number> {
   const rows = db.$client
