@@ -101,6 +101,7 @@ describe("POST /conversations/{id}/members", () => {
     const id = await groupOf([a!, b!, c!], true);
     expect((await add(b!.token, id, [d!.user.id])).status).toBe(200);
     expectError(await add(c!.token, id, [e!.user.id]), 403, { code: "forbidden" });
+    expectError(await add(c!.token, id, [randomUuid()]), 403, { code: "forbidden" });
     expectError(await add(e!.token, id, [e!.user.id]), 404);
     expect((await get(a!.token, id)).body.member_count).toBe(4);
   });

@@ -18,6 +18,7 @@ import type { SettingsBody } from "./model";
 
 const RANK: Record<Role, number> = { owner: 3, admin: 2, member: 1 };
 export const forbidden = (detail: string) => new ApiError(403, "forbidden", detail);
+const cannotAdd = () => forbidden("Only the owner or an admin can add members");
 
 interface MemberRow {
   user_id: string;
@@ -57,13 +58,15 @@ function groupFor(db: Db, me: string, conversationId: string, field: string): Co
  */
 export function addMembers(db: Db, feed: ChangeFeed, hub: Pick<Hub, "isOnline">, me: string, conversationId: string, userIds: string[]) {
   const row = groupFor(db, me, conversationId, "user_ids");
+  // 403 before looking at the ids: a member who may not add learns nothing about them.
+  if (RANK[roleOf(db, conversationId, me) ?? "member"] < RANK.admin) throw cannotAdd();
   const wanted = [...new Set(userIds)];
   assertUsersExist(db, wanted, "user_ids");
   const revision = commitRevision(db, conversationId, { meta: true }, (_rev, at) => {
     const current = membersOf(db, conversationId);
     const mine = current.find((m) => m.user_id === me);
     if (!mine) throw notFound("Conversation");
-    if (RANK[mine.role] < RANK.admin) throw forbidden("Only the owner or an admin can add members");
+    if (RANK[mine.role] < RANK.admin) throw cannotAdd();
     const present = new Set(current.map((m) => m.user_id));
     const added = wanted.filter((id) => !present.has(id));
     if (added.length === 0) return NO_CHANGE;
