@@ -12,7 +12,8 @@ import type { Hub } from "../../ports/bus";
 import type { ChangeFeed } from "../../ports/changes";
 import { commitRevision, NO_CHANGE } from "../changes/revision";
 import { MAX_MEMBERS, type Role } from "../conversations/model";
-import { assertUsersExist, getConversationRow, reportConversationUpdated, toConversationViews } from "../conversations/service";
+import { memberViewRenderer } from "../conversations/member-views";
+import { assertUsersExist, getConversationRow, reportConversationUpdated } from "../conversations/service";
 import { assertNotBlockedBy } from "../blocks/service";
 import type { SettingsBody } from "./model";
 
@@ -195,7 +196,7 @@ export function updateSettings(db: Db, feed: ChangeFeed, hub: Pick<Hub, "isOnlin
     db.$client
       .query(`UPDATE members SET ${columns.map((c) => `${c} = ?`).join(", ")} WHERE conversation_id = ? AND user_id = ?`)
       .run(...values, conversationId, me);
-    feed.committed({ type: "settings_changed", conversationId, userId: me, viewFor: (userId) => toConversationViews(db, hub, userId, [row])[0]!, at: now() });
+    feed.committed({ type: "settings_changed", conversationId, userId: me, viewFor: memberViewRenderer(db, hub, row), at: now() });
   }
   return row;
 }
