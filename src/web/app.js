@@ -200,7 +200,7 @@ function renderList() {
     return li;
   });
   $("conversation-list").replaceChildren(...items);
-  const total = convs.reduce((n, c) => n + (c.id === state.current ? 0 : c.unread_count), 0);
+  const total = convs.reduce((n, c) => n + (c.id === state.current || c.muted ? 0 : c.unread_count), 0); // muted: not in the total
   document.title = total ? `(${total}) Chat` : "Chat";
 }
 
