@@ -5,10 +5,12 @@ import { ApiError, renderError } from "./errors";
 import { attachmentsModule, UPLOAD_PATH } from "./modules/attachments";
 import { MULTIPART_OVERHEAD_BYTES, tooLarge } from "./modules/attachments/upload";
 import { authModule } from "./modules/auth";
+import { blocksModule } from "./modules/blocks";
 import { changesModule } from "./modules/changes";
 import { conversationsModule } from "./modules/conversations";
 import { docsModule } from "./modules/docs";
 import { healthModule } from "./modules/health";
+import { membersModule } from "./modules/members";
 import { messagesModule } from "./modules/messages";
 import { metricsModule } from "./modules/metrics";
 import { Telemetry } from "./modules/metrics/telemetry";
@@ -46,8 +48,10 @@ export function createApp(deps: Deps) {
       .use(docsModule(deps.version))
       .use(healthModule(deps))
       .use(authModule(deps))
+      .use(blocksModule(deps))
       .use(usersModule(deps))
       .use(conversationsModule(deps))
+      .use(membersModule(deps))
       .use(messagesModule(deps))
       .use(changesModule(deps))
       .use(attachmentsModule(deps))

@@ -64,6 +64,7 @@ async function readBounded(request: Request, maxBytes: number): Promise<string> 
   // A DELETE from a browser carries neither a body nor a Content-Length.
   if (!request.body) return "";
   if (request.headers.has("content-length")) return request.text(); // checked against the limit on arrival
+  if (!request.body) return ""; // a browser's DELETE: no body and no Content-Length
   const reader = request.body!.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;

@@ -27,7 +27,9 @@ export type Change =
       /** The Conversation as one member sees it (unread counts, role, settings differ per member). */
       viewFor(userId: string): ConversationView;
       at: number;
-    };
+    }
+  /** A member's own settings (mute, pin) changed: not a revision, shown only to that member's devices. */
+  | { type: "settings_changed"; conversationId: string; userId: string; viewFor(userId: string): ConversationView; at: number };
 
 export type ChangeConsumer = (change: Change) => void;
 

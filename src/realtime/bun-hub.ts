@@ -20,7 +20,8 @@ export class BunHub implements Hub {
   /**
    * The conversations of each user with an open socket, so a frame naming a conversation the user
    * is not in costs a set lookup, not a query. Loaded when the user's socket authenticates and kept
-   * exact by joinConversation (membership only grows, and only through it); dropped with the last socket.
+   * exact by joinConversation and leaveConversation (the change feed calls them for every membership
+   * change); dropped with the last socket.
    */
   private readonly memberships = new Map<string, Set<string>>();
   /** Users whose last socket closed but whose going offline is not announced yet (presence.ts). */

@@ -6,6 +6,7 @@
 import type { Deps } from "../deps";
 import { ApiError, storageApiError } from "../errors";
 import { iso, monotonicMs, now } from "../lib/time";
+import { blockCache } from "../modules/blocks/service";
 import { conversationStates } from "../modules/messages/conversation-state";
 import { deliveryReceipts } from "../modules/messages/receipts";
 import { prepareSend } from "../modules/messages/send";
@@ -97,8 +98,10 @@ export function createFrameHandler(deps: Deps & { hub: BunHub }) {
     typingSeen.set(key, t);
     if (typingSeen.size > 100_000) typingSeen.clear();
     const payload = JSON.stringify({ type: "user_typing", user_id: userId, conversation_id: conversationId, timestamp: iso(t) });
+    // Members who blocked the typist hear nothing from them.
+    const blockers = blockCache(db).blockersOf(userId);
     const topics: string[] = [];
-    for (const id of members.keys()) if (id !== userId) topics.push(userTopic(id));
+    for (const id of members.keys()) if (id !== userId && !blockers.has(id)) topics.push(userTopic(id));
     hub.publishEncoded(topics, payload);
   }
 

@@ -5,6 +5,7 @@
 import type { Db } from "../db/client";
 import type { Logger } from "../lib/logger";
 import { iso, now } from "../lib/time";
+import { blockCache } from "../modules/blocks/service";
 import { contactIdsOf } from "../modules/conversations/service";
 import { touchLastSeen } from "../modules/users/service";
 import type { BunHub } from "./bun-hub";
@@ -26,7 +27,10 @@ export function createPresence(db: Db, hub: BunHub, log: Logger, delayMs = PRESE
     // Also runs from a timer, possibly after the server stopped and closed the database.
     try {
       const payload = JSON.stringify({ type: "presence", user_id: userId, is_online: isOnline, timestamp: iso(now()) });
-      hub.publishEncoded(contactIdsOf(db, userId).map(userTopic), payload);
+      // Contacts who blocked the user are not told whether they come and go.
+      const blockers = blockCache(db).blockersOf(userId);
+      const contacts = contactIdsOf(db, userId);
+      hub.publishEncoded((blockers.size === 0 ? contacts : contacts.filter((id) => !blockers.has(id))).map(userTopic), payload);
     } catch (error) {
       log.warn("presence announcement failed", { error: String(error) });
     }

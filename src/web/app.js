@@ -2,6 +2,7 @@
 // build step. User content only ever goes through textContent, never innerHTML.
 import { attachmentNodes, bindAttachments, hasAttachments, takeAttachmentIds, uploading } from "/web/attachments.js";
 import { messageLife } from "./message-life.js";
+import * as members from "./members.js";
 
 const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "chat.token";
@@ -74,6 +75,7 @@ function logout(message) {
   state.outbox.clear();
   state.users.clear();
   state.me = null;
+  members.resetMembers();
   $("conversation-list").replaceChildren();
   $("messages").replaceChildren();
   $("chat-title").textContent = "Pick a conversation";
@@ -126,7 +128,7 @@ async function start() {
   $("auth").hidden = true;
   $("app").hidden = false;
   $("me-name").textContent = state.me.username;
-  await loadConversations();
+  await Promise.all([loadConversations(), members.loadBlocks()]);
   connect();
 }
 
@@ -155,7 +157,9 @@ function upsertConversation(c) {
     participants: c.participants,
     updated_at: c.updated_at,
     unread_count: c.unread_count,
+    member_count: c.member_count,
   });
+  members.applyConversationFields(conv, c);
   if (c.last_message && c.last_message.seq >= (conv.last_message ? conv.last_message.seq : 0)) conv.last_message = c.last_message;
   conv.lastSeq = Math.max(conv.lastSeq, conv.last_message ? conv.last_message.seq : 0);
   if (conv.last_message && c.unread_count === 0) conv.myReadSeq = Math.max(conv.myReadSeq, conv.last_message.seq);
@@ -176,7 +180,7 @@ async function fetchConversation(id) {
 }
 
 function renderList() {
-  const convs = [...state.convs.values()].sort((a, b) => (activity(b) > activity(a) ? 1 : -1));
+  const convs = [...state.convs.values()].sort((a, b) => members.pinnedFirst(a, b) || (activity(b) > activity(a) ? 1 : -1));
   const items = convs.map((conv) => {
     const li = document.createElement("li");
     li.dataset.id = conv.id;
@@ -196,11 +200,12 @@ function renderList() {
       badge.textContent = conv.unread_count > 99 ? "99+" : String(conv.unread_count);
       li.append(badge);
     }
+    members.decorateListItem(li, conv);
     li.onclick = () => openConversation(conv.id);
     return li;
   });
   $("conversation-list").replaceChildren(...items);
-  const total = convs.reduce((n, c) => n + (c.id === state.current ? 0 : c.unread_count), 0);
+  const total = convs.reduce((n, c) => n + (c.id === state.current || c.muted ? 0 : c.unread_count), 0); // muted: not in the total
   document.title = total ? `(${total}) Chat` : "Chat";
 }
 
@@ -243,6 +248,7 @@ function renderHeader() {
   $("chat-sub").textContent = conv.is_group
     ? conv.participants.map((u) => u.username).join(", ")
     : others(conv).map((u) => (u.is_online ? "online" : "offline")).join("");
+  members.renderConversationTools(conv);
 }
 
 // ---------- messages ----------
@@ -467,6 +473,7 @@ async function onReady() {
 
 function onFrame(f) {
   if (life.onFrame(f)) return;
+  if (members.onConversationFrame(f)) return;
   switch (f.type) {
     case "ready":
       return void onReady();
@@ -615,6 +622,7 @@ window.addEventListener("online", () => {
   if (!state.ws && state.token) (state.attempt = 0), clearTimeout(state.reconnectTimer), connect();
 });
 
+members.initMembers({ state, api, userName, upsertConversation, renderList, renderHeader });
 bindAuthForms();
 bindNewChat();
 bindComposer();

@@ -78,6 +78,12 @@ const conversationRoutes: Route[] = [
     memberStatus: 201,
   },
   {
+    name: "PUT /conversations/{id}/settings",
+    ids: (w) => [w.dm, w.group],
+    call: (id, token) => api.put(`${API}/conversations/${id}/settings`, { pinned: true }, token),
+    memberStatus: 200,
+  },
+  {
     name: "PUT /messages/{id}/read",
     ids: (w) => [w.dmMessage, w.groupMessage],
     call: (id, token) => api.request("PUT", `${API}/messages/${id}/read`, { token }),
@@ -198,6 +204,13 @@ describe("every authenticated route refuses an anonymous caller with 401", () =>
     ["PUT", `${API}/conversations/${randomUuid()}/received`, { seq: 1 }],
     ["GET", `${API}/conversations/${randomUuid()}/receipts`],
     ["GET", `${API}/messages/unread/count`],
+    ["POST", `${API}/conversations/${randomUuid()}/members`, { user_ids: [randomUuid()] }],
+    ["DELETE", `${API}/conversations/${randomUuid()}/members/${randomUuid()}`],
+    ["PATCH", `${API}/conversations/${randomUuid()}/members/${randomUuid()}`, { role: "admin" }],
+    ["PUT", `${API}/conversations/${randomUuid()}/settings`, { muted: true }],
+    ["PUT", `${API}/users/${randomUuid()}/block`],
+    ["DELETE", `${API}/users/${randomUuid()}/block`],
+    ["GET", `${API}/users/me/blocks`],
   ];
   for (const [method, path, body] of anonymous) {
     test(`${method} ${path.replace(/[0-9a-f-]{36}/g, "{id}")}`, async () => {

@@ -79,6 +79,13 @@ export function createChangeFeed(states: ConversationStates, hub: Hub, log: Pick
         }
         return;
       }
+      case "settings_changed": {
+        // The member's other devices; rev is the conversation's current one (settings take none).
+        if (!hub.isOnline(change.userId)) return;
+        const conversation = change.viewFor(change.userId);
+        hub.publish(userTopic(change.userId), { type: "conversation_updated", conversation, rev: conversation.rev, timestamp });
+        return;
+      }
     }
   }
 

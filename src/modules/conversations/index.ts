@@ -15,7 +15,7 @@ import {
 } from "./service";
 
 // Anyone may put anyone into a group, and every group weighs on each member's list and sockets:
-// a creator may start 10 groups in any hour. (Member-add routes, when they come, spend from it too.)
+// a creator may start 10 groups in any hour. (Adding members has its own hourly limit: members/index.ts.)
 export const GROUPS_PER_HOUR = 10;
 
 export const conversationsModule = (deps: Deps) => {

@@ -5,8 +5,24 @@ import { Limit, Offset, Timestamp, Uuid, UuidInput } from "../shared-model";
 import { UserView } from "../users/model";
 
 export const MAX_PARTICIPANTS = 1000;
+/** Members a group may grow to by adding (POST /members); creation keeps v1's 1000 others plus the creator. */
+export const MAX_MEMBERS = 1000;
 /** Members listed per conversation in GET /conversations; the caller is always among them. */
 export const LIST_PARTICIPANTS = 10;
+
+export const RoleSchema = t.Union(
+  [t.Literal("owner"), t.Literal("admin"), t.Literal("member")],
+  { description: "owner (one per group; only the owner changes roles), admin (adds members, removes members), member. Roles do not matter in a direct conversation." },
+);
+
+export type Role = Static<typeof RoleSchema>;
+
+export const MemberView = t.Object({
+  user_id: Uuid,
+  role: RoleSchema,
+  joined_at: Timestamp,
+});
+export type MemberView = Static<typeof MemberView>;
 
 export const ConversationView = t.Object({
   id: Uuid,
@@ -20,6 +36,13 @@ export const ConversationView = t.Object({
       `only its first ${LIST_PARTICIPANTS} and you; member_count is the total and GET /conversations/{id} lists everyone.`,
   }),
   member_count: t.Integer({ minimum: 1, description: "How many members the conversation has" }),
+  members: t.Array(MemberView, {
+    description: `Roles and join times, in the same order and with the same cap as participants (the list shows at most ${LIST_PARTICIPANTS} and you).`,
+  }),
+  my_role: RoleSchema,
+  muted: t.Boolean({ description: "Muted for you now (muted, and muted_until is null or still ahead)" }),
+  muted_until: t.Union([Timestamp, t.Null()], { description: "When your mute ends; null while muted means until you unmute" }),
+  pinned: t.Boolean({ description: "Pinned by you: pinned conversations list first" }),
   created_at: Timestamp,
   updated_at: Timestamp,
   last_message: t.Union([MessageView, t.Null()]),

@@ -1,15 +1,18 @@
 // Conversations: create (direct ones unique per pair), list by activity, rename, and the full view.
-import { and, eq, getTableColumns, inArray } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { conversations, members, users, type ConversationRow, type UserRow } from "../../db/schema";
+import { conversations, members, users, type ConversationRow } from "../../db/schema";
 import { notFound, unprocessable } from "../../errors";
 import { iso, now } from "../../lib/time";
 import type { Hub } from "../../ports/bus";
 import type { ChangeFeed } from "../../ports/changes";
+import { assertNotBlockedBy } from "../blocks/service";
 import { commitRevision } from "../changes/revision";
 import { isReadFor, messageColumns, readState, toMessageView, unreadCounts, type MessageRecord } from "../messages/service";
 import { toUserView } from "../users/service";
-import { LIST_PARTICIPANTS, type ConversationView, type CreateConversationBody } from "./model";
+import { memberViewRenderer } from "./member-views";
+import { isMutedNow, participantRows, type ParticipantRow } from "./participants";
+import type { ConversationView, CreateConversationBody, MemberView } from "./model";
 
 export const directKey = (a: string, b: string) => (a < b ? `${a}:${b}` : `${b}:${a}`);
 
@@ -33,7 +36,7 @@ function insertConversation(
   });
 }
 
-function assertUsersExist(db: Db, ids: string[], field = "participant_ids") {
+export function assertUsersExist(db: Db, ids: string[], field = "participant_ids") {
   if (ids.length === 0) return;
   const found = new Set(
     db.select({ id: users.id }).from(users).where(inArray(users.id, ids)).all().map((r) => r.id),
@@ -86,6 +89,8 @@ export function createConversation(db: Db, feed: ChangeFeed, me: string, body: C
   if (!name) throw unprocessable("name", "a group needs a name");
   if (others.length === 0) throw unprocessable("participant_ids", "a group needs at least one other participant");
   assertUsersExist(db, others);
+  // Creating a group adds its members: someone who blocked the creator cannot be put in it.
+  assertNotBlockedBy(db, me, others);
   const at = now();
   const row = insertConversation(
     db,
@@ -135,9 +140,7 @@ export function reportConversationUpdated(
     rev,
     memberIds: memberIds(db, row.id),
     ...moves,
-    // As in the list: a big group's frame names its first members, not all of them, since it is
-    // rendered once per online member (GET /conversations/{id} lists everyone).
-    viewFor: (userId) => toConversationViews(db, hub, userId, [row], LIST_PARTICIPANTS)[0]!,
+    viewFor: memberViewRenderer(db, hub, row),
     at,
   });
 }
@@ -157,7 +160,7 @@ export function listConversationRows(db: Db, me: string, limit: number, offset: 
   return db.$client
     .query<Record<string, unknown>, [string, number, number]>(
       `SELECT c.* FROM members mb JOIN conversations c ON c.id = mb.conversation_id
-       WHERE mb.user_id = ? ORDER BY c.last_activity_at DESC, c.id DESC LIMIT ? OFFSET ?`,
+       WHERE mb.user_id = ? ORDER BY mb.pinned DESC, c.last_activity_at DESC, c.id DESC LIMIT ? OFFSET ?`,
     )
     .all(me, limit, offset)
     .map((r) => ({
@@ -173,30 +176,6 @@ export function listConversationRows(db: Db, me: string, limit: number, offset: 
       createdAt: r.created_at as number,
       updatedAt: r.updated_at as number,
     }));
-}
-
-/** The users columns of the row source `r`, aliased to UserRow's keys. */
-const USER_COLUMNS = Object.entries(getTableColumns(users))
-  .map(([key, column]) => `r."${column.name}" AS "${key}"`)
-  .join(", ");
-
-/**
- * Members of each conversation in joining order (then by username), with at most `cap` per
- * conversation plus `me`: a thousand-member group then costs ten users in the list, not a thousand.
- */
-function participantRows(db: Db, me: string, ids: string[], cap: number): { conversationId: string; user: UserRow }[] {
-  const marks = ids.map(() => "?").join(",");
-  return db.$client
-    .query<UserRow & { conversation_id__: string }, (string | number)[]>(
-      `SELECT conversation_id__, ${USER_COLUMNS} FROM (
-         SELECT mb.conversation_id AS conversation_id__, u.*,
-                row_number() OVER (PARTITION BY mb.conversation_id ORDER BY mb.joined_at, u.username_key) AS rank__
-         FROM members mb JOIN users u ON u.id = mb.user_id
-         WHERE mb.conversation_id IN (${marks})
-       ) r WHERE r.rank__ <= ? OR r.id = ? ORDER BY conversation_id__, r.rank__`,
-    )
-    .all(...ids, cap, me)
-    .map(({ conversation_id__, ...user }) => ({ conversationId: conversation_id__, user: user as UserRow }));
 }
 
 function memberCounts(db: Db, ids: string[]): Map<string, number> {
@@ -223,11 +202,18 @@ export function toConversationViews(
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
   const participants = new Map<string, ReturnType<typeof toUserView>[]>();
+  const memberViews = new Map<string, MemberView[]>();
+  const mine = new Map<string, ParticipantRow>();
   for (const p of participantRows(db, me, ids, participantsCap)) {
     const list = participants.get(p.conversationId) ?? [];
     list.push(toUserView(p.user, hub, p.user.id === me));
     participants.set(p.conversationId, list);
+    const roles = memberViews.get(p.conversationId) ?? [];
+    roles.push({ user_id: p.user.id, role: p.role, joined_at: iso(p.joinedAt) });
+    memberViews.set(p.conversationId, roles);
+    if (p.user.id === me) mine.set(p.conversationId, p);
   }
+  const at = now();
   const counts = memberCounts(db, ids);
   const lastMessages = new Map(
     db.$client
@@ -243,6 +229,8 @@ export function toConversationViews(
   return rows.map((r) => {
     const last = lastMessages.get(r.id);
     const state = last ? readState(db, r.id, me) : null;
+    const self = mine.get(r.id);
+    const muted = self ? isMutedNow(self.muted, self.mutedUntil, at) : false;
     return {
       id: r.id,
       name: r.name,
@@ -251,6 +239,11 @@ export function toConversationViews(
       rev: r.rev,
       participants: participants.get(r.id) ?? [],
       member_count: counts.get(r.id) ?? 0,
+      members: memberViews.get(r.id) ?? [],
+      my_role: self?.role ?? "member",
+      muted,
+      muted_until: muted && self!.mutedUntil !== null ? iso(self!.mutedUntil) : null,
+      pinned: self?.pinned ?? false,
       created_at: iso(r.createdAt),
       updated_at: iso(r.updatedAt),
       last_message: last && state ? toMessageView(last, isReadFor(last, me, state)) : null,

@@ -3,6 +3,7 @@ import type { Db } from "../../db/client";
 import { notFound, unprocessable } from "../../errors";
 import type { ChangeFeed } from "../../ports/changes";
 import { checkAttachmentsForSend } from "../attachments/service";
+import { blockedError, hasBlocked } from "../blocks/service";
 import { findOrCreateDirect } from "../conversations/service";
 import { normalizeContent } from "./content";
 import { conversationStates } from "./conversation-state";
@@ -33,10 +34,13 @@ export function prepareSend(db: Db, feed: ChangeFeed, senderId: string, input: S
   // From memory: the membership check runs on every send.
   const state = conversationStates(db).get(conversationId);
   if (!state || !state.cursors.has(senderId)) throw notFound("Conversation");
+  const recipientId = state.isGroup ? null : ([...state.cursors.keys()].find((id) => id !== senderId) ?? null);
+  // Someone the other member blocked cannot write to them (also from memory).
+  if (recipientId !== null && hasBlocked(db, recipientId, senderId)) throw blockedError("You cannot send messages in this conversation");
   return {
     conversationId,
     senderId,
-    recipientId: state.isGroup ? null : ([...state.cursors.keys()].find((id) => id !== senderId) ?? null),
+    recipientId,
     content,
     clientMsgId: input.clientMsgId ?? null,
     attachmentIds: checkAttachmentsForSend(db, senderId, input.attachmentIds, { conversationId, clientMsgId: input.clientMsgId ?? null }),

@@ -1,0 +1,202 @@
+// Membership changes (add, remove, leave, roles) and each member's own settings (mute, pin).
+// Every membership change is a revision of the conversation (commitRevision with meta: true, so
+// /changes carries the Conversation) reported once as conversation_updated with who was added and
+// removed: the change feed then drops the cached members and moves open sockets in or out of the
+// conversation's topic in the same step. Settings are the member's own and not a revision.
+import type { Db } from "../../db/client";
+import { eq } from "drizzle-orm";
+import { conversations, type ConversationRow } from "../../db/schema";
+import { ApiError, notFound, unprocessable } from "../../errors";
+import { now } from "../../lib/time";
+import type { Hub } from "../../ports/bus";
+import type { ChangeFeed } from "../../ports/changes";
+import { commitRevision, NO_CHANGE } from "../changes/revision";
+import { MAX_MEMBERS, type Role } from "../conversations/model";
+import { memberViewRenderer } from "../conversations/member-views";
+import { assertUsersExist, getConversationRow, reportConversationUpdated } from "../conversations/service";
+import { assertNotBlockedBy } from "../blocks/service";
+import type { SettingsBody } from "./model";
+
+const RANK: Record<Role, number> = { owner: 3, admin: 2, member: 1 };
+export const forbidden = (detail: string) => new ApiError(403, "forbidden", detail);
+const cannotAdd = () => forbidden("Only the owner or an admin can add members");
+
+interface MemberRow {
+  user_id: string;
+  role: Role;
+}
+
+function membersOf(db: Db, conversationId: string): MemberRow[] {
+  return db.$client
+    .query<MemberRow, [string]>("SELECT user_id, role FROM members WHERE conversation_id = ? ORDER BY joined_at, rowid")
+    .all(conversationId);
+}
+
+function roleOf(db: Db, conversationId: string, userId: string): Role | null {
+  return (
+    db.$client
+      .query<{ role: Role }, [string, string]>("SELECT role FROM members WHERE conversation_id = ? AND user_id = ?")
+      .get(conversationId, userId)?.role ?? null
+  );
+}
+
+function conversationRow(db: Db, conversationId: string): ConversationRow {
+  return db.select().from(conversations).where(eq(conversations.id, conversationId)).get()!;
+}
+
+/** The group row for a membership change by `me`: 404 when not a member, 422 for a direct conversation. */
+function groupFor(db: Db, me: string, conversationId: string, field: string): ConversationRow {
+  const row = getConversationRow(db, me, conversationId);
+  if (!row.isGroup) throw unprocessable(field, "a direct conversation has exactly its two members and no roles; start a group instead");
+  return row;
+}
+
+/**
+ * Adds users to a group (owner or admin only). New members start with their read and delivered
+ * cursors at the conversation's last_seq, so they are not flooded with old unread messages; the
+ * history before they joined stays readable to them. Existing members are skipped; adding only
+ * existing members is no change (no rev).
+ */
+export function addMembers(db: Db, feed: ChangeFeed, hub: Pick<Hub, "isOnline">, me: string, conversationId: string, userIds: string[]) {
+  const row = groupFor(db, me, conversationId, "user_ids");
+  // 403 before looking at the ids: a member who may not add learns nothing about them.
+  if (RANK[roleOf(db, conversationId, me) ?? "member"] < RANK.admin) throw cannotAdd();
+  const wanted = [...new Set(userIds)];
+  assertUsersExist(db, wanted, "user_ids");
+  const revision = commitRevision(db, conversationId, { meta: true }, (_rev, at) => {
+    const current = membersOf(db, conversationId);
+    const mine = current.find((m) => m.user_id === me);
+    if (!mine) throw notFound("Conversation");
+    if (RANK[mine.role] < RANK.admin) throw cannotAdd();
+    const present = new Set(current.map((m) => m.user_id));
+    const added = wanted.filter((id) => !present.has(id));
+    if (added.length === 0) return NO_CHANGE;
+    if (current.length + added.length > MAX_MEMBERS) {
+      throw unprocessable("user_ids", `a group has at most ${MAX_MEMBERS} members (it has ${current.length})`);
+    }
+    // Someone who blocked the caller cannot be put into a group by them.
+    assertNotBlockedBy(db, me, added);
+    const insert = db.$client.query(
+      `INSERT INTO members (conversation_id, user_id, role, joined_at, last_read_seq, last_delivered_seq)
+       SELECT ?1, ?2, 'member', ?3, last_seq, last_seq FROM conversations WHERE id = ?1`,
+    );
+    for (const id of added) insert.run(conversationId, id, at);
+    return added;
+  });
+  if (!revision) return row;
+  const updated = conversationRow(db, conversationId);
+  reportConversationUpdated(db, feed, hub, updated, revision.rev, revision.at, { added: revision.result, removed: [] });
+  return updated;
+}
+
+/** After someone left or was removed: a group with members but no owner gets one. */
+function ensureOwner(db: Db, conversationId: string) {
+  const rest = membersOf(db, conversationId);
+  if (rest.length === 0 || rest.some((m) => m.role === "owner")) return;
+  // The longest-standing admin, else the longest-standing member (joining order, then insertion).
+  const heir = rest.find((m) => m.role === "admin") ?? rest[0]!;
+  db.$client.query("UPDATE members SET role = 'owner' WHERE conversation_id = ? AND user_id = ?").run(conversationId, heir.user_id);
+}
+
+/**
+ * Removes a member: anyone removes themselves (leaving), an owner or admin removes someone with a
+ * lower role. When the owner leaves, the longest-standing admin (else member) becomes owner in the
+ * same change; when the last member leaves, the group is deleted with its messages.
+ */
+export function removeMember(db: Db, feed: ChangeFeed, hub: Pick<Hub, "isOnline">, me: string, conversationId: string, userId: string) {
+  groupFor(db, me, conversationId, "conversation_id");
+  const revision = commitRevision(db, conversationId, { meta: true }, () => {
+    const mine = roleOf(db, conversationId, me);
+    if (!mine) throw notFound("Conversation");
+    const theirs = userId === me ? mine : roleOf(db, conversationId, userId);
+    if (!theirs) throw notFound("Member");
+    if (userId !== me && RANK[mine] <= RANK[theirs]) {
+      throw forbidden(mine === "member" ? "Only the owner or an admin can remove members" : `An ${mine} cannot remove an ${theirs}`);
+    }
+    db.$client.query("DELETE FROM members WHERE conversation_id = ? AND user_id = ?").run(conversationId, userId);
+    const left = db.$client.query<{ n: number }, [string]>("SELECT count(*) AS n FROM members WHERE conversation_id = ?").get(conversationId)!.n;
+    if (left === 0) {
+      // Nobody can see it any more: its messages, reactions and cursors go with it (cascade).
+      db.$client.query("DELETE FROM conversations WHERE id = ?").run(conversationId);
+      return { deleted: true };
+    }
+    ensureOwner(db, conversationId);
+    return { deleted: false };
+  });
+  if (!revision) return;
+  const moves = { added: [], removed: [userId] };
+  if (!revision.result.deleted) {
+    reportConversationUpdated(db, feed, hub, conversationRow(db, conversationId), revision.rev, revision.at, moves);
+    return;
+  }
+  // Deleted: nobody is left to render it for; the leaver's sockets still leave and hear conversation_removed.
+  feed.committed({
+    type: "conversation_updated",
+    conversationId,
+    rev: revision.rev,
+    memberIds: [],
+    ...moves,
+    viewFor: () => {
+      throw new Error("a deleted conversation has no view");
+    },
+    at: revision.at,
+  });
+}
+
+/**
+ * Changes a member's role (owner only). Making someone else owner transfers ownership: the old
+ * owner becomes an admin in the same change, so a group always has exactly one owner. The owner
+ * cannot change their own role any other way (transfer it, or leave). The same role is no change.
+ */
+export function setRole(db: Db, feed: ChangeFeed, hub: Pick<Hub, "isOnline">, me: string, conversationId: string, userId: string, role: Role) {
+  const row = groupFor(db, me, conversationId, "role");
+  const revision = commitRevision(db, conversationId, { meta: true }, () => {
+    const mine = roleOf(db, conversationId, me);
+    if (!mine) throw notFound("Conversation");
+    if (mine !== "owner") throw forbidden("Only the owner can change roles");
+    const theirs = roleOf(db, conversationId, userId);
+    if (!theirs) throw notFound("Member");
+    if (theirs === role) return NO_CHANGE;
+    if (userId === me) throw unprocessable("role", "the owner keeps the role until it is given to another member (or the owner leaves)");
+    const set = db.$client.query("UPDATE members SET role = ? WHERE conversation_id = ? AND user_id = ?");
+    set.run(role, conversationId, userId);
+    if (role === "owner") set.run("admin", conversationId, me);
+    return true;
+  });
+  if (!revision) return row;
+  const updated = conversationRow(db, conversationId);
+  reportConversationUpdated(db, feed, hub, updated, revision.rev, revision.at, { added: [], removed: [] });
+  return updated;
+}
+
+/**
+ * The caller's own settings for a conversation. Not a revision (nobody else sees them); the
+ * caller's other devices get conversation_updated through the change feed.
+ */
+export function updateSettings(db: Db, feed: ChangeFeed, hub: Pick<Hub, "isOnline">, me: string, conversationId: string, body: SettingsBody) {
+  const row = getConversationRow(db, me, conversationId);
+  const patch: { muted?: boolean; muted_until?: number | null; pinned?: boolean } = {};
+  if (body.muted_until !== undefined && body.muted_until !== null) {
+    const until = Date.parse(body.muted_until);
+    if (!Number.isFinite(until)) throw unprocessable("muted_until", "must be an ISO-8601 timestamp or null");
+    patch.muted_until = until;
+    // A mute with an end implies muting, unless the same request says otherwise.
+    patch.muted = body.muted ?? true;
+  } else if (body.muted_until === null) patch.muted_until = null;
+  if (body.muted !== undefined) patch.muted = body.muted;
+  // Unmuting forgets the end time: the next mute starts from scratch.
+  if (patch.muted === false) patch.muted_until = null;
+  if (body.pinned !== undefined) patch.pinned = body.pinned;
+  const columns = Object.keys(patch);
+  if (columns.length > 0) {
+    const values = columns.map((c) => {
+      const v = patch[c as keyof typeof patch];
+      return typeof v === "boolean" ? (v ? 1 : 0) : v ?? null;
+    });
+    db.$client
+      .query(`UPDATE members SET ${columns.map((c) => `${c} = ?`).join(", ")} WHERE conversation_id = ? AND user_id = ?`)
+      .run(...values, conversationId, me);
+    feed.committed({ type: "settings_changed", conversationId, userId: me, viewFor: memberViewRenderer(db, hub, row), at: now() });
+  }
+  return row;
+}
