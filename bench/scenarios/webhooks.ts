@@ -1,46 +1,48 @@
 // W8: webhook outbox delivery. W2's closed loop on our server without any hook, then again with one
-// hook on message.created pointing at a receiver in this process (added with the binary's
+// hook on message.created pointing at bench/w8-receiver.ts in its own process (added with the binary's
 // `webhook add` while the server runs); then the outbox is drained; then a steady rate of REST sends
 // over a few conversations. Reports W2 with and without the hook (same session), deliveries/s while
 // W2 ran and while its backlog drained, and commit → receipt latency at the steady rate (the
 // message's created_at, stamped in the commit's transaction, to the receiver's clock, same machine).
 import { createGroup } from "../lib/api";
-import { log, round, Samples, sleep } from "../lib/util";
+import { join } from "node:path";
+import { BUN, GENERATOR_CORE, log, pin, round, Samples, sleep } from "../lib/util";
 import { saturation, type Target, type W2Params } from "./chat";
 
-interface Receipts {
-  url: string;
+interface Stats {
   unique: number;
   duplicates: number;
   first: number;
   last: number;
-  latency: Samples;
-  close(): void;
+  latencies: number[];
 }
 
-function startReceiver(): Receipts {
-  const seen = new Set<string>();
-  const r: Receipts = { url: "", unique: 0, duplicates: 0, first: 0, last: 0, latency: new Samples(), close: () => void server.stop(true) };
-  const server = Bun.serve({
-    port: 0,
-    hostname: "127.0.0.1",
-    async fetch(request) {
-      const event = (await request.json()) as { id: string; data: { created_at: string } };
-      const at = Date.now();
-      if (seen.has(event.id)) r.duplicates++;
-      else {
-        seen.add(event.id);
-        r.unique++;
-        r.first ||= at;
-        r.last = at;
-        r.latency.add(at - Date.parse(event.data.created_at));
-      }
-      return new Response(null, { status: 204 });
-    },
-  });
-  r.url = `http://127.0.0.1:${server.port}/hook`;
-  return r;
+/** The receiver process (bench/w8-receiver.ts), kept off the server core. */
+async function startReceiver() {
+  const proc = Bun.spawn([BUN, join(import.meta.dir, "../w8-receiver.ts")], { stdout: "pipe", stderr: "inherit" });
+  const reader = proc.stdout.getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("the W8 receiver exited");
+    text += new TextDecoder().decode(value);
+  }
+  reader.releaseLock();
+  pin(proc.pid, GENERATOR_CORE);
+  const base = `http://127.0.0.1:${Number(text.trim())}`;
+  return {
+    url: `${base}/hook`,
+    stats: (): Promise<Stats> => fetch(`${base}/stats`).then((res) => res.json() as Promise<Stats>),
+    reset: () => fetch(`${base}/reset`, { method: "POST" }).then(() => undefined),
+    close: () => proc.kill(),
+  };
 }
+
+const latency = (values: number[]) => {
+  const samples = new Samples();
+  for (const v of values) samples.add(v);
+  return samples.summary();
+};
 
 async function pendingEvents(base: string): Promise<number> {
   const text = await fetch(`${base}/metrics`).then((res) => res.text());
@@ -77,7 +79,7 @@ async function steadySends(t: Target, rate: number, seconds: number, conversatio
 export async function webhookDelivery(t: Target, p: W2Params & { binary: string; dataDir: string; steadyRate: number; steadySeconds: number }) {
   log("  W8: W2 without a hook");
   const without = await saturation(t, p);
-  const receiver = startReceiver();
+  const receiver = await startReceiver();
   const hook = JSON.parse(
     cli(p.binary, ["add", "--data-dir", p.dataDir, "--url", receiver.url, "--events", "message.created", "--webhook-allow-private", "true", "--json"]),
   ) as { id: string };
@@ -86,35 +88,36 @@ export async function webhookDelivery(t: Target, p: W2Params & { binary: string;
     const loadStart = Date.now();
     const withHook = await saturation(t, p);
     const loadEnd = Date.now();
-    const duringLoad = receiver.unique;
+    const duringLoad = (await receiver.stats()).unique;
     const backlog = await pendingEvents(t.base);
     const deadline = Date.now() + 180_000;
     while ((await pendingEvents(t.base)) > 0 && Date.now() < deadline) await sleep(100);
     const drained = (await pendingEvents(t.base)) === 0;
-    const drainEnd = receiver.last;
-    const afterLoad = receiver.unique - duringLoad;
-    const w2Latency = receiver.latency.summary();
+    const afterW2 = await receiver.stats();
+    const afterLoad = afterW2.unique - duringLoad;
 
     log(`  W8: steady ${p.steadyRate} msg/s over 4 conversations for ${p.steadySeconds} s`);
-    receiver.latency = new Samples();
-    const before = receiver.unique;
+    await receiver.reset();
     const sent = await steadySends(t, p.steadyRate, p.steadySeconds, 4);
     const steadyDeadline = Date.now() + 60_000;
-    while (receiver.unique - before < sent && Date.now() < steadyDeadline) await sleep(50);
+    let final = await receiver.stats();
+    while (final.unique - afterW2.unique < sent && Date.now() < steadyDeadline) {
+      await sleep(50);
+      final = await receiver.stats();
+    }
     const result = {
       w2_without_hook: without,
       w2_with_hook: withHook,
-      deliveries: receiver.unique,
-      duplicates: receiver.duplicates,
+      deliveries: final.unique,
+      duplicates: final.duplicates,
       drained,
       deliveries_per_s_during_load: round(duringLoad / ((loadEnd - loadStart) / 1000), 1),
       backlog_at_load_end: backlog,
-      deliveries_per_s_draining: afterLoad > 0 && drainEnd > loadEnd ? round(afterLoad / ((drainEnd - loadEnd) / 1000), 1) : null,
-      deliveries_per_s_overall: receiver.unique > 1 ? round(receiver.unique / ((receiver.last - receiver.first) / 1000), 1) : null,
-      commit_to_receipt_ms_w2_backlog: w2Latency,
+      deliveries_per_s_draining: afterLoad > 0 && afterW2.last > loadEnd ? round(afterLoad / ((afterW2.last - loadEnd) / 1000), 1) : null,
+      commit_to_receipt_ms_w2_backlog: latency(afterW2.latencies),
       steady_rate_per_s: p.steadyRate,
-      steady_delivered: receiver.unique - before,
-      commit_to_receipt_ms: receiver.latency.summary(),
+      steady_delivered: final.unique - afterW2.unique,
+      commit_to_receipt_ms: latency(final.latencies),
     };
     log(
       `  W8: W2 delivered/s ${Math.round(without.full_load.delivered_per_s ?? 0)} without, ${Math.round(withHook.full_load.delivered_per_s ?? 0)} with a hook; ` +

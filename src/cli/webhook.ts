@@ -13,7 +13,7 @@ const add = defineCommand(
   {
     name: "webhook add",
     summary: "Register a webhook; prints its id and its signing secret (shown this once).",
-    description: `Events: ${WEBHOOK_EVENTS.join(", ")} (or all). Targets on private, loopback or link-local addresses are refused unless --webhook-allow-private.`,
+    description: `Events: ${WEBHOOK_EVENTS.join(", ")} (or all). Targets on private, loopback or link-local addresses are refused unless --webhook-allow-private true.`,
     options: {
       url: { flag: "--url", value: "<url>", help: "http(s) URL the events are POSTed to" },
       events: { flag: "--events", value: "<a,b,…>", help: "Comma-separated event names, or all" },

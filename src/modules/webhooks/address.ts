@@ -110,6 +110,6 @@ export async function checkTarget(url: URL, allowPrivate: boolean): Promise<void
   }
   for (const address of addresses) {
     const why = refusedRange(address);
-    if (why) throw new TargetRefused(`${host} resolves to ${address}, ${why} (allowed only with --webhook-allow-private)`);
+    if (why) throw new TargetRefused(`${host} resolves to ${address}, ${why} (allowed only with --webhook-allow-private true)`);
   }
 }
