@@ -8,6 +8,7 @@ import { docsModule } from "./modules/docs";
 import { healthModule } from "./modules/health";
 import { messagesModule } from "./modules/messages";
 import { metricsModule } from "./modules/metrics";
+import { searchModule } from "./modules/search";
 import { Telemetry } from "./modules/metrics/telemetry";
 import { usersModule } from "./modules/users";
 import { webModule } from "./modules/web";
@@ -41,6 +42,7 @@ export function createApp(deps: Deps) {
       .use(usersModule(deps))
       .use(conversationsModule(deps))
       .use(messagesModule(deps))
+      .use(searchModule(deps))
       .use(metricsModule(deps, telemetry))
       .use(webModule())
   );

@@ -3,10 +3,12 @@ import m0 from "../../drizzle/0000_init.sql" with { type: "text" };
 import m1 from "../../drizzle/0001_drop_conversations_activity.sql" with { type: "text" };
 import m2 from "../../drizzle/0002_users_disabled_at.sql" with { type: "text" };
 import m3 from "../../drizzle/0003_conversation_life.sql" with { type: "text" };
+import m4 from "../../drizzle/0004_message_search.sql" with { type: "text" };
 
 export const embeddedMigrations: { tag: string; when: number; breakpoints: boolean; sql: string }[] = [
   { tag: "0000_init", when: 1795830885474, breakpoints: true, sql: m0 },
   { tag: "0001_drop_conversations_activity", when: 1795854017723, breakpoints: true, sql: m1 },
   { tag: "0002_users_disabled_at", when: 1796075851888, breakpoints: true, sql: m2 },
   { tag: "0003_conversation_life", when: 1796090747201, breakpoints: true, sql: m3 },
+  { tag: "0004_message_search", when: 1796091539330, breakpoints: true, sql: m4 },
 ];
