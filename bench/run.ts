@@ -1,6 +1,6 @@
 // `bun run bench [--quick] [--only W1,W3] [--skip-build] [--no-write] [--profile] [--<param> <value>]`
 // Builds the binary, starts it on a fresh data dir beside the ceiling (bench/ceiling-server.ts), runs
-// W1–W6 against both in the same run, prints ours / ceiling, writes JSON to bench/results/ and (full
+// W1–W7 against both in the same run, prints ours / ceiling, writes JSON to bench/results/ and (full
 // runs) the table and chart into BENCHMARKS.md. Fails only on errors, never on timings.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,6 +11,7 @@ import { markdownTable, consoleTable, summaryRows, svgChart } from "./report";
 import { capacity } from "./scenarios/capacity";
 import { bigRoom, logChat, saturation, steadyChat, type Target } from "./scenarios/chat";
 import { hasWrk, load, seedHistory } from "./scenarios/rest";
+import { searchBench } from "./scenarios/search";
 import { DB_FILE, serverCommand, startup } from "./scenarios/startup";
 import { summarizeProfile } from "./profile-summary";
 
@@ -44,6 +45,14 @@ const FULL = {
   w5Connections: 32,
   w6Rows: 1_000_000,
   w6Repeats: 5,
+  /** W7 search: corpus sizes measured in turn (the same database grows), comma-separated. */
+  w7Sizes: "100000,1000000",
+  w7Conversations: 1000,
+  w7SearcherIn: 50,
+  w7Searchers: 10,
+  w7Warmup: 2,
+  w7Duration: 10,
+  w7Vocabulary: 20000,
   /** Extra flags for our server, e.g. "--synchronous NORMAL" to measure what fsync costs. */
   serverArgs: "",
 };
@@ -68,6 +77,11 @@ const QUICK: Params = {
   w5Duration: 3,
   w6Rows: 50_000,
   w6Repeats: 3,
+  w7Sizes: "5000,20000",
+  w7Conversations: 100,
+  w7SearcherIn: 5,
+  w7Warmup: 1,
+  w7Duration: 2,
 };
 
 const kebab = (k: string) => "--" + k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
@@ -303,6 +317,27 @@ async function main() {
       log(`  W6: empty ${r.empty_db.median_ms} ms, ${r.big_db.messages} messages ${r.big_db.median_ms} ms, hello ${r.hello_world.median_ms} ms; binary ${fmtBytes(r.binary_bytes)}`);
     } catch (error) {
       errors.push(`W6 failed: ${error instanceof Error ? error.message : String(error)}`);
+      log(errors[errors.length - 1]);
+    }
+  }
+
+  if (wants("W7") && !flags.profile) {
+    log("W7 search");
+    try {
+      const r = await searchBench(binary, {
+        sizes: params.w7Sizes.split(",").map(Number),
+        conversations: params.w7Conversations,
+        searcherIn: params.w7SearcherIn,
+        searchers: params.w7Searchers,
+        warmup: params.w7Warmup,
+        duration: params.w7Duration,
+        vocabulary: params.w7Vocabulary,
+      });
+      const largest = r.steps.at(-1)!;
+      scenarios.W7 = { ours: largest.http, ceiling: largest.in_process, detail: r };
+      for (const step of r.steps) if (step.http.errors) errors.push(`W7 ${step.messages}: ${step.http.errors} failed searches, e.g. ${step.http.first_error}`);
+    } catch (error) {
+      errors.push(`W7 failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
       log(errors[errors.length - 1]);
     }
   }

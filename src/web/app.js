@@ -1,5 +1,6 @@
 // The built-in web client: plain DOM over the server's own REST API and socket, no framework, no
 // build step. User content only ever goes through textContent, never innerHTML.
+import { bindMessageSearch, resetMessageSearch } from "/web/search.js";
 const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "chat.token";
 const PAGE = 50;
@@ -69,6 +70,7 @@ function logout(message) {
   state.outbox.clear();
   state.users.clear();
   state.me = null;
+  resetMessageSearch();
   $("conversation-list").replaceChildren();
   $("messages").replaceChildren();
   $("chat-title").textContent = "Pick a conversation";
@@ -608,5 +610,6 @@ window.addEventListener("online", () => {
 bindAuthForms();
 bindNewChat();
 bindComposer();
+bindMessageSearch({ api, state, title, userName, fetchConversation, openConversation, insertMessage, renderMessages });
 if (state.token) start();
 else showAuth();

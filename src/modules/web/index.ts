@@ -4,6 +4,8 @@ import { Elysia } from "elysia";
 // @ts-ignore: text imports (Bun embeds the files in the binary); the .js is not a module to type-check.
 import appJs from "../../web/app.js" with { type: "text" };
 import indexHtml from "../../web/index.html" with { type: "text" };
+// @ts-ignore: as app.js.
+import searchJs from "../../web/search.js" with { type: "text" };
 import styleCss from "../../web/style.css" with { type: "text" };
 
 /** Same-origin everything; 'self' covers the same-host ws:/wss: socket in current browsers. */
@@ -50,10 +52,12 @@ export const webModule = () => {
     }),
   );
   const script = lazily(() => asset(appJs as string, "text/javascript; charset=utf-8"));
+  const searchScript = lazily(() => asset(searchJs as string, "text/javascript; charset=utf-8"));
   const style = lazily(() => asset(styleCss as string, "text/css; charset=utf-8"));
   const hidden = { detail: { hide: true } };
   return new Elysia({ name: "web" })
     .get("/", ({ request }) => serve(page(), request), hidden)
     .get("/web/app.js", ({ request }) => serve(script(), request), hidden)
+    .get("/web/search.js", ({ request }) => serve(searchScript(), request), hidden)
     .get("/web/style.css", ({ request }) => serve(style(), request), hidden);
 };
