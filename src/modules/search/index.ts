@@ -6,18 +6,27 @@ import { errorResponses } from "../shared-model";
 import { DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, QUERY_SYNTAX, SearchPage, SearchQuery } from "./model";
 import { searchMessages } from "./service";
 
+const JSON_HEADERS = { "content-type": "application/json" };
+
 export const searchModule = (deps: Deps) =>
   new Elysia({ prefix: "/api/v1/search", tags: ["search"] })
     .use(authPlugin(deps))
     .get(
       "/messages",
       ({ query, user }) =>
-        searchMessages(deps.db, user.id, {
-          q: query.q,
-          conversationId: query.conversation_id,
-          limit: query.limit ?? DEFAULT_SEARCH_LIMIT,
-          before: query.before,
-        }),
+        // Built field by field (toMessageView), so nothing private can be in it: encoded here rather
+        // than checked again against the schema below, which documents it.
+        new Response(
+          JSON.stringify(
+            searchMessages(deps.db, user.id, {
+              q: query.q,
+              conversationId: query.conversation_id,
+              limit: query.limit ?? DEFAULT_SEARCH_LIMIT,
+              before: query.before,
+            }),
+          ),
+          { headers: JSON_HEADERS },
+        ),
       {
         auth: true,
         query: SearchQuery,
