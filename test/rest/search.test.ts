@@ -217,4 +217,13 @@ describe("GET /search/messages", () => {
     expect(contents(await search(alice.token, { q: `${w} kept` }))).toEqual([]);
     expect(contents(await search(alice.token, { q: w }))).toEqual([`${w} after editing`]);
   });
+
+  test("/openapi.json documents the route, its parameters and the query syntax", async () => {
+    const op = (await api.get("/openapi.json")).body.paths[`${API}/search/messages`].get;
+    expect(op.tags).toEqual(["search"]);
+    expect(op.parameters.map((p: any) => p.name).sort()).toEqual(["before", "conversation_id", "limit", "q"]);
+    expect(op.description).toContain("hel*");
+    expect(op.description).toContain("quoted");
+    expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(["200", "401", "404", "422"]));
+  });
 });
