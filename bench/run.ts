@@ -402,11 +402,12 @@ Latency is send → receive of \`new_message\` on every member (the send time is
 ${w2("ours")}
 ${w2("ceiling")}
 
-### W4 and W6 details
+### W4, W6 and W7 details
 
 - W4 ours: ${s.W4?.ours ? `${s.W4.ours.sockets_held_after_idle} sockets held, connected in ${s.W4.ours.connect_all_ms} ms (${s.W4.ours.connects_per_s}/s), RSS ${fmtBytes(s.W4.ours.rss_before_bytes)} → ${fmtBytes(s.W4.ours.rss_after_bytes)}, idle CPU ${s.W4.ours.idle_cpu_percent} % over ${s.W4.ours.idle_seconds} s, open-file limit ${s.W4.ours.server_open_file_limit}` : "—"}
 - W4 ceiling: ${s.W4?.ceiling ? `${s.W4.ceiling.sockets_held_after_idle} sockets held, connected in ${s.W4.ceiling.connect_all_ms} ms, RSS ${fmtBytes(s.W4.ceiling.rss_before_bytes)} → ${fmtBytes(s.W4.ceiling.rss_after_bytes)}, idle CPU ${s.W4.ceiling.idle_cpu_percent} %` : "—"}
 - W6: ${w6 ? `empty DB ${w6.empty_db.median_ms} ms (runs ${w6.empty_db.runs_ms.join(", ")}), ${w6.big_db.messages.toLocaleString("en-US")}-message DB (${fmtBytes(w6.big_db.db_bytes)}) ${w6.big_db.median_ms} ms, hello world ${w6.hello_world.median_ms} ms; binary ${fmtBytes(w6.binary_bytes)}, hello-world binary ${fmtBytes(w6.hello_binary_bytes)}` : "—"}
+${w7Lines(s.W7?.detail)}
 ${results.warnings.length ? "\nWarnings from this run:\n\n" + results.warnings.map((w: string) => `- ${w}`).join("\n") + "\n" : ""}${results.errors.length ? "\nErrors in this run:\n\n" + results.errors.map((e: string) => `- ${e.split("\n")[0]}`).join("\n") + "\n" : ""}<!-- bench:end -->`;
   const path = join(ROOT, "BENCHMARKS.md");
   const header = `# Benchmarks\n\n\`bun run bench\` builds the binary, starts it next to a minimal ceiling server (bench/ceiling-server.ts), drives both with the same load generator and rewrites the section below. \`bun run bench --quick\` is the CI smoke size (fails only on errors, never on timings); \`bun run bench --help\` lists every size.\n\n`;
@@ -415,6 +416,17 @@ ${results.warnings.length ? "\nWarnings from this run:\n\n" + results.warnings.m
   const end = doc.indexOf("<!-- bench:end -->");
   doc = begin >= 0 && end > begin ? doc.slice(0, begin) + section + doc.slice(end + "<!-- bench:end -->".length) : header + section + "\n\n" + doc;
   writeFileSync(path, doc);
+}
+
+/** W7 per corpus size: over HTTP (the measured figure) and the same search in-process (baseline). */
+function w7Lines(d: any): string {
+  if (!d) return "- W7: —";
+  return d.steps
+    .map(
+      (st: any) =>
+        `- W7 ${st.messages.toLocaleString("en-US")} messages (${fmtBytes(st.db_bytes)}): HTTP p50 ${st.http.latency_ms.p50} ms, p99 ${st.http.latency_ms.p99} ms, ${st.http.queries_per_s} queries/s with ${d.searchers} searchers (${st.http.tool}); in-process p50 ${st.in_process.latency_ms.p50} ms, p99 ${st.in_process.latency_ms.p99} ms, ${st.in_process.queries_per_s} queries/s; ${st.http.mean_results} results per query, ${st.http.empty_results_percent} % empty (${d.conversations} conversations, the searcher in ${d.searcher_in}, limit ${d.limit})`,
+    )
+    .join("\n");
 }
 
 let exitCode = 0;
