@@ -66,6 +66,18 @@ function markersFor(content: string): [string, string] {
   return [free[0]!, free[1]!];
 }
 
+/** The highlight of one hit; again with other markers when the message holds ours (see OPEN). */
+function highlightOf(client: Db["$client"], expression: string, hit: number, content: string, marked: string): string {
+  if (!content.includes(OPEN) && !content.includes(CLOSE)) return toHighlight(marked, OPEN, CLOSE);
+  const [open, close] = markersFor(content);
+  const again = client
+    .query<{ marked: string }, [string, string, string, number]>(
+      "SELECT highlight(messages_fts, 0, ?1, ?2) AS marked FROM messages_fts WHERE messages_fts MATCH ?3 AND rowid = ?4",
+    )
+    .get(open, close, expression, hit)!;
+  return toHighlight(again.marked, open, close);
+}
+
 /**
  * Our expressions are always valid FTS5; should one ever not be (a tokenizer or SQLite upgrade),
  * the client hears a 422 about its query, not a 500.
@@ -105,17 +117,10 @@ export function searchMessages(db: Db, userId: string, options: SearchOptions): 
     for (const { hit, marked } of hits) {
       const { hit: _, ...record } = records.get(hit)!;
       const state = states.readState(record.conversation_id, userId);
-      if (!state) continue; // left the conversation since the query (cannot happen inside one read, but never leak)
-      let highlight: string;
-      if (record.content.includes(OPEN) || record.content.includes(CLOSE)) {
-        const [open, close] = markersFor(record.content);
-        const again = client
-          .query<{ marked: string }, [string, string, string, number]>(
-            "SELECT highlight(messages_fts, 0, ?1, ?2) AS marked FROM messages_fts WHERE messages_fts MATCH ?3 AND rowid = ?4",
-          )
-          .get(open, close, expression, hit)!;
-        highlight = toHighlight(again.marked, open, close);
-      } else highlight = toHighlight(marked, OPEN, CLOSE);
+      // Membership was joined in the query; is_read comes from the in-memory cursors, which may not yet
+      // know of a membership that changed this instant: leave the row out rather than guess.
+      if (!state) continue;
+      const highlight = highlightOf(client, expression, hit, record.content, marked);
       results.push({ message: toMessageView(record, isReadFor(record, userId, state)), highlight });
     }
     return { results, next_before: more && hits.length ? encodeCursor(hits.at(-1)!.hit) : null };
