@@ -4,8 +4,9 @@
 -- A deleted message (deleted_at set) is indexed as '' whatever its content, so it can never match,
 -- while every row still has its entry and FTS5's 'integrity-check' can compare index and table.
 -- FTS5 must be told exactly what was indexed before ('delete' with the old text), so all three
--- triggers and the backfill index the same expression.
-CREATE VIRTUAL TABLE `messages_fts` USING fts5(content, content='messages', content_rowid='rowid', tokenize='unicode61 remove_diacritics 2');
+-- triggers and the backfill index the same expression. prefix='3' keeps 3-character prefixes of
+-- every word, so `hel*` (and longer prefixes) walk one list instead of merging one per matching word.
+CREATE VIRTUAL TABLE `messages_fts` USING fts5(content, content='messages', content_rowid='rowid', prefix='3', tokenize='unicode61 remove_diacritics 2');
 --> statement-breakpoint
 CREATE TRIGGER `messages_fts_insert` AFTER INSERT ON `messages` BEGIN
   INSERT INTO messages_fts (rowid, content) VALUES (new.rowid, CASE WHEN new.deleted_at IS NULL THEN new.content ELSE '' END);

@@ -74,14 +74,15 @@ describe("GET /search/messages", () => {
     expect((await search(alice.token, { q: `"quick brown" ${w}` })).body.results[0].highlight).toBe(`<mark>${w}</mark> the <mark>quick brown</mark> fox`);
   });
 
-  test("a trailing * is a prefix; a prefix of one letter is a 422 naming q", async () => {
+  test("a trailing * is a prefix; a prefix of fewer than three letters is a 422 naming q", async () => {
     const { alice, dm } = await pair();
     const w = tag();
     await sendAll(alice.token, dm, [`${w}hello world`, `${w}help me`, `${w}other`]);
     expect(contents(await search(alice.token, { q: `${w}hel*` }))).toEqual([`${w}help me`, `${w}hello world`]);
     expect(contents(await search(alice.token, { q: `"${w}hello wor"*` }))).toEqual([`${w}hello world`]);
     expect(contents(await search(alice.token, { q: `${w}hel` }))).toEqual([]);
-    expectError(await search(alice.token, { q: `${w} h*` }), 422, { code: "validation_error", field: "q" });
+    for (const q of [`${w} h*`, `${w} he*`, `"${w} he"*`]) expectError(await search(alice.token, { q }), 422, { code: "validation_error", field: "q", context: q });
+    expect(contents(await search(alice.token, { q: `${w}hel ${w.slice(0, 3)}*` }))).toEqual([]);
   });
 
   test("only the caller's conversations are searched; another's conversation_id is a 404", async () => {
