@@ -2,7 +2,7 @@
 import { t, type Static } from "elysia";
 import { MessageView } from "../messages/model";
 import { Limit, UuidInput } from "../shared-model";
-import { MAX_QUERY_LENGTH, MAX_TERMS, MIN_PREFIX_CHARS } from "./query";
+import { MAX_QUERY_LENGTH, MAX_WORDS, MIN_PREFIX_CHARS } from "./query";
 
 export const DEFAULT_SEARCH_LIMIT = 20;
 export const MAX_SEARCH_LIMIT = 100;
@@ -12,7 +12,7 @@ export const QUERY_SYNTAX =
   `(at least ${MIN_PREFIX_CHARS} letters before the *); "quoted words" must appear together in that order ` +
   '("hello wor"* makes the last one a prefix). Case and accents are ignored (cafe finds Café). Everything ' +
   "else is literal text: OR, NOT, NEAR, parentheses, -, ^ and column: have no special meaning, and punctuation " +
-  `only separates words. At most ${MAX_QUERY_LENGTH} characters and ${MAX_TERMS} words or phrases; a query ` +
+  `only separates words. At most ${MAX_QUERY_LENGTH} characters and ${MAX_WORDS} words (phrases included); a query ` +
   "with no letter or digit is a 422. A word is a run of letters and digits, so text without spaces " +
   "(Chinese, Japanese) is found by its whole run or a prefix of it.";
 
