@@ -1,6 +1,6 @@
 // `bun run bench [--quick] [--only W1,W3] [--skip-build] [--no-write] [--profile] [--<param> <value>]`
 // Builds the binary, starts it on a fresh data dir beside the ceiling (bench/ceiling-server.ts), runs
-// W1–W6 against both in the same run, prints ours / ceiling, writes JSON to bench/results/ and (full
+// W1–W7 against both in the same run, prints ours / ceiling, writes JSON to bench/results/ and (full
 // runs) the table and chart into BENCHMARKS.md. Fails only on errors, never on timings.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,6 +11,7 @@ import { markdownTable, consoleTable, summaryRows, svgChart } from "./report";
 import { capacity } from "./scenarios/capacity";
 import { bigRoom, logChat, saturation, steadyChat, type Target } from "./scenarios/chat";
 import { hasWrk, load, seedHistory } from "./scenarios/rest";
+import { searchBench } from "./scenarios/search";
 import { DB_FILE, serverCommand, startup } from "./scenarios/startup";
 import { summarizeProfile } from "./profile-summary";
 import { webhookDelivery } from "./scenarios/webhooks";
@@ -50,6 +51,14 @@ const FULL = {
   /** W8's steady phase: REST sends per second over 4 conversations, and for how long. */
   w8Rate: 200,
   w8Duration: 10,
+  /** W7 search: corpus sizes measured in turn (the same database grows), comma-separated. */
+  w7Sizes: "100000,1000000",
+  w7Conversations: 1000,
+  w7SearcherIn: 50,
+  w7Searchers: 10,
+  w7Warmup: 2,
+  w7Duration: 10,
+  w7Vocabulary: 20000,
   /** Extra flags for our server, e.g. "--synchronous NORMAL" to measure what fsync costs. */
   serverArgs: "",
 };
@@ -77,6 +86,11 @@ const QUICK: Params = {
   w8Window: 1,
   w8Rate: 100,
   w8Duration: 3,
+  w7Sizes: "5000,20000",
+  w7Conversations: 100,
+  w7SearcherIn: 5,
+  w7Warmup: 1,
+  w7Duration: 2,
 };
 
 const kebab = (k: string) => "--" + k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
@@ -343,6 +357,27 @@ async function main() {
     }
   }
 
+  if (wants("W7") && !flags.profile) {
+    log("W7 search");
+    try {
+      const r = await searchBench(binary, {
+        sizes: params.w7Sizes.split(",").map(Number),
+        conversations: params.w7Conversations,
+        searcherIn: params.w7SearcherIn,
+        searchers: params.w7Searchers,
+        warmup: params.w7Warmup,
+        duration: params.w7Duration,
+        vocabulary: params.w7Vocabulary,
+      });
+      const largest = r.steps.at(-1)!;
+      scenarios.W7 = { ours: largest.http, ceiling: largest.in_process, detail: r };
+      for (const step of r.steps) if (step.http.errors) errors.push(`W7 ${step.messages}: ${step.http.errors} failed searches, e.g. ${step.http.first_error}`);
+    } catch (error) {
+      errors.push(`W7 failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+      log(errors[errors.length - 1]);
+    }
+  }
+
   const rows = summaryRows(scenarios);
   const loadAtEnd = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
   const results = { mode, command, started_at: startedAt, finished_at: new Date().toISOString(), load_average_at_end: loadAtEnd, machine, notes, params, scenarios, summary: rows, errors, warnings, profile: profileFile };
@@ -403,11 +438,12 @@ Latency is send → receive of \`new_message\` on every member (the send time is
 ${w2("ours")}
 ${w2("ceiling")}
 
-### W4 and W6 details
+### W4, W6 and W7 details
 
 - W4 ours: ${s.W4?.ours ? `${s.W4.ours.sockets_held_after_idle} sockets held, connected in ${s.W4.ours.connect_all_ms} ms (${s.W4.ours.connects_per_s}/s), RSS ${fmtBytes(s.W4.ours.rss_before_bytes)} → ${fmtBytes(s.W4.ours.rss_after_bytes)}, idle CPU ${s.W4.ours.idle_cpu_percent} % over ${s.W4.ours.idle_seconds} s, open-file limit ${s.W4.ours.server_open_file_limit}` : "—"}
 - W4 ceiling: ${s.W4?.ceiling ? `${s.W4.ceiling.sockets_held_after_idle} sockets held, connected in ${s.W4.ceiling.connect_all_ms} ms, RSS ${fmtBytes(s.W4.ceiling.rss_before_bytes)} → ${fmtBytes(s.W4.ceiling.rss_after_bytes)}, idle CPU ${s.W4.ceiling.idle_cpu_percent} %` : "—"}
 - W6: ${w6 ? `empty DB ${w6.empty_db.median_ms} ms (runs ${w6.empty_db.runs_ms.join(", ")}), ${w6.big_db.messages.toLocaleString("en-US")}-message DB (${fmtBytes(w6.big_db.db_bytes)}) ${w6.big_db.median_ms} ms, hello world ${w6.hello_world.median_ms} ms; binary ${fmtBytes(w6.binary_bytes)}, hello-world binary ${fmtBytes(w6.hello_binary_bytes)}` : "—"}
+${w7Lines(s.W7?.detail)}
 ${results.warnings.length ? "\nWarnings from this run:\n\n" + results.warnings.map((w: string) => `- ${w}`).join("\n") + "\n" : ""}${results.errors.length ? "\nErrors in this run:\n\n" + results.errors.map((e: string) => `- ${e.split("\n")[0]}`).join("\n") + "\n" : ""}<!-- bench:end -->`;
   const path = join(ROOT, "BENCHMARKS.md");
   const header = `# Benchmarks\n\n\`bun run bench\` builds the binary, starts it next to a minimal ceiling server (bench/ceiling-server.ts), drives both with the same load generator and rewrites the section below. \`bun run bench --quick\` is the CI smoke size (fails only on errors, never on timings); \`bun run bench --help\` lists every size.\n\n`;
@@ -416,6 +452,17 @@ ${results.warnings.length ? "\nWarnings from this run:\n\n" + results.warnings.m
   const end = doc.indexOf("<!-- bench:end -->");
   doc = begin >= 0 && end > begin ? doc.slice(0, begin) + section + doc.slice(end + "<!-- bench:end -->".length) : header + section + "\n\n" + doc;
   writeFileSync(path, doc);
+}
+
+/** W7 per corpus size: over HTTP (the measured figure) and the same search in-process (baseline). */
+function w7Lines(d: any): string {
+  if (!d) return "- W7: —";
+  return d.steps
+    .map(
+      (st: any) =>
+        `- W7 ${st.messages.toLocaleString("en-US")} messages (${fmtBytes(st.db_bytes)}): HTTP p50 ${st.http.latency_ms.p50} ms, p99 ${st.http.latency_ms.p99} ms, ${st.http.queries_per_s} queries/s with ${d.searchers} searchers (${st.http.tool}); in-process p50 ${st.in_process.latency_ms.p50} ms, p99 ${st.in_process.latency_ms.p99} ms, ${st.in_process.queries_per_s} queries/s; ${st.http.mean_results} results per query, ${st.http.empty_results_percent} % empty (${d.conversations} conversations, the searcher in ${d.searcher_in}, limit ${d.limit})`,
+    )
+    .join("\n");
 }
 
 let exitCode = 0;

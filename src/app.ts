@@ -13,6 +13,7 @@ import { healthModule } from "./modules/health";
 import { membersModule } from "./modules/members";
 import { messagesModule } from "./modules/messages";
 import { metricsModule } from "./modules/metrics";
+import { searchModule } from "./modules/search";
 import { Telemetry } from "./modules/metrics/telemetry";
 import { usersModule } from "./modules/users";
 import { webModule } from "./modules/web";
@@ -55,6 +56,7 @@ export function createApp(deps: Deps) {
       .use(messagesModule(deps))
       .use(changesModule(deps))
       .use(attachmentsModule(deps))
+      .use(searchModule(deps))
       .use(metricsModule(deps, telemetry))
       .use(webModule())
   );

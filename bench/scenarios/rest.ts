@@ -53,6 +53,8 @@ export interface LoadSpec {
   method: "GET" | "POST";
   token: string;
   body?: string;
+  /** More wrk Lua, e.g. a `request` function that varies the path (W7's queries). */
+  lua?: string;
   duration: number;
   connections: number;
 }
@@ -71,6 +73,7 @@ async function wrk(spec: LoadSpec): Promise<LoadResult> {
     if (spec.body !== undefined) {
       lines.push(`wrk.headers["Content-Type"] = "application/json"`, `wrk.body = ${JSON.stringify(spec.body)}`);
     }
+    if (spec.lua) lines.push(spec.lua);
     writeFileSync(script, lines.join("\n") + "\n");
     const cmd = pinnedCommand(["wrk", "-t1", `-c${spec.connections}`, `-d${spec.duration}s`, "--latency", "-s", script, spec.url], GENERATOR_CORE);
     const proc = Bun.spawn(cmd, { stdout: "pipe", stderr: "pipe" });

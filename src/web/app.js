@@ -4,6 +4,7 @@ import { attachmentNodes, bindAttachments, hasAttachments, takeAttachmentIds, up
 import { messageLife } from "./message-life.js";
 import * as members from "./members.js";
 
+import { bindMessageSearch, resetMessageSearch } from "/web/search.js";
 const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "chat.token";
 const PAGE = 50;
@@ -76,6 +77,7 @@ function logout(message) {
   state.users.clear();
   state.me = null;
   members.resetMembers();
+  resetMessageSearch();
   $("conversation-list").replaceChildren();
   $("messages").replaceChildren();
   $("chat-title").textContent = "Pick a conversation";
@@ -626,5 +628,6 @@ members.initMembers({ state, api, userName, upsertConversation, renderList, rend
 bindAuthForms();
 bindNewChat();
 bindComposer();
+bindMessageSearch({ api, state, title, userName, fetchConversation, openConversation, insertMessage, renderMessages });
 if (state.token) start();
 else showAuth();

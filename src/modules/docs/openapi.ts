@@ -44,6 +44,7 @@ export function createDocsApp(version: string, root: RouteSource) {
         { name: "users", description: "Profiles and search" },
         { name: "conversations", description: "Direct conversations and groups" },
         { name: "messages", description: "Send, page, read cursors, unread counts" },
+        { name: "search", description: "Full-text search over the messages of your conversations" },
         { name: "health", description: "Liveness" },
       ],
       components: {

@@ -10,6 +10,8 @@ import indexHtml from "../../web/index.html" with { type: "text" };
 import messageLifeJs from "../../web/message-life.js" with { type: "text" };
 // @ts-ignore: as app.js (the members panel, imported by app.js).
 import membersJs from "../../web/members.js" with { type: "text" };
+// @ts-ignore: as app.js.
+import searchJs from "../../web/search.js" with { type: "text" };
 import styleCss from "../../web/style.css" with { type: "text" };
 
 /** Same-origin everything; 'self' covers the same-host ws:/wss: socket in current browsers. */
@@ -58,6 +60,7 @@ export const webModule = () => {
   const script = lazily(() => asset(appJs as string, "text/javascript; charset=utf-8"));
   const life = lazily(() => asset(messageLifeJs as string, "text/javascript; charset=utf-8"));
   const membersScript = lazily(() => asset(membersJs as string, "text/javascript; charset=utf-8"));
+  const searchScript = lazily(() => asset(searchJs as string, "text/javascript; charset=utf-8"));
   const style = lazily(() => asset(styleCss as string, "text/css; charset=utf-8"));
   const attachmentsScript = lazily(() => asset(attachmentsJs as string, "text/javascript; charset=utf-8"));
   const hidden = { detail: { hide: true } };
@@ -67,5 +70,6 @@ export const webModule = () => {
     .get("/web/style.css", ({ request }) => serve(style(), request), hidden)
     .get("/web/members.js", ({ request }) => serve(membersScript(), request), hidden)
     .get("/web/message-life.js", ({ request }) => serve(life(), request), hidden)
+    .get("/web/search.js", ({ request }) => serve(searchScript(), request), hidden)
     .get("/web/attachments.js", ({ request }) => serve(attachmentsScript(), request), hidden);
 };
