@@ -8,7 +8,7 @@ import type { Db } from "./db/client";
 import { DB_FILE, ensureDataDir, openDataDir } from "./db/data-dir";
 import { lockDataDir } from "./db/data-dir-lock";
 import { fsCause } from "./lib/durable-file";
-import { startCheckpointer, type Checkpointer } from "./db/checkpointer";
+import { startCheckpointer, walBacklog, type Checkpointer } from "./db/checkpointer";
 import { runMigrations } from "./db/migrate";
 import { createLogger, type Logger } from "./lib/logger";
 import { configurePasswords } from "./modules/auth/passwords";
@@ -69,7 +69,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   checkpointerTimer.unref();
   configurePasswords({ memoryKib: config.passwordMemoryKib });
   const hub = new BunHub();
-  const storage = new StorageHealth(log);
+  const storage = new StorageHealth(log, undefined, () => walBacklog(join(config.dataDir, DB_FILE)));
   const stopStorageWatch = storage.watch();
   const telemetry = new Telemetry(log, VERSION, storage);
   const changes = createChangeFeed(db, hub, log);

@@ -24,7 +24,27 @@ export class StorageHealth {
   constructor(
     private readonly log: Log,
     private readonly clock: () => number = () => performance.now(),
+    /** Frames in the WAL not yet copied into the database (db/checkpointer.ts walBacklog); null: unknown. */
+    private readonly walBacklog: () => number | null = () => null,
   ) {}
+
+  /**
+   * True while writes must wait for a checkpoint. A full disk stops checkpoints too (chat.db must
+   * grow to take the WAL's pages), and until one completes the WAL cannot restart, so every commit
+   * appends to it: sends retried as soon as space is freed take that space, the checkpoint never
+   * finds room, and the disk stays full for good (the stress run's "no recovery"). So after a
+   * full-disk failure no send is attempted while the WAL holds frames not yet checkpointed; once it
+   * holds none, the next commit rewrites the WAL from its start, in space it already has.
+   */
+  get writesHeld(): boolean {
+    if (this.failing?.fault.reason !== "full") return false;
+    return (this.walBacklog() ?? 0) > 0;
+  }
+
+  /** The failure that holds writes back, to answer held sends with. */
+  get failingError(): string {
+    return this.failing?.error ?? "";
+  }
 
   /** A write failed with a storage fault. */
   noteFailure(fault: StorageFault, error: string, count = 1) {

@@ -7,8 +7,8 @@ import { join } from "node:path";
 
 export interface SmallDisk {
   dir: string;
-  /** Writes a ballast file until the file system refuses (ENOSPC); returns its size. */
-  fill(): number;
+  /** Writes a ballast file until the file system refuses (ENOSPC) or `maxBytes` are written; returns its size. */
+  fill(maxBytes?: number): number;
   /** Deletes the ballast. */
   free(): void;
 
@@ -27,12 +27,12 @@ export function mountSmallDisk(size: string): SmallDisk | string {
   const ballast = join(dir, "ballast");
   return {
     dir,
-    fill() {
+    fill(maxBytes = Infinity) {
       const fd = openSync(ballast, "a");
       const chunk = new Uint8Array(4096).fill(1);
       let written = 0;
       try {
-        for (;;) written += writeSync(fd, chunk);
+        while (written < maxBytes) written += writeSync(fd, chunk);
       } catch {
         // ENOSPC: full.
       } finally {

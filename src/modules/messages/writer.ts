@@ -178,6 +178,7 @@ export function createMessageWriter(db: Db, feed: ChangeFeed, options: WriterOpt
     scheduled = false;
     // A thread commit completes later and calls flush again; an inline one completes right here.
     while (!inFlight && !scheduled && queue.length) {
+      if (storage?.writesHeld) return refuseHeld(storage);
       const batch = queue.splice(0, MAX_BATCH);
       const at = now();
       inFlight = true;
@@ -236,6 +237,16 @@ export function createMessageWriter(db: Db, feed: ChangeFeed, options: WriterOpt
     });
     // After every ack of the batch: the sender sees message_ack before its new_message.
     for (const message of published) feed.committed({ type: "message_created", message, at });
+  }
+
+  /** Held back after a full disk until the WAL is checkpointed (StorageHealth.writesHeld): refused unwritten. */
+  function refuseHeld(storage: StorageHealth) {
+    const batch = queue;
+    queue = [];
+    const fault = storage.failingFault!;
+    storage.noteFailure(fault, storage.failingError, batch.length);
+    for (const { done } of batch) done(storageError(fault));
+    if (!inFlight) drained?.();
   }
 
   /** Storage faults fail sends (counted, health goes 503); any commit that went through heals it. */
