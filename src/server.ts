@@ -37,6 +37,8 @@ export interface RunningServer {
   log: Logger;
   /** Drains: stops accepting, closes sockets with 1001, writes queued messages, checkpoints, closes the DB. */
   stop(): Promise<void>;
+  /** Resolves (with why) when the open database can no longer be written and a restart would help. */
+  storageLost: Promise<string>;
 }
 
 
@@ -71,6 +73,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const hub = new BunHub();
   const storage = new StorageHealth(log, undefined, () => walBacklog(join(config.dataDir, DB_FILE)));
   const stopStorageWatch = storage.watch();
+  let lost: (detail: string) => void = () => {};
+  const storageLost = new Promise<string>((resolve) => (lost = resolve));
+  const stopFileWatch = storage.watchFile(join(config.dataDir, DB_FILE), lost);
   const telemetry = new Telemetry(log, VERSION, storage);
   const changes = createChangeFeed(db, hub, log);
   const writer = createMessageWriter(db, changes, {
@@ -152,6 +157,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       await server.stop(false);
       await writer.close();
       stopStorageWatch();
+      stopFileWatch();
       clearTimeout(checkpointerTimer);
       await checkpointer?.stop();
       try {
@@ -162,5 +168,5 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       log.info("stopped");
     })());
 
-  return { url: server.url.href.replace(/\/$/, ""), port: server.port!, server, db, hub, writer, log, stop };
+  return { url: server.url.href.replace(/\/$/, ""), port: server.port!, server, db, hub, writer, log, stop, storageLost };
 }

@@ -2,6 +2,7 @@
 // read-only file system) and whether a commit has been waiting on the disk for too long. Fed by
 // the message writer and by the error renderer; read by /health and /metrics. It logs one line
 // when the state changes (failing, stalled, recovered), never one per failed request.
+import { statSync } from "node:fs";
 import type { StorageFault, StorageFaultCode } from "./storage-faults";
 
 type Log = { warn(msg: string, fields?: Record<string, unknown>): void; info(msg: string, fields?: Record<string, unknown>): void };
@@ -87,6 +88,34 @@ export class StorageHealth {
   /** Checks for a stall once a second (so it is logged even when nobody asks /health); returns stop. */
   watch(): () => void {
     const timer = setInterval(() => this.problem(), 1000);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  /**
+   * While writes fail, checks once a second that `path` still names the file this process opened
+   * (its device and inode now, at start). A file system that went read-only after an error
+   * cannot be made writable under open files; an operator detaches it, repairs it and mounts it
+   * again, and the files this process holds stay on the broken mount. SQLite cannot reopen them, so
+   * `onLost` is called once with why, for the server to stop and be restarted. Returns stop.
+   */
+  watchFile(path: string, onLost: (detail: string) => void): () => void {
+    const opened = statSync(path);
+    const timer = setInterval(() => {
+      if (!this.failing) return;
+      let now: { dev: number; ino: number } | null = null;
+      try {
+        now = statSync(path);
+      } catch {
+        // Gone or unreadable: the mount is being repaired; not yet something to restart into.
+        return;
+      }
+      if (now.dev === opened.dev && now.ino === opened.ino) return;
+      clearInterval(timer);
+      const { fault } = this.failing;
+      this.log.warn("storage lost", { path, reason: fault.reason, detail: "the database path now names another file (file system remounted or file replaced) while the open one fails" });
+      onLost(`${path} is no longer the file this server opened (its file system was remounted or the file replaced) and writes to the open one fail (${fault.reason})`);
+    }, 1000);
     timer.unref();
     return () => clearInterval(timer);
   }
