@@ -126,7 +126,8 @@ onmessage = (event) => {
     checkpoint = db.query("PRAGMA wal_checkpoint(PASSIVE)");
     truncate = db.query("PRAGMA wal_checkpoint(TRUNCATE)");
     intervalMs = m.intervalMs;
-    timer = setTimeout(tick, intervalMs);
+    // The first tick at once: it measures the room left, which paces the next ones.
+    timer = setTimeout(tick, 0);
   } else if (m.type === "stop") {
     clearTimeout(timer);
     try { checkpoint && checkpoint.finalize(); truncate && truncate.finalize(); db && db.close(); if (shm >= 0) closeSync(shm); } catch {}
