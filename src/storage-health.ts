@@ -69,9 +69,14 @@ export class StorageHealth {
   }
 
   commitFinished() {
+    const stalledMs = Math.round(this.clock() - this.pendingSince);
     if (this.stallLogged) {
       this.stallLogged = false;
-      this.log.info("storage stall over", { stalled_ms: Math.round(this.clock() - this.pendingSince) });
+      this.log.info("storage stall over", { stalled_ms: stalledMs });
+    } else if (this.pendingSince && stalledMs > STALL_AFTER_MS) {
+      // An inline commit blocks the event loop, so nothing could notice the stall while it lasted
+      // (not /health, not the watch timer): it is logged once, afterwards.
+      this.log.warn("storage stalled", { stalled_ms: stalledMs, event_loop_blocked: true });
     }
     this.pendingSince = 0;
   }
