@@ -8,7 +8,7 @@ import type { Db } from "./db/client";
 import { DB_FILE, ensureDataDir, openDataDir } from "./db/data-dir";
 import { lockDataDir } from "./db/data-dir-lock";
 import { fsCause } from "./lib/durable-file";
-import { startCheckpointer, type Checkpointer } from "./db/checkpointer";
+import { startCheckpointer, walBacklog, type Checkpointer } from "./db/checkpointer";
 import { runMigrations } from "./db/migrate";
 import { createLogger, type Logger } from "./lib/logger";
 import { configurePasswords } from "./modules/auth/passwords";
@@ -41,6 +41,8 @@ export interface RunningServer {
   log: Logger;
   /** Drains: stops accepting, closes sockets with 1001, writes queued messages, checkpoints, closes the DB. */
   stop(): Promise<void>;
+  /** Resolves (with why) when the open database can no longer be written and a restart would help. */
+  storageLost: Promise<string>;
 }
 
 
@@ -76,8 +78,11 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   prepareFilesDir(filesDirOf(config.dataDir));
   const stopUploadSweeper = startUploadSweeper(db, filesDirOf(config.dataDir), config.unusedUploadTtlSeconds, log);
   const hub = new BunHub();
-  const storage = new StorageHealth(log);
+  const storage = new StorageHealth(log, undefined, () => walBacklog(join(config.dataDir, DB_FILE)));
   const stopStorageWatch = storage.watch();
+  let lost: (detail: string) => void = () => {};
+  const storageLost = new Promise<string>((resolve) => (lost = resolve));
+  const stopFileWatch = storage.watchFile(join(config.dataDir, DB_FILE), lost);
   const telemetry = new Telemetry(log, VERSION, storage);
   const changes = createChangeFeed(conversationStates(db), hub, log);
   const writer = createMessageWriter(db, changes, {
@@ -171,6 +176,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       stopWakingWebhooks();
       await webhooks.stop();
       stopStorageWatch();
+      stopFileWatch();
       clearTimeout(checkpointerTimer);
       await checkpointer?.stop();
       try {
@@ -181,5 +187,5 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       log.info("stopped");
     })());
 
-  return { url: server.url.href.replace(/\/$/, ""), port: server.port!, server, db, hub, writer, log, stop };
+  return { url: server.url.href.replace(/\/$/, ""), port: server.port!, server, db, hub, writer, log, stop, storageLost };
 }

@@ -2,6 +2,7 @@
 // read-only file system) and whether a commit has been waiting on the disk for too long. Fed by
 // the message writer and by the error renderer; read by /health and /metrics. It logs one line
 // when the state changes (failing, stalled, recovered), never one per failed request.
+import { statSync } from "node:fs";
 import type { StorageFault, StorageFaultCode } from "./storage-faults";
 
 type Log = { warn(msg: string, fields?: Record<string, unknown>): void; info(msg: string, fields?: Record<string, unknown>): void };
@@ -24,7 +25,27 @@ export class StorageHealth {
   constructor(
     private readonly log: Log,
     private readonly clock: () => number = () => performance.now(),
+    /** Frames in the WAL not yet copied into the database (db/checkpointer.ts walBacklog); null: unknown. */
+    private readonly walBacklog: () => number | null = () => null,
   ) {}
+
+  /**
+   * True while writes must wait for a checkpoint. A full disk stops checkpoints too (chat.db must
+   * grow to take the WAL's pages), and until one completes the WAL cannot restart, so every commit
+   * appends to it: sends retried as soon as space is freed take that space, the checkpoint never
+   * finds room, and the disk stays full for good (the stress run's "no recovery"). So after a
+   * full-disk failure no send is attempted while the WAL holds frames not yet checkpointed; once it
+   * holds none, the next commit rewrites the WAL from its start, in space it already has.
+   */
+  get writesHeld(): boolean {
+    if (this.failing?.fault.reason !== "full") return false;
+    return (this.walBacklog() ?? 0) > 0;
+  }
+
+  /** The failure that holds writes back, to answer held sends with. */
+  get failingError(): string {
+    return this.failing?.error ?? "";
+  }
 
   /** A write failed with a storage fault. */
   noteFailure(fault: StorageFault, error: string, count = 1) {
@@ -48,9 +69,14 @@ export class StorageHealth {
   }
 
   commitFinished() {
+    const stalledMs = Math.round(this.clock() - this.pendingSince);
     if (this.stallLogged) {
       this.stallLogged = false;
-      this.log.info("storage stall over", { stalled_ms: Math.round(this.clock() - this.pendingSince) });
+      this.log.info("storage stall over", { stalled_ms: stalledMs });
+    } else if (this.pendingSince && stalledMs > STALL_AFTER_MS) {
+      // An inline commit blocks the event loop, so nothing could notice the stall while it lasted
+      // (not /health, not the watch timer): it is logged once, afterwards.
+      this.log.warn("storage stalled", { stalled_ms: stalledMs, event_loop_blocked: true });
     }
     this.pendingSince = 0;
   }
@@ -67,6 +93,34 @@ export class StorageHealth {
   /** Checks for a stall once a second (so it is logged even when nobody asks /health); returns stop. */
   watch(): () => void {
     const timer = setInterval(() => this.problem(), 1000);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  /**
+   * While writes fail, checks once a second that `path` still names the file this process opened
+   * (its device and inode now, at start). A file system that went read-only after an error
+   * cannot be made writable under open files; an operator detaches it, repairs it and mounts it
+   * again, and the files this process holds stay on the broken mount. SQLite cannot reopen them, so
+   * `onLost` is called once with why, for the server to stop and be restarted. Returns stop.
+   */
+  watchFile(path: string, onLost: (detail: string) => void): () => void {
+    const opened = statSync(path);
+    const timer = setInterval(() => {
+      if (!this.failing) return;
+      let now: { dev: number; ino: number } | null = null;
+      try {
+        now = statSync(path);
+      } catch {
+        // Gone or unreadable: the mount is being repaired; not yet something to restart into.
+        return;
+      }
+      if (now.dev === opened.dev && now.ino === opened.ino) return;
+      clearInterval(timer);
+      const { fault } = this.failing;
+      this.log.warn("storage lost", { path, reason: fault.reason, detail: "the database path now names another file (file system remounted or file replaced) while the open one fails" });
+      onLost(`${path} is no longer the file this server opened (its file system was remounted or the file replaced) and writes to the open one fail (${fault.reason})`);
+    }, 1000);
     timer.unref();
     return () => clearInterval(timer);
   }

@@ -5,6 +5,9 @@ import { createLogger } from "../lib/logger";
 import { startServer } from "../server";
 import { defineCommand } from "./command";
 
+/** Exit code when the open database's file system was replaced under the server (EX_TEMPFAIL). */
+export const STORAGE_LOST_EXIT = 75;
+
 export const serveCommand = defineCommand(
   {
     name: "serve",
@@ -16,15 +19,15 @@ export const serveCommand = defineCommand(
     const log = createLogger(config.logLevel, config.logFormat);
     const running = await startServer(config, log);
     let stopping = false;
-    const shutdown = (signal: string) => {
+    const shutdown = (signal: string, exitCode = 0) => {
       if (stopping) return;
       stopping = true;
       log.info("shutting down", { signal });
-      const force = setTimeout(() => process.exit(1), 5000);
+      const force = setTimeout(() => process.exit(exitCode || 1), 5000);
       running.stop().then(
         () => {
           clearTimeout(force);
-          process.exit(0);
+          process.exit(exitCode);
         },
         (error) => {
           log.error("shutdown failed", { error: String(error) });
@@ -32,6 +35,12 @@ export const serveCommand = defineCommand(
         },
       );
     };
+    // Files opened on a file system that was since repaired and mounted again cannot be written:
+    // exit 75 (EX_TEMPFAIL) so a supervisor starts a server on the repaired one.
+    running.storageLost.then((detail) => {
+      log.error(`storage lost, exiting with code ${STORAGE_LOST_EXIT} for a restart: ${detail}`);
+      shutdown("storage lost", STORAGE_LOST_EXIT);
+    });
     process.on("SIGTERM", () => shutdown("SIGTERM"));
     process.on("SIGINT", () => shutdown("SIGINT"));
     process.on("SIGHUP", () => {

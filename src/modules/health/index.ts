@@ -14,8 +14,9 @@ export function checkDatabase(deps: Pick<Deps, "db" | "storage">) {
   deps.db.$client.query("SELECT 1").get();
   const storage = deps.storage;
   if (!storage) return;
-  // A failing state heals when a write goes through; with no sends to prove it, /health tries one.
-  if (storage.failingFault && !storage.pendingMs) probeWrite(deps.db, storage);
+  // A failing state heals when a write goes through; with no sends to prove it, /health tries one,
+  // except while writes are held for a checkpoint (the probe would take the space it needs).
+  if (storage.failingFault && !storage.pendingMs && !storage.writesHeld) probeWrite(deps.db, storage);
   const problem = storage.problem();
   if (problem) throw new ApiError(503, problem.code, problem.detail, { "Retry-After": "5" });
 }

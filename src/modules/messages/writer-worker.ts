@@ -26,11 +26,14 @@ let commit: ReturnType<typeof createCommitter> | null = null;
 let idle: ReturnType<typeof setInterval> | null = null;
 let lastCommitAt = 0;
 
-self.onmessage = (event: MessageEvent<ToWorker>) => {
-  const m = event.data;
+/** Messages both ways are JSON text (cheaper than Bun's structured clone; see writer.ts). */
+const reply = (m: FromWorker) => self.postMessage(JSON.stringify(m));
+
+self.onmessage = (event: MessageEvent<string>) => {
+  const m = JSON.parse(event.data) as ToWorker;
   try {
     if (m.type === "commit") {
-      self.postMessage({ type: "result", result: commit!(m.requests, m.at) } satisfies FromWorker);
+      reply({ type: "result", result: commit!(m.requests, m.at) });
       lastCommitAt = performance.now();
     } else if (m.type === "open") {
       db = new Database(m.path, { strict: true });
@@ -46,7 +49,7 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       idle = setInterval(() => {
         if (performance.now() - lastCommitAt < IDLE_CHECK_MS) return;
         try {
-          if (check()) self.postMessage({ type: "foreign" } satisfies FromWorker);
+          if (check()) reply({ type: "foreign" });
         } catch {
           // A failing read is the next batch's to report.
         }
@@ -55,14 +58,14 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       if (idle) clearInterval(idle);
       db?.close();
       db = null;
-      self.postMessage({ type: "closed" } satisfies FromWorker);
+      reply({ type: "closed" });
     }
   } catch (error) {
-    self.postMessage({ type: "failed", error: String(error) } satisfies FromWorker);
+    reply({ type: "failed", error: String(error) });
     // The main thread waits for every batch's result: a batch that could not even start fails.
     if (m.type === "commit") {
       const failure = { code: String((error as { code?: unknown })?.code ?? ""), message: String(error) };
-      self.postMessage({ type: "result", result: { busy: false, failed: failure, outcomes: [] } } satisfies FromWorker);
+      reply({ type: "result", result: { busy: false, failed: failure, outcomes: [] } });
     }
   }
 };

@@ -6,8 +6,11 @@
 // The transaction itself (commit.ts) runs inline or, with `thread: true` (--writer-thread), on the
 // writer thread (writer-worker.ts) with its own connection, so a slow or frozen disk delays sends
 // but never the event loop: reads, /health, /metrics and sockets keep answering. Caches, acks and
-// publishing stay here, after the worker reports what it committed. Inline is the default: on a
-// one-core server the thread hop cost ~10-15% of send throughput (W2, W5 POST).
+// publishing stay here, after the worker reports what it committed. Messages to and from the
+// thread are JSON text (Bun's structured clone was most of the hop's cost). Inline is the default:
+// with one message in flight per sender every send is its own batch and pays a thread round trip
+// (W2 at 1 in flight ~30 % lower with the thread, alternating runs on a shared 2-core machine);
+// with batches (W2 at 16 in flight) it is within noise and W5 POST was higher with it.
 import { BUSY_TIMEOUT_MS, type Db } from "../../db/client";
 import { ApiError, storageError, unprocessable } from "../../errors";
 import { ATTACHMENT_CLAIM_FAILED } from "../attachments/sql";
@@ -112,8 +115,8 @@ function threadBackend(path: string, synchronous: "FULL" | "NORMAL", log: Writer
   let closed: (() => void) | null = null;
   const start = () => {
     worker = new Worker(new URL("./writer-worker.ts", import.meta.url));
-    worker.onmessage = (event: MessageEvent<FromWorker>) => {
-      const m = event.data;
+    worker.onmessage = (event: MessageEvent<string>) => {
+      const m = JSON.parse(event.data) as FromWorker;
       if (m.type === "result") {
         const done = waiting!;
         waiting = null;
@@ -136,7 +139,9 @@ function threadBackend(path: string, synchronous: "FULL" | "NORMAL", log: Writer
     };
     post({ type: "open", path, synchronous, busyTimeoutMs: WRITE_BUSY_TIMEOUT_MS });
   };
-  const post = (m: ToWorker) => worker.postMessage(m);
+  // JSON text, not objects: Bun's structured clone of a batch's records cost ~5x the JSON round
+  // trip (a 16-record result: ~200 µs vs ~36 µs ping-pong on one core), most of the thread's toll.
+  const post = (m: ToWorker) => worker.postMessage(JSON.stringify(m));
   start();
   return {
     commit(requests, at, done) {
@@ -185,6 +190,7 @@ export function createMessageWriter(db: Db, feed: ChangeFeed, options: WriterOpt
     scheduled = false;
     // A thread commit completes later and calls flush again; an inline one completes right here.
     while (!inFlight && !scheduled && queue.length) {
+      if (storage?.writesHeld) return refuseHeld(storage);
       const batch = queue.splice(0, MAX_BATCH);
       const at = now();
       inFlight = true;
@@ -250,6 +256,16 @@ export function createMessageWriter(db: Db, feed: ChangeFeed, options: WriterOpt
         feed.committed({ type: "message_updated", record: parent, reactions, at });
       }
     }
+  }
+
+  /** Held back after a full disk until the WAL is checkpointed (StorageHealth.writesHeld): refused unwritten. */
+  function refuseHeld(storage: StorageHealth) {
+    const batch = queue;
+    queue = [];
+    const fault = storage.failingFault!;
+    storage.noteFailure(fault, storage.failingError, batch.length);
+    for (const { done } of batch) done(storageError(fault));
+    if (!inFlight) drained?.();
   }
 
   /** Storage faults fail sends (counted, health goes 503); any commit that went through heals it. */
