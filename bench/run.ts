@@ -1,7 +1,7 @@
 // `bun run bench [--quick] [--only W1,W3] [--skip-build] [--no-write] [--profile] [--<param> <value>]`
 // Builds the binary, starts it on a fresh data dir beside the ceiling (bench/ceiling-server.ts), runs
-// W1–W7 against both in the same run, prints ours / ceiling, writes JSON to bench/results/ and (full
-// runs) the table and chart into BENCHMARKS.md. Fails only on errors, never on timings.
+// W1–W8 against both in the same run (W6, W7 and W11 against their own same-run baselines), prints
+// ours / ceiling, writes JSON to bench/results/ and (full runs) the table and chart into BENCHMARKS.md. Fails only on errors, never on timings.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -15,6 +15,7 @@ import { searchBench } from "./scenarios/search";
 import { DB_FILE, serverCommand, startup } from "./scenarios/startup";
 import { summarizeProfile } from "./profile-summary";
 import { webhookDelivery } from "./scenarios/webhooks";
+import { filesBench } from "./scenarios/files";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BENCH = import.meta.dir;
@@ -59,6 +60,10 @@ const FULL = {
   w7Warmup: 2,
   w7Duration: 10,
   w7Vocabulary: 20000,
+  /** W11 files: bytes per file, files uploaded (then downloaded) at once, rounds (medians reported). */
+  w11Size: 25 * 2 ** 20,
+  w11Concurrency: 8,
+  w11Rounds: 3,
   /** Extra flags for our server, e.g. "--synchronous NORMAL" to measure what fsync costs. */
   serverArgs: "",
 };
@@ -91,6 +96,8 @@ const QUICK: Params = {
   w7SearcherIn: 5,
   w7Warmup: 1,
   w7Duration: 2,
+  w11Size: 2 ** 20,
+  w11Rounds: 1,
 };
 
 const kebab = (k: string) => "--" + k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
@@ -378,6 +385,19 @@ async function main() {
     }
   }
 
+  if (wants("W11") && !flags.profile) {
+    log("W11 files");
+    try {
+      const r = await filesBench(binary, { size: params.w11Size, concurrency: params.w11Concurrency, rounds: params.w11Rounds });
+      scenarios.W11 = { ours: r, ceiling: { upload_mib_per_s: r.bun_write_mib_per_s, download_mib_per_s: r.bun_file_mib_per_s }, detail: r };
+      if (r.errors) errors.push(`W11: ${r.errors} failed uploads or downloads, e.g. ${r.first_errors[0]}`);
+      log(`  W11: upload ${r.upload_mib_per_s} MiB/s (Bun.write ${r.bun_write_mib_per_s}), download ${r.download_mib_per_s} MiB/s (Bun.file ${r.bun_file_mib_per_s}), RSS growth ${fmtBytes(r.rss_growth_per_upload_bytes)} per concurrent upload`);
+    } catch (error) {
+      errors.push(`W11 failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+      log(errors[errors.length - 1]);
+    }
+  }
+
   const rows = summaryRows(scenarios);
   const loadAtEnd = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
   const results = { mode, command, started_at: startedAt, finished_at: new Date().toISOString(), load_average_at_end: loadAtEnd, machine, notes, params, scenarios, summary: rows, errors, warnings, profile: profileFile };
@@ -438,12 +458,13 @@ Latency is send → receive of \`new_message\` on every member (the send time is
 ${w2("ours")}
 ${w2("ceiling")}
 
-### W4, W6 and W7 details
+### W4, W6, W7 and W11 details
 
 - W4 ours: ${s.W4?.ours ? `${s.W4.ours.sockets_held_after_idle} sockets held, connected in ${s.W4.ours.connect_all_ms} ms (${s.W4.ours.connects_per_s}/s), RSS ${fmtBytes(s.W4.ours.rss_before_bytes)} → ${fmtBytes(s.W4.ours.rss_after_bytes)}, idle CPU ${s.W4.ours.idle_cpu_percent} % over ${s.W4.ours.idle_seconds} s, open-file limit ${s.W4.ours.server_open_file_limit}` : "—"}
 - W4 ceiling: ${s.W4?.ceiling ? `${s.W4.ceiling.sockets_held_after_idle} sockets held, connected in ${s.W4.ceiling.connect_all_ms} ms, RSS ${fmtBytes(s.W4.ceiling.rss_before_bytes)} → ${fmtBytes(s.W4.ceiling.rss_after_bytes)}, idle CPU ${s.W4.ceiling.idle_cpu_percent} %` : "—"}
 - W6: ${w6 ? `empty DB ${w6.empty_db.median_ms} ms (runs ${w6.empty_db.runs_ms.join(", ")}), ${w6.big_db.messages.toLocaleString("en-US")}-message DB (${fmtBytes(w6.big_db.db_bytes)}) ${w6.big_db.median_ms} ms, hello world ${w6.hello_world.median_ms} ms; binary ${fmtBytes(w6.binary_bytes)}, hello-world binary ${fmtBytes(w6.hello_binary_bytes)}` : "—"}
 ${w7Lines(s.W7?.detail)}
+${w11Line(s.W11?.detail)}
 ${results.warnings.length ? "\nWarnings from this run:\n\n" + results.warnings.map((w: string) => `- ${w}`).join("\n") + "\n" : ""}${results.errors.length ? "\nErrors in this run:\n\n" + results.errors.map((e: string) => `- ${e.split("\n")[0]}`).join("\n") + "\n" : ""}<!-- bench:end -->`;
   const path = join(ROOT, "BENCHMARKS.md");
   const header = `# Benchmarks\n\n\`bun run bench\` builds the binary, starts it next to a minimal ceiling server (bench/ceiling-server.ts), drives both with the same load generator and rewrites the section below. \`bun run bench --quick\` is the CI smoke size (fails only on errors, never on timings); \`bun run bench --help\` lists every size.\n\n`;
@@ -463,6 +484,13 @@ function w7Lines(d: any): string {
         `- W7 ${st.messages.toLocaleString("en-US")} messages (${fmtBytes(st.db_bytes)}): HTTP p50 ${st.http.latency_ms.p50} ms, p99 ${st.http.latency_ms.p99} ms, ${st.http.queries_per_s} queries/s with ${d.searchers} searchers (${st.http.tool}); in-process p50 ${st.in_process.latency_ms.p50} ms, p99 ${st.in_process.latency_ms.p99} ms, ${st.in_process.queries_per_s} queries/s; ${st.http.mean_results} results per query, ${st.http.empty_results_percent} % empty (${d.conversations} conversations, the searcher in ${d.searcher_in}, limit ${d.limit})`,
     )
     .join("\n");
+}
+
+/** W11: sizes, per-round figures and the RSS readings behind the per-upload growth. */
+function w11Line(d: any): string {
+  if (!d) return "- W11: —";
+  const rounds = d.steps.map((st: any) => `${st.upload_mib_per_s} / ${st.download_mib_per_s}`).join(", ");
+  return `- W11 files: ${d.concurrency} × ${fmtBytes(d.size_bytes)} uploaded at once then downloaded at once, ${d.rounds} round(s), medians in the table; MiB/s upload / download per round ${rounds}; server RSS ${fmtBytes(d.rss_before_bytes)} before the uploads, peak ${fmtBytes(d.rss_peak_during_uploads_bytes)} during them (worst round) (VmHWM ${fmtBytes(d.vm_hwm_end_bytes)} at the end), ${fmtBytes(d.rss_growth_per_upload_bytes)} per concurrent upload (goal ≤ 2 MiB)`;
 }
 
 let exitCode = 0;
