@@ -229,6 +229,9 @@ async function main() {
       ...(perUser > 20 ? ["--ws-max-sockets-per-user", String(perUser)] : []),
       // W8's receiver runs on loopback; with no hook registered the setting changes nothing.
       ...(wants("W8") ? ["--webhook-allow-private", "true"] : []),
+      // W10's clients all come from 127.0.0.1; in production a storm comes from many addresses, so the
+      // per-address cap on sockets awaiting their token (500) would refuse half of them here.
+      ...(wants("W10") && params.w10Clients > 500 ? ["--ws-max-pending-per-address", String(params.w10Clients)] : []),
       ...params.serverArgs.split(/\s+/).filter(Boolean),
     ];
     const profileDir = join(BENCH, "results", "profiles");

@@ -51,6 +51,8 @@ class RestQueue {
   errors = 0;
   readonly errorSamples: string[] = [];
   private readonly lanes: Promise<void>[];
+  /** Called after each job: the workload resumes senders it parked while the queue was deep. */
+  onJobDone: (() => void) | null = null;
 
   constructor(lanes: number) {
     this.lanes = Array.from({ length: lanes }, () => this.lane());
@@ -67,6 +69,7 @@ class RestQueue {
         this.errors++;
         if (this.errorSamples.length < 5) this.errorSamples.push(`${kind}: ${String(error).slice(0, 300)}`);
       }
+      this.onJobDone?.();
     });
     this.waiting.shift()?.();
   }
@@ -123,6 +126,13 @@ async function mixed9(t: Target, p: W9Params) {
   const counts = { sent: 0, acked: 0, new_message: 0, message_updated: 0, conversation_updated: 0, conversation_removed: 0, replies: 0, mentions: 0 };
   const win = { measuring: false, acks: 0, delivered: 0, updated: 0, ackLat: new Samples(), delLat: new Samples() };
   let sending = true;
+  // Closed loop for REST too: while the queue is deeper than this, a sender waits after its ack, so the
+  // mix (10 % edits, ...) holds in the measured window instead of REST falling behind the sends.
+  const MAX_QUEUED = REST_LANES * 2;
+  const parked: Conn[] = [];
+  rest.onJobDone = () => {
+    while (parked.length && rest.pending <= MAX_QUEUED && sending) send(parked.shift()!);
+  };
 
   const send = (c: Conn) => {
     const g = groups[Math.floor(c.index / per)]!;
@@ -169,7 +179,9 @@ async function mixed9(t: Target, p: W9Params) {
         win.acks++;
         win.ackLat.add(performance.now() - sentAt(f.client_msg_id));
       }
-      if (sending) send(c);
+      if (!sending) return;
+      if (rest.pending > MAX_QUEUED) parked.push(c);
+      else send(c);
     } else if (type === "new_message") {
       counts.new_message++;
       if (win.measuring) {
