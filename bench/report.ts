@@ -68,6 +68,17 @@ export function summaryRows(s: Record<string, { ours?: any; ceiling?: any } | un
   add("W8", "webhook deliveries/s draining", "msg/s", "higher", (r) => r.deliveries_per_s_draining ?? r.deliveries_per_s_during_load);
   add("W8", "webhook commit→receipt p50, steady rate", "ms", "lower", (r) => r.commit_to_receipt_ms.p50);
   add("W8", "webhook commit→receipt p99, steady rate", "ms", "lower", (r) => r.commit_to_receipt_ms.p99);
+  // W9 and W10 are ours only: W9's second column is plain W2 at 1 in flight on ours, same run.
+  add("W9", "mixed delivered msg/s (new + updated) vs plain W2", "msg/s", "higher", (r) => r.delivered_per_s);
+  add("W9", "mixed send→ack p50", "ms", "lower", (r) => r.ack_ms.p50);
+  add("W9", "mixed send→ack p99", "ms", "lower", (r) => r.ack_ms.p99);
+  add("W9", "mixed send→delivery p50", "ms", "lower", (r) => r.delivery_ms.p50);
+  add("W9", "mixed send→delivery p99", "ms", "lower", (r) => r.delivery_ms.p99);
+  add("W9", "mixed server CPU", "%", "lower", (r) => r.server_cpu_percent);
+  add("W10", "reconnect storm: all converged", "ms", "lower", (r) => r.converge_all_ms);
+  add("W10", "reconnect storm: server CPU", "%", "lower", (r) => r.server_cpu_percent);
+  add("W10", "bytes received per client, mean", "bytes", "lower", (r) => r.bytes_per_client.mean);
+  add("W10", "bytes received per client, p99", "bytes", "lower", (r) => r.bytes_per_client.p99);
   add("W6", "start to /health, empty DB", "ms", "lower", (r) => r.empty_ms, { op: "<=", value: 3 });
   add("W6", "start to /health, big DB", "ms", "lower", (r) => r.big_ms, { op: "<=", value: 5 });
   add("W6", "binary size", "bytes", "lower", (r) => r.binary_bytes);

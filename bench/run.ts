@@ -1,7 +1,8 @@
 // `bun run bench [--quick] [--only W1,W3] [--skip-build] [--no-write] [--profile] [--<param> <value>]`
 // Builds the binary, starts it on a fresh data dir beside the ceiling (bench/ceiling-server.ts), runs
-// W1–W8 against both in the same run (W6, W7 and W11 against their own same-run baselines), prints
-// ours / ceiling, writes JSON to bench/results/ and (full runs) the table and chart into BENCHMARKS.md. Fails only on errors, never on timings.
+// W1–W11 against both in the same run (W6, W7 and W11 against their own same-run baselines, W8–W10 on
+// ours only), prints ours / ceiling, writes JSON to bench/results/ and (full runs) the table and chart
+// into BENCHMARKS.md. Fails only on errors, never on timings.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -16,6 +17,8 @@ import { DB_FILE, serverCommand, startup } from "./scenarios/startup";
 import { summarizeProfile } from "./profile-summary";
 import { webhookDelivery } from "./scenarios/webhooks";
 import { filesBench } from "./scenarios/files";
+import { mixedWorkload } from "./scenarios/life";
+import { reconnectStorm } from "./scenarios/storm";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BENCH = import.meta.dir;
@@ -64,6 +67,19 @@ const FULL = {
   w11Size: 25 * 2 ** 20,
   w11Concurrency: 8,
   w11Rounds: 3,
+  /** W9 mixed workload (ours only, beside plain W2 at 1 in flight): groups of senders plus one churn member each. */
+  w9Groups: 20,
+  w9GroupSize: 10,
+  w9Warmup: 2,
+  w9Duration: 10,
+  /** Milliseconds between membership changes (a member removed, later re-added). */
+  w9ChurnEveryMs: 500,
+  /** W10 reconnect storm: clients in groups of 10, what happens while they are offline, and a cap on the wait. */
+  w10Clients: 1000,
+  w10Messages: 10_000,
+  w10Edits: 2_000,
+  w10Writers: 16,
+  w10Timeout: 180,
   /** Extra flags for our server, e.g. "--synchronous NORMAL" to measure what fsync costs. */
   serverArgs: "",
 };
@@ -98,6 +114,13 @@ const QUICK: Params = {
   w7Duration: 2,
   w11Size: 2 ** 20,
   w11Rounds: 1,
+  w9Groups: 5,
+  w9Warmup: 1,
+  w9Duration: 3,
+  w10Clients: 100,
+  w10Messages: 1_000,
+  w10Edits: 200,
+  w10Timeout: 40,
 };
 
 const kebab = (k: string) => "--" + k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
@@ -203,7 +226,7 @@ async function main() {
   }
 
   const scenarios: Record<string, { ours?: any; ceiling?: any; detail?: any; error?: string } | undefined> = {};
-  const needsServers = ["W1", "W2", "W3", "W4", "W5", "W8"].some(wants);
+  const needsServers = ["W1", "W2", "W3", "W4", "W5", "W8", "W9", "W10"].some(wants);
   let profileFile: string | null = null;
 
   if (needsServers) {
@@ -214,6 +237,9 @@ async function main() {
       ...(perUser > 20 ? ["--ws-max-sockets-per-user", String(perUser)] : []),
       // W8's receiver runs on loopback; with no hook registered the setting changes nothing.
       ...(wants("W8") ? ["--webhook-allow-private", "true"] : []),
+      // W10's clients all come from 127.0.0.1; in production a storm comes from many addresses, so the
+      // per-address cap on sockets awaiting their token (500) would refuse half of them here.
+      ...(wants("W10") && params.w10Clients > 500 ? ["--ws-max-pending-per-address", String(params.w10Clients)] : []),
       ...params.serverArgs.split(/\s+/).filter(Boolean),
     ];
     const profileDir = join(BENCH, "results", "profiles");
@@ -272,6 +298,23 @@ async function main() {
       }
     };
 
+    /** A scenario only our server can run (the ceiling lacks the features); errors are recorded, not thrown. */
+    const oursOnly = async (name: string, fn: (t: Target) => Promise<{ ours: any; ceiling?: any; detail?: any }>, checked: (r: any) => any) => {
+      if (!wants(name) || flags.profile) return;
+      log(`${name} on ours`);
+      try {
+        const entry = await fn(targets[0]!);
+        scenarios[name] = entry;
+        check(`${name} ours`, checked(entry));
+      } catch (error) {
+        const msg = `${name} failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`;
+        errors.push(msg);
+        scenarios[name] = { error: msg };
+        log(msg);
+      }
+      if (ours.proc.exitCode !== null) throw new Error(`our server exited (${ours.proc.exitCode}):\n${ours.stderrTail()}`);
+    };
+
     await both("W1", async (t) => {
       const r = await steadyChat(t, { groups: params.w1Groups, groupSize: params.w1GroupSize, ratePerSocket: params.w1Rate, warmup: params.w1Warmup, duration: params.w1Duration });
       logChat("W1", t.kind, r);
@@ -283,6 +326,24 @@ async function main() {
       logChat("W2", t.kind, r);
       return r;
     });
+    // W9 and W10 (ours only) before W4/W3 for the same reason: W3's room would make every reconnect
+    // announce presence to 999 contacts.
+    await oursOnly("W9", async (t) => {
+      const r = await mixedWorkload(t, { groups: params.w9Groups, groupSize: params.w9GroupSize, warmup: params.w9Warmup, duration: params.w9Duration, churnEveryMs: params.w9ChurnEveryMs });
+      const m = r.mixed;
+      log(`  W9 mixed: ${m.delivered_per_s} delivered/s (${m.new_message_per_s} new + ${m.message_updated_per_s} updated), ack p50/p99 ${m.ack_ms.p50}/${m.ack_ms.p99} ms, delivery p50/p99 ${m.delivery_ms.p50}/${m.delivery_ms.p99} ms, server cpu ${m.server_cpu_percent}%; plain W2 ${r.plain.delivered_per_s}/s; ratio ${r.ratio_delivered}`);
+      check("W9 plain W2", r.plain_detail);
+      if (m.rest_errors) errors.push(`W9: ${m.rest_errors} failed REST calls, e.g. ${m.rest_error_samples[0]}`);
+      return { ours: m, ceiling: r.plain, detail: r };
+    }, (r) => r.ours);
+    await oursOnly("W10", async (t) => {
+      const r = await reconnectStorm(t, { clients: params.w10Clients, groupSize: 10, messages: params.w10Messages, edits: params.w10Edits, writers: params.w10Writers, timeout: params.w10Timeout });
+      log(`  W10: ${r.clients} clients converged in ${r.converge_all_ms} ms (median ${r.converge_median_ms} ms), server cpu ${r.server_cpu_percent}%, ${fmtBytes(r.bytes_per_client.mean)}/client mean, p99 ${fmtBytes(r.bytes_per_client.p99 ?? 0)}, ${r.not_converged} not converged`);
+      if (r.reconnects_needed) warnings.push(`W10: ${r.reconnects_needed} sockets closed before catching up and reconnected, e.g. ${r.error_samples[0]}`);
+      if (r.not_converged) errors.push(`W10: ${r.not_converged} clients did not converge, e.g. ${r.mismatch_samples[0]}`);
+      if (r.rest_errors) errors.push(`W10: ${r.rest_errors} failed REST calls while offline, e.g. ${r.rest_error_samples[0]}`);
+      return { ours: r };
+    }, (r) => r.ours);
     // W4 before W3: W3's 1,000-member room makes every user a contact of every other, so each
     // socket's presence would then reach everyone, which is W3's cost, not W4's.
     await both("W4", async (t) => {
@@ -465,6 +526,7 @@ ${w2("ceiling")}
 - W6: ${w6 ? `empty DB ${w6.empty_db.median_ms} ms (runs ${w6.empty_db.runs_ms.join(", ")}), ${w6.big_db.messages.toLocaleString("en-US")}-message DB (${fmtBytes(w6.big_db.db_bytes)}) ${w6.big_db.median_ms} ms, hello world ${w6.hello_world.median_ms} ms; binary ${fmtBytes(w6.binary_bytes)}, hello-world binary ${fmtBytes(w6.hello_binary_bytes)}` : "—"}
 ${w7Lines(s.W7?.detail)}
 ${w11Line(s.W11?.detail)}
+${lifeLines(s.W9?.detail, s.W10?.ours)}
 ${results.warnings.length ? "\nWarnings from this run:\n\n" + results.warnings.map((w: string) => `- ${w}`).join("\n") + "\n" : ""}${results.errors.length ? "\nErrors in this run:\n\n" + results.errors.map((e: string) => `- ${e.split("\n")[0]}`).join("\n") + "\n" : ""}<!-- bench:end -->`;
   const path = join(ROOT, "BENCHMARKS.md");
   const header = `# Benchmarks\n\n\`bun run bench\` builds the binary, starts it next to a minimal ceiling server (bench/ceiling-server.ts), drives both with the same load generator and rewrites the section below. \`bun run bench --quick\` is the CI smoke size (fails only on errors, never on timings); \`bun run bench --help\` lists every size.\n\n`;
@@ -473,6 +535,18 @@ ${results.warnings.length ? "\nWarnings from this run:\n\n" + results.warnings.m
   const end = doc.indexOf("<!-- bench:end -->");
   doc = begin >= 0 && end > begin ? doc.slice(0, begin) + section + doc.slice(end + "<!-- bench:end -->".length) : header + section + "\n\n" + doc;
   writeFileSync(path, doc);
+}
+
+/** W9 (mixed against plain, same run) and W10 (reconnect storm), ours only. */
+function lifeLines(w9: any, w10: any): string {
+  const m = w9?.mixed;
+  const a = m
+    ? `- W9 mixed: ${m.sockets} sockets (${m.groups} groups of ${m.group_size} senders + 1 churn member), 1 in flight per sender, every send mentions a member, a third reply; ${m.delivered_per_s} delivered/s (${m.new_message_per_s} new_message + ${m.message_updated_per_s} message_updated), ${m.acked_per_s} sends/s; ack p50/p99 ${m.ack_ms.p50}/${m.ack_ms.p99} ms, delivery p50/p99 ${m.delivery_ms.p50}/${m.delivery_ms.p99} ms; server CPU ${m.server_cpu_percent} %; REST per send ${Object.entries(m.rest_per_send_percent).map(([k, v]) => `${k} ${v} %`).join(", ")} (REST p99 ${m.rest_latency_ms.p99} ms); plain W2 at 1 in flight ${w9.plain.delivered_per_s} delivered/s, ratio ${w9.ratio_delivered}`
+    : "- W9: —";
+  const b = w10
+    ? `- W10 reconnect storm: ${w10.clients} clients in groups of ${w10.group_size}, offline while ${w10.offline_messages} messages and ${w10.offline_edits} edits happened (${w10.offline_seconds} s); all reconnected at once and synced (since + revs): all converged in ${w10.converge_all_ms} ms (median client ${w10.converge_median_ms} ms, ${w10.sync_rounds_mean} sync rounds), server CPU ${w10.server_cpu_percent} % (${w10.server_cpu_seconds} s), received per client ${fmtBytes(w10.bytes_per_client.mean)} mean, ${fmtBytes(w10.bytes_per_client.p99 ?? 0)} p99 (new_message ${fmtBytes(w10.new_message_bytes_per_client_mean)}, changes ${fmtBytes(w10.changes_bytes_per_client_mean)}); ${w10.verified_clients - w10.not_converged}/${w10.verified_clients} clients equal to the server's GET`
+    : "- W10: —";
+  return `${a}\n${b}`;
 }
 
 /** W7 per corpus size: over HTTP (the measured figure) and the same search in-process (baseline). */
