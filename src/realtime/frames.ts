@@ -30,6 +30,7 @@ import {
   type SyncRequest,
 } from "./protocol";
 import { changesSince } from "../modules/changes/service";
+import { loadReactions } from "../modules/messages/reaction-tallies";
 
 export function createFrameHandler(deps: Deps & { hub: BunHub }) {
   const { db, hub, log } = deps;
@@ -131,6 +132,9 @@ export function createFrameHandler(deps: Deps & { hub: BunHub }) {
     let conversationsRead = 0;
     let hasMore = false;
     const timestamp = iso(now());
+    // Per conversation, the seqs this round sent as new_message (current state, reactions included):
+    // its changes frame leaves those out, so a client sending both since and revs gets each once.
+    const served = new Map<string, { after: number; upTo: number }>();
     for (const [conversationId, since] of request.since) {
       // Not a member: ignored, as the contract says, without a query. Up to date: nothing to read.
       if (!hub.isMemberOnline(userId, conversationId)) continue;
@@ -147,8 +151,11 @@ export function createFrameHandler(deps: Deps & { hub: BunHub }) {
         hasMore = true;
         rows.length = limit;
       }
+      const reactions = loadReactions(db.$client, rows.map((m) => m.id));
       for (const m of rows) {
-        const frame = JSON.stringify({ type: "new_message", message: toMessageView(m, isReadFor(m, userId, state)), timestamp });
+        const message = toMessageView(m, isReadFor(m, userId, state), reactions.get(m.id), userId);
+        const frame = JSON.stringify({ type: "new_message", message, rev: m.rev, timestamp });
+        served.set(conversationId, { after: since, upTo: m.seq });
         ws.send(frame);
         bytes.bytes -= frame.length;
         budget--;
@@ -173,6 +180,8 @@ export function createFrameHandler(deps: Deps & { hub: BunHub }) {
       }
       conversationsRead++;
       const changes = changesSince(db, hub, userId, conversationId, rev, Math.min(SYNC_PAGE, budget));
+      const sent = served.get(conversationId);
+      if (sent) changes.messages = changes.messages.filter((m) => m.seq <= sent.after || m.seq > sent.upTo);
       const frame = JSON.stringify({
         type: "changes",
         conversation_id: conversationId,

@@ -135,4 +135,28 @@ describe("socket sync with revs", () => {
     await barrier(socket);
     closeAll(socket);
   });
+
+  test("with since and revs, each missed message comes once: new messages as new_message, older changed ones in changes", async () => {
+    const { alice, bob, id } = await group();
+    const first = await api.send(alice.token, id, "first");
+    await api.send(alice.token, id, "second");
+    await api.send(alice.token, id, "third");
+    const edited = await api.request("PATCH", `${API}/messages/${first.body.id}`, { token: alice.token, body: { content: "first, edited" } });
+    expect(edited.status).toBe(200);
+    await api.request("PUT", `${API}/messages/${(await api.send(alice.token, id, "fourth")).body.id}/reactions/${encodeURIComponent("👍")}`, { token: bob.token });
+    // Bob's device saw message 1 at rev 1, then went offline.
+    const socket = await connect(server.url, bob.token);
+    socket.send({ type: "sync", since: { [id]: 1 }, revs: { [id]: 1 } });
+    await socket.waitType("sync_done");
+    const fresh = socket.frames.filter((f) => f.type === "new_message");
+    expect(fresh.map((f) => f.message.seq)).toEqual([2, 3, 4]);
+    expect(fresh.map((f) => f.rev)).toEqual([2, 3, 6]);
+    // The new_message of a message reacted to since carries its reactions, for this reader.
+    expect(fresh[2]!.message.reactions).toEqual([{ emoji: "👍", count: 1, me: true }]);
+    const changed = socket.frames.filter((f) => f.type === "changes");
+    expect(changed).toHaveLength(1);
+    expect(changed[0]!.rev).toBe(6);
+    expect(changed[0]!.messages.map((m: any) => [m.seq, m.content])).toEqual([[1, "first, edited"]]);
+    closeAll(socket);
+  });
 });
