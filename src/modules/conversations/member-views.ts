@@ -17,7 +17,8 @@ import { MESSAGE_COLUMNS, toMessageView, type MessageRecord } from "../messages/
 import { isReadFor } from "../messages/service";
 import { toUserView } from "../users/service";
 import { LIST_PARTICIPANTS, type ConversationView } from "./model";
-import { isMutedNow, participantRows, type ParticipantRow } from "./participants";
+import { conversationView } from "./conversation-view";
+import { participantRows, type ParticipantRow } from "./participants";
 
 interface Shared {
   rows: ParticipantRow[];
@@ -73,24 +74,14 @@ export function memberViewRenderer(db: Db, hub: Pick<Hub, "isOnline">, row: Conv
       }
     }
     const state = last ? conversationStates(db).readState(row.id, userId) : null;
-    const muted = self ? isMutedNow(self.muted, self.mutedUntil, now()) : false;
-    return {
-      id: row.id,
-      name: row.name,
-      is_group: row.isGroup,
-      created_by: row.createdBy,
-      rev: row.rev,
+    return conversationView(row, {
       participants,
-      member_count: rows.length,
+      memberCount: rows.length,
       members,
-      my_role: self?.role ?? "member",
-      muted,
-      muted_until: muted && self!.mutedUntil !== null ? iso(self!.mutedUntil) : null,
-      pinned: self?.pinned ?? false,
-      created_at: iso(row.createdAt),
-      updated_at: iso(row.updatedAt),
-      last_message: last && state ? toMessageView(last, isReadFor(last, userId, state)) : null,
-      unread_count: unread.get(userId) ?? 0,
-    };
+      self,
+      lastMessage: last && state ? toMessageView(last, isReadFor(last, userId, state)) : null,
+      unreadCount: unread.get(userId) ?? 0,
+      at: now(),
+    });
   };
 }

@@ -10,8 +10,9 @@ import { assertNotBlockedBy } from "../blocks/service";
 import { commitRevision } from "../changes/revision";
 import { isReadFor, messageColumns, readState, toMessageView, unreadCounts, type MessageRecord } from "../messages/service";
 import { toUserView } from "../users/service";
+import { conversationView } from "./conversation-view";
 import { memberViewRenderer } from "./member-views";
-import { isMutedNow, participantRows, type ParticipantRow } from "./participants";
+import { participantRows, type ParticipantRow } from "./participants";
 import type { ConversationView, CreateConversationBody, MemberView } from "./model";
 
 export const directKey = (a: string, b: string) => (a < b ? `${a}:${b}` : `${b}:${a}`);
@@ -230,25 +231,15 @@ export function toConversationViews(
     const last = lastMessages.get(r.id);
     const state = last ? readState(db, r.id, me) : null;
     const self = mine.get(r.id);
-    const muted = self ? isMutedNow(self.muted, self.mutedUntil, at) : false;
-    return {
-      id: r.id,
-      name: r.name,
-      is_group: r.isGroup,
-      created_by: r.createdBy,
-      rev: r.rev,
+    return conversationView(r, {
       participants: participants.get(r.id) ?? [],
-      member_count: counts.get(r.id) ?? 0,
+      memberCount: counts.get(r.id) ?? 0,
       members: memberViews.get(r.id) ?? [],
-      my_role: self?.role ?? "member",
-      muted,
-      muted_until: muted && self!.mutedUntil !== null ? iso(self!.mutedUntil) : null,
-      pinned: self?.pinned ?? false,
-      created_at: iso(r.createdAt),
-      updated_at: iso(r.updatedAt),
-      last_message: last && state ? toMessageView(last, isReadFor(last, me, state)) : null,
-      unread_count: unread.get(r.id) ?? 0,
-    };
+      self,
+      lastMessage: last && state ? toMessageView(last, isReadFor(last, me, state)) : null,
+      unreadCount: unread.get(r.id) ?? 0,
+      at,
+    });
   });
 }
 
