@@ -4,6 +4,7 @@
 import { Database } from "bun:sqlite";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { seedGroups } from "./lib/seed-groups";
 import { join, resolve } from "node:path";
 import { freePort, spawnProc, waitReady } from "./lib/util";
 import { serverCommand } from "./scenarios/startup";
@@ -26,19 +27,7 @@ function open(synchronous: string) {
 }
 
 const db = open("FULL");
-const at = Date.now();
-const users = Array.from({ length: 200 }, () => Bun.randomUUIDv7());
-const convs = Array.from({ length: 20 }, () => Bun.randomUUIDv7());
-db.transaction(() => {
-  const u = db.query("INSERT INTO users (id, username, username_key, email, email_key, password_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'x', ?, ?)");
-  users.forEach((id, i) => u.run(id, `m${i}`, `m${i}`, `m${i}@x.invalid`, `m${i}@x.invalid`, at, at));
-  const c = db.query("INSERT INTO conversations (id, name, is_group, created_by, last_seq, last_activity_at, created_at, updated_at) VALUES (?, 'g', 1, ?, 0, ?, ?, ?)");
-  const m = db.query("INSERT INTO members (conversation_id, user_id, last_read_seq, joined_at) VALUES (?, ?, 0, ?)");
-  convs.forEach((id, g) => {
-    c.run(id, users[g * 10]!, at, at, at);
-    for (let k = 0; k < 10; k++) m.run(id, users[g * 10 + k]!, at);
-  });
-})();
+const { at, users, convs } = seedGroups(db);
 
 function time(label: string, n: number, fn: (i: number) => void) {
   for (let i = 0; i < Math.min(n, 1000); i++) fn(i);

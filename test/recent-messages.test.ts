@@ -47,7 +47,7 @@ function append(db: Db, conversationId: string, senderId: string, count: number)
         .get(conversationId)!;
       db.$client
         .query(
-          "INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, rev, created_at, updated_at) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)",
+          "INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, rev, created_rev, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7, ?7, ?8, ?9)",
         )
         .run(Bun.randomUUIDv7(), conversationId, last_seq, senderId, `m${last_seq} "quoted" \\ ✓ 😀`, last_seq % 3 ? null : `c${last_seq}`, rev, 1_700_000_000_000 + last_seq, 1_700_000_000_000 + last_seq);
     }

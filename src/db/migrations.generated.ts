@@ -7,6 +7,7 @@ import m4 from "../../drizzle/0004_bots_and_api_tokens.sql" with { type: "text" 
 import m5 from "../../drizzle/0005_attachments.sql" with { type: "text" };
 import m6 from "../../drizzle/0006_webhooks.sql" with { type: "text" };
 import m7 from "../../drizzle/0007_message_search.sql" with { type: "text" };
+import m8 from "../../drizzle/0008_changed_messages_rev_index.sql" with { type: "text" };
 
 export const embeddedMigrations: { tag: string; when: number; breakpoints: boolean; sql: string }[] = [
   { tag: "0000_init", when: 1795830885474, breakpoints: true, sql: m0 },
@@ -17,4 +18,5 @@ export const embeddedMigrations: { tag: string; when: number; breakpoints: boole
   { tag: "0005_attachments", when: 1796093582389, breakpoints: true, sql: m5 },
   { tag: "0006_webhooks", when: 1796094321787, breakpoints: true, sql: m6 },
   { tag: "0007_message_search", when: 1796095338193, breakpoints: true, sql: m7 },
+  { tag: "0008_changed_messages_rev_index", when: 1796101852129, breakpoints: true, sql: m8 },
 ];

@@ -104,6 +104,9 @@ export const messages = sqliteTable(
     clientMsgId: text("client_msg_id"),
     // The conversation's rev at this message's last change (creation, edit, delete, reaction, reply).
     rev: integer("rev").notNull().default(0),
+    // The rev that created it (0 for messages older than this column). Equal to rev until the
+    // message changes, and growing with seq, so only changed messages need the rev index below.
+    createdRev: integer("created_rev").notNull().default(0),
     editedAt: integer("edited_at"),
     // Tombstone: content "" and no reactions once set; seq stays, so seq keeps no gaps.
     deletedAt: integer("deleted_at"),
@@ -115,8 +118,10 @@ export const messages = sqliteTable(
     updatedAt: integer("updated_at").notNull(),
   },
   (t) => [
-    // Changes since a rev (GET /changes, sync with revs).
-    index("messages_conversation_rev").on(t.conversationId, t.rev),
+    // Changes since a rev (GET /changes, sync with revs, the recent window): only messages changed
+    // after their creation are indexed here; new ones are a seq suffix (messages/changed-since.ts),
+    // so a send writes no entry into this index.
+    index("messages_changed_rev").on(t.conversationId, t.rev).where(sql`rev != created_rev`),
     // Replies of one message (?reply_to=).
     index("messages_reply_to").on(t.replyToId, t.seq).where(sql`reply_to_id IS NOT NULL`),
     // Serves latest-N, before/after pages, unread ranges and last_message lookups.

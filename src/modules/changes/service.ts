@@ -7,7 +7,8 @@ import type { Hub } from "../../ports/bus";
 import { getConversationRow, toConversationViews } from "../conversations/service";
 import type { ConversationView } from "../conversations/model";
 import { conversationStates } from "../messages/conversation-state";
-import { MESSAGE_COLUMNS, toMessageView, type MessageRecord } from "../messages/message-view";
+import { createChangedSince } from "../messages/changed-since";
+import { toMessageView } from "../messages/message-view";
 import type { MessageView } from "../messages/model";
 import { loadReactions } from "../messages/reaction-tallies";
 import { isReadFor } from "../messages/service";
@@ -27,11 +28,8 @@ export function changesSince(db: Db, hub: Pick<Hub, "isOnline">, me: string, con
   const state = conversationStates(db).readState(conversationId, me);
   if (!state) throw notFound("Conversation");
   const row = getConversationRow(db, me, conversationId);
-  const rows = db.$client
-    .query<MessageRecord, [string, number, number]>(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND rev > ? ORDER BY rev, seq LIMIT ?`,
-    )
-    .all(conversationId, sinceRev, limit + 1);
+  // bun:sqlite caches the statements by their SQL, so building this per call costs lookups only.
+  const rows = createChangedSince(db.$client)(conversationId, sinceRev, limit + 1);
   let hasMore = false;
   if (rows.length > limit) {
     hasMore = true;

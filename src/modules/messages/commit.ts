@@ -66,8 +66,9 @@ export function createCommitter(client: Database, watchForeign = false) {
     null,
     [string, string, number, string, string | null, string, string | null, number, string | null, string | null, number, number]
   >(
-    `INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, rev, reply_to_id, mentions, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    // created_rev = rev: a new message is a seq suffix, not an entry of the changed-rev index.
+    `INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, rev, created_rev, reply_to_id, mentions, created_at, updated_at)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12)`,
   );
   // The parent of a reply changes in the same change (same rev): its reply_count grows.
   const bumpParent = client.query<MessageRecord, [number, number, string, string]>(

@@ -11,6 +11,7 @@
 // written by another process are therefore picked up too.
 import type { Db } from "../../db/client";
 import { encodeMessage, MESSAGE_COLUMNS, type EncodedMessage, type MessageRecord } from "./message-view";
+import { createChangedSince } from "./changed-since";
 import { loadReactions } from "./reaction-tallies";
 import { MAX_PAGE_SIZE, type PageOptions } from "./model";
 
@@ -60,9 +61,7 @@ export class RecentMessages {
     this.latest = db.$client.query<MessageRecord, [string, number]>(
       `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?`,
     );
-    this.changed = db.$client.query<MessageRecord, [string, number, number]>(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND rev > ? ORDER BY rev ASC LIMIT ?`,
-    );
+    this.changed = createChangedSince(db.$client);
     this.newer = db.$client.query<MessageRecord, [string, number, number]>(
       `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?`,
     );
@@ -137,7 +136,7 @@ export class RecentMessages {
    */
   private catchUp(conversationId: string, window: Window, rev: number, lastSeq: number): boolean {
     if (rev < window.syncedTo) return false;
-    const rows = this.changed.all(conversationId, window.syncedTo, this.size + 1);
+    const rows = this.changed(conversationId, window.syncedTo, this.size + 1);
     if (rows.length > this.size) return false;
     const top = window.messages.at(-1)?.seq ?? 0;
     // Rows written without a rev (another process importing history) are still found by seq.
