@@ -1,6 +1,6 @@
 // The socket endpoint /api/v1/ws: admission, authentication, the frame budget, and the lifecycle
 // that ties a socket to its session (expiry, revocation) and to presence. Frames are handled in
-// frames.ts; the services never know about sockets.
+// frames/ (one file per frame type); the services never know about sockets.
 import type { Server, WebSocketHandler } from "bun";
 import type { Deps } from "../deps";
 import { errorResponse } from "../errors";

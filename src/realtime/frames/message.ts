@@ -1,0 +1,34 @@
+// The `message` frame: validated and prepared like a REST send (messages/send.ts), queued on the
+// group commit, acknowledged with message_ack after the commit; publishing is the change feed's.
+import type { Deps } from "../../deps";
+import { prepareSend } from "../../modules/messages/send";
+import { isReadFor, readState } from "../../modules/messages/service";
+import type { ChatSocket } from "../bun-hub";
+import { clientMsgId, field } from "../protocol";
+import type { Reply } from "./reply";
+
+export function createMessageFrame(deps: Deps, { send, sendError }: Reply) {
+  const { db } = deps;
+  return function onMessage(ws: ChatSocket, userId: string, frame: Record<string, unknown>) {
+    const id = clientMsgId(frame);
+    const request = prepareSend(db, deps.changes, userId, {
+      conversationId: field(frame, "conversation_id", "optional-uuid"),
+      recipientId: field(frame, "recipient_id", "optional-uuid"),
+      content: frame.content,
+      clientMsgId: id,
+      // Attachments (issue 14): validated by prepareSend.
+      attachmentIds: frame.attachment_ids,
+      replyToId: field(frame, "reply_to_id", "optional-uuid"),
+    });
+    deps.writer.submit(request, (error, result) => {
+      if (error) return sendError(ws, error, id);
+      let message = result!.message;
+      if (!result!.created) {
+        // A repeat returns the original as it is now, as the REST send does: it may have been read since.
+        const state = readState(db, message.conversation_id, userId);
+        if (state) message = { ...message, is_read: isReadFor(message, userId, state) };
+      }
+      send(ws, { type: "message_ack", client_msg_id: id ?? null, message });
+    });
+  };
+}
