@@ -1,7 +1,7 @@
 // The SSRF classifier on its own: every refused range, in IPv4, IPv6 and IPv4-in-IPv6 forms, and
 // public addresses that must pass.
-import { expect, test } from "bun:test";
-import { parseTarget, refusedRange } from "../../src/modules/webhooks/address";
+import { describe, expect, test } from "bun:test";
+import { parseTarget, pinnedRequest, refusedRange } from "../../src/modules/webhooks/address";
 
 test("private, loopback, link-local, CGNAT, multicast and unspecified addresses are refused; public ones pass", () => {
   const refused = [
@@ -19,4 +19,28 @@ test("decimal, octal and hex IPv4 hosts are read as the address they mean; only 
   for (const url of ["ftp://example.com/", "file:///etc/passwd", "javascript:alert(1)", "not a url", "http://user:pw@example.com/"]) {
     expect(() => parseTarget(url), url).toThrow();
   }
+});
+
+describe("pinnedRequest: the delivery reaches the address that was checked", () => {
+  test("http: the address replaces the name in the URL, the name goes in Host", () => {
+    expect(pinnedRequest(new URL("http://hooks.example:8080/in?x=1"), "203.0.113.7")).toEqual({
+      href: "http://203.0.113.7:8080/in?x=1",
+      host: "hooks.example:8080",
+    });
+    expect(pinnedRequest(new URL("http://hooks.example/in"), "2001:db8::7").href).toBe("http://[2001:db8::7]/in");
+  });
+
+  test("https: TLS names and verifies the certificate against the name, not the address", () => {
+    const pinned = pinnedRequest(new URL("https://hooks.example/in"), "203.0.113.7");
+    expect(pinned.href).toBe("https://203.0.113.7/in");
+    expect(pinned.host).toBe("hooks.example");
+    expect(pinned.tls!.serverName).toBe("hooks.example");
+    const cert = (name: string) => ({ subject: { CN: name }, subjectaltname: `DNS:${name}` }) as any;
+    expect(pinned.tls!.checkServerIdentity("203.0.113.7", cert("hooks.example"))).toBeUndefined();
+    expect(pinned.tls!.checkServerIdentity("203.0.113.7", cert("evil.example"))).toBeInstanceOf(Error);
+  });
+
+  test("an IP literal URL is used as it is", () => {
+    expect(pinnedRequest(new URL("https://203.0.113.7:9443/in"), "203.0.113.7")).toEqual({ href: "https://203.0.113.7:9443/in", host: "203.0.113.7:9443" });
+  });
 });

@@ -10,6 +10,8 @@ export interface Delivery {
   raw: string;
   signature: string | null;
   path: string;
+  /** The Host header the request carried. */
+  host: string | null;
 }
 
 export type Answer = (delivery: Delivery, attempt: number) => Response | Promise<Response>;
@@ -56,7 +58,7 @@ export function startReceiver(answer: Answer = () => new Response("ok")): Receiv
       try {
         parsed = JSON.parse(raw);
       } catch {}
-      const delivery: Delivery = { ...parsed, raw, signature: request.headers.get("chat-signature"), path };
+      const delivery: Delivery = { ...parsed, raw, signature: request.headers.get("chat-signature"), path, host: request.headers.get("host") };
       deliveries.push(delivery);
       const attempt = attempts.get(delivery.id) ?? 0;
       attempts.set(delivery.id, attempt + 1);

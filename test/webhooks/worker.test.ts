@@ -141,3 +141,41 @@ test("a 2xx with an endless body counts as delivered without reading it", async 
   await until(() => listWebhooks(db)[0]!.delivered === 2, "both delivered");
   expect(listWebhooks(db)[0]!.last_error).toBeNull();
 });
+
+test("a delivery connects to the address its check resolved, never resolving the name again (DNS rebinding)", async () => {
+  const r = startReceiver();
+  receivers.push(r);
+  // .invalid never resolves through real DNS: a delivery can only arrive through the stub's answer.
+  await addWebhook(db, { url: `http://rebind.invalid:${r.port}/hook`, events: "message.created", allowPrivate: true });
+  conversation("c1");
+  message("c1", 1, "one");
+  message("c1", 2, "two");
+  const asked: string[] = [];
+  run({
+    lookup: async (host) => {
+      asked.push(host);
+      return ["127.0.0.1"];
+    },
+  });
+  await r.until((d) => d.length >= 2, 15_000);
+  expect(r.deliveries.map((d) => [d.data.content, d.host, d.path])).toEqual([
+    ["one", `rebind.invalid:${r.port}`, "/hook"],
+    ["two", `rebind.invalid:${r.port}`, "/hook"],
+  ]);
+  // One resolution per delivery, by the worker: the HTTP client connected to what it was given.
+  expect(asked).toEqual(["rebind.invalid", "rebind.invalid"]);
+});
+
+test("a name that resolves inward at delivery time is refused before any connection", async () => {
+  const r = startReceiver();
+  receivers.push(r);
+  await addWebhook(db, { url: `http://inward.invalid:${r.port}/hook`, events: "message.created", allowPrivate: true });
+  conversation("c1");
+  message("c1", 1, "one");
+  run({ allowPrivate: false, lookup: async () => ["203.0.113.7", "10.1.2.3"] });
+  const lastError = () =>
+    db.$client.query<{ last_error: string | null }, []>("SELECT last_error FROM webhook_outbox").get()?.last_error ?? null;
+  await until(() => lastError() !== null, "the delivery attempt recorded");
+  expect(lastError()).toContain("inward.invalid resolves to 10.1.2.3, a private address");
+  expect(r.deliveries).toHaveLength(0);
+});

@@ -1,9 +1,11 @@
 // SSRF guard for webhook targets: which addresses a hook may reach, checked on the URL at `add`
 // and again on the resolved addresses before every delivery (a name can be re-pointed at an inner
-// address after it was added: DNS rebinding). Only http and https URLs; WHATWG URL parsing already
+// address after it was added: DNS rebinding), and the delivery connects to the very address that was
+// checked (pinnedRequest), never resolving the name again. Only http and https URLs; WHATWG URL parsing already
 // turns decimal, octal and hex IPv4 forms (http://2130706433/, http://0x7f.1/) into dotted quads.
 import { isIP } from "node:net";
 import { lookup } from "node:dns/promises";
+import { checkServerIdentity, type PeerCertificate } from "node:tls";
 
 /** Why an address is refused, or null when it is a public unicast address. */
 export function refusedRange(address: string): string | null {
@@ -92,24 +94,54 @@ export function parseTarget(raw: string): URL {
   return url;
 }
 
+export type Lookup = (host: string) => Promise<string[]>;
+
+/** The system resolver: every address of the name, in the resolver's order. */
+export const systemLookup: Lookup = async (host) => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+
 /**
- * Resolves the URL's host and refuses it when any address it resolves to is not public unicast
- * (every address, since the HTTP client may pick any of them). Skipped when private targets are allowed.
+ * Resolves the URL's host once and refuses it when any address it resolves to is not public unicast
+ * (every address, since a client may pick any of them); returns the address to connect to. With
+ * private targets allowed nothing is refused, but the name is still resolved here, once.
  */
-export async function checkTarget(url: URL, allowPrivate: boolean): Promise<void> {
-  if (allowPrivate) return;
+export async function resolveTarget(url: URL, allowPrivate: boolean, resolve: Lookup = systemLookup): Promise<string> {
   const host = url.hostname.replace(/^\[|\]$/g, "");
   let addresses: string[];
   if (isIP(host)) addresses = [host];
   else {
     try {
-      addresses = (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
+      addresses = await resolve(host);
     } catch (error) {
       throw new TargetRefused(`cannot resolve ${host}: ${(error as { code?: string }).code ?? String(error)}`);
     }
+    if (addresses.length === 0) throw new TargetRefused(`cannot resolve ${host}: no address`);
   }
-  for (const address of addresses) {
-    const why = refusedRange(address);
-    if (why) throw new TargetRefused(`${host} resolves to ${address}, ${why} (allowed only with --webhook-allow-private true)`);
+  if (!allowPrivate) {
+    for (const address of addresses) {
+      const why = refusedRange(address);
+      if (why) throw new TargetRefused(`${host} resolves to ${address}, ${why} (allowed only with --webhook-allow-private true)`);
+    }
   }
+  return addresses[0]!;
+}
+
+/** `webhook add`'s check: the same resolution and ranges, skipped when private targets are allowed. */
+export async function checkTarget(url: URL, allowPrivate: boolean, resolve: Lookup = systemLookup): Promise<void> {
+  if (allowPrivate) return;
+  await resolveTarget(url, false, resolve);
+}
+
+/**
+ * The request that reaches exactly `address` (the one checked): the URL with the address in place of
+ * the name, the name in Host, and for https the name as TLS server name and certificate identity.
+ * The HTTP client then never resolves the name itself, so DNS rebinding between check and connect
+ * has nothing to act on.
+ */
+export function pinnedRequest(url: URL, address: string): { href: string; host: string; tls?: { serverName: string; checkServerIdentity: (host: string, cert: PeerCertificate) => Error | undefined } } {
+  const name = url.hostname.replace(/^\[|\]$/g, "");
+  if (isIP(name)) return { href: url.href, host: url.host };
+  const pinned = new URL(url.href);
+  pinned.hostname = isIP(address) === 6 ? `[${address}]` : address;
+  if (url.protocol !== "https:") return { href: pinned.href, host: url.host };
+  return { href: pinned.href, host: url.host, tls: { serverName: name, checkServerIdentity: (_ip, cert) => checkServerIdentity(name, cert) } };
 }

@@ -11,7 +11,7 @@ import { Database } from "bun:sqlite";
 import type { Logger } from "../../lib/logger";
 import { iso } from "../../lib/time";
 import { gauge } from "../metrics/registry";
-import { checkTarget, TargetRefused } from "./address";
+import { pinnedRequest, resolveTarget, TargetRefused, type Lookup } from "./address";
 import { signature } from "./signature";
 
 export interface WebhookWorkerOptions {
@@ -27,6 +27,8 @@ export interface WebhookWorkerOptions {
   /** First retry delay; doubled per attempt, capped at maxBackoffMs, then jittered down to half. */
   baseBackoffMs?: number;
   maxBackoffMs?: number;
+  /** The resolver of hook hosts (tests stand in for DNS); the system's by default. */
+  lookup?: Lookup;
 }
 
 export interface WebhookWorker {
@@ -197,11 +199,14 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
     const t = Math.floor(Date.now() / 1000);
     try {
       const url = new URL(hook.url);
-      await checkTarget(url, allowPrivate);
-      const response = await fetch(url, {
+      // Resolved and checked once; the connection goes to that address (no second resolution).
+      const target = pinnedRequest(url, await resolveTarget(url, allowPrivate, options.lookup));
+      const response = await fetch(target.href, {
         method: "POST",
         body,
+        ...(target.tls ? { tls: target.tls } : {}),
         headers: {
+          host: target.host,
           "content-type": "application/json",
           "user-agent": "chat-server-webhooks",
           "chat-signature": signature(hook.secret, t, body),
