@@ -1,0 +1,142 @@
+// Two instances over one database with fan-out through a real redis-server: what one instance
+// commits reaches the other's sockets live, membership moves and session ends act on both, and
+// presence is the cluster's.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { API, client, type Api } from "../support/api";
+import { redisAvailable, startSecondInstance, TestRedis, type SecondInstance } from "../support/redis";
+import { startTestServer, type TestServer } from "../support/server";
+import { barrier, closeAll, connect, newMessages } from "../support/socket";
+
+const suite = redisAvailable ? describe : describe.skip;
+
+let redis: TestRedis;
+let a: TestServer;
+let b: SecondInstance;
+let apiA: Api;
+let apiB: Api;
+
+suite("two instances through Redis", () => {
+  beforeAll(async () => {
+    redis = await TestRedis.start();
+    a = await startTestServer({ rateLimit: false, brokerUrl: redis.url });
+    b = await startSecondInstance(a, redis.url);
+    apiA = client(a.url);
+    apiB = client(b.url);
+  });
+  afterAll(async () => {
+    await b?.close();
+    await a?.close();
+    await redis?.stop();
+  });
+
+  test("a message sent on A arrives live on B, and one sent on B's socket on A, each once and in order", async () => {
+    const alice = await apiA.newUser("alice");
+    const bob = await apiA.newUser("bob");
+    const dm = await apiA.dm(alice.token, bob.user.id);
+    const onB = await connect(b.url, bob.token);
+    const onA = await connect(a.url, alice.token);
+    for (let i = 1; i <= 5; i++) expect((await apiA.send(alice.token, dm.body.id, `from A ${i}`)).status).toBe(201);
+    await onB.waitFor((f) => f.type === "new_message" && f.message.seq === 5);
+    onB.send({ type: "message", conversation_id: dm.body.id, content: "from B" });
+    const ack = await onB.waitType("message_ack");
+    const relayed = await onA.waitFor((f) => f.type === "new_message" && f.message.seq === 6);
+    expect(relayed.message).toEqual(ack.message);
+    await barrier(onA, onB);
+    expect(newMessages(onB, dm.body.id).map((f) => f.message.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(newMessages(onA, dm.body.id).map((f) => f.message.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    closeAll(onA, onB);
+  });
+
+  test("a member added on A is subscribed on B's open socket at once", async () => {
+    const alice = await apiA.newUser("alice");
+    const bob = await apiA.newUser("bob");
+    const carol = await apiA.newUser("carol");
+    const group = await apiA.group(alice.token, "grows", [bob.user.id]);
+    const carolOnB = await connect(b.url, carol.token);
+    const added = await apiA.post(`${API}/conversations/${group.body.id}/members`, { user_ids: [carol.user.id] }, alice.token);
+    expect(added.status).toBe(200);
+    const updated = await carolOnB.waitType("conversation_updated");
+    expect(updated.conversation.id).toBe(group.body.id);
+    const sent = await apiA.send(alice.token, group.body.id, "welcome carol");
+    expect((await carolOnB.waitType("new_message")).message.id).toBe(sent.body.id);
+    // And removed on A: B's socket stops hearing the conversation.
+    expect((await apiA.request("DELETE", `${API}/conversations/${group.body.id}/members/${carol.user.id}`, { token: alice.token })).status).toBe(204);
+    await carolOnB.waitType("conversation_removed");
+    await apiA.send(alice.token, group.body.id, "after carol left");
+    const bobOnA = await connect(a.url, bob.token);
+    await apiA.send(alice.token, group.body.id, "marker");
+    await bobOnA.waitFor((f) => f.type === "new_message" && f.message.content === "marker");
+    await barrier(carolOnB);
+    expect(newMessages(carolOnB, group.body.id).map((f) => f.message.content)).toEqual(["welcome carol"]);
+    closeAll(carolOnB, bobOnA);
+  });
+
+  test("a password change on A ends the user's sessions on B (4401)", async () => {
+    const dave = await apiA.newUser("dave");
+    const onB = await connect(b.url, dave.token);
+    const onA = await connect(a.url, dave.token);
+    const changed = await apiA.put(`${API}/users/me`, { password: "a brand new passphrase", current_password: dave.password }, dave.token);
+    expect(changed.status).toBe(200);
+    expect((await onB.waitClose()).code).toBe(4401);
+    expect((await onA.waitClose()).code).toBe(4401);
+  });
+
+  test("presence is the cluster's: a user online only on B is online on A, and its contacts on A hear it come and stay", async () => {
+    const erin = await apiA.newUser("erin");
+    const frank = await apiA.newUser("frank");
+    await apiA.dm(erin.token, frank.user.id);
+    const watcher = await connect(a.url, erin.token);
+    expect((await apiA.get(`${API}/users/${frank.user.id}`, erin.token)).body.is_online).toBe(false);
+    const onB = await connect(b.url, frank.token);
+    const online = await watcher.waitFor((f) => f.type === "presence" && f.user_id === frank.user.id);
+    expect(online.is_online).toBe(true);
+    // The relayed "on" reached A: is_online through A (polled: the event crosses the broker).
+    for (let i = 0; ; i++) {
+      if ((await apiA.get(`${API}/users/${frank.user.id}`, erin.token)).body.is_online) break;
+      if (i > 100) throw new Error("A never saw frank online");
+      await Bun.sleep(50);
+    }
+    // A second device on A: nobody is told again, frank was already online in the cluster.
+    const second = await connect(a.url, frank.token);
+    await barrier(watcher);
+    expect(watcher.ofType("presence").filter((f) => f.user_id === frank.user.id)).toHaveLength(1);
+    closeAll(watcher, onB, second);
+  });
+
+  test("/health names the broker and /metrics counts relayed events per instance", async () => {
+    const health = await apiA.get("/health");
+    expect(health.status).toBe(200);
+    expect(health.body.broker).toBe("ok");
+    expect((await apiB.get("/health")).body.broker).toBe("ok");
+    const metrics = await fetch(`${a.url}/metrics`).then((r) => r.text());
+    const relayed = Number(/^chat_broker_events_relayed_total (\d+)$/m.exec(metrics)?.[1]);
+    expect(relayed).toBeGreaterThan(0);
+    expect(metrics).toMatch(/^chat_broker_up 1$/m);
+  });
+});
+
+suite("the login budget is the cluster's", () => {
+  let redis2: TestRedis;
+  let a2: TestServer;
+  let b2: SecondInstance;
+  beforeAll(async () => {
+    redis2 = await TestRedis.start();
+    a2 = await startTestServer({ brokerUrl: redis2.url });
+    b2 = await startSecondInstance(a2, redis2.url);
+  });
+  afterAll(async () => {
+    await b2?.close();
+    await a2?.close();
+    await redis2?.stop();
+  });
+
+  test("ten wrong passwords on A leave none for B (429 with Retry-After)", async () => {
+    const api = client(a2.url);
+    const gina = await api.newUser("gina");
+    // Its successful login reset the account's budget: ten wrong tries on A spend all of it.
+    for (let i = 0; i < 10; i++) expect((await api.post(`${API}/auth/login`, { username: gina.user.username, password: "wrong password" })).status).toBe(401);
+    const onB = await client(b2.url).post(`${API}/auth/login`, { username: gina.user.username, password: gina.password });
+    expect(onB.status).toBe(429);
+    expect(Number(onB.headers.get("retry-after"))).toBeGreaterThan(0);
+  });
+});
