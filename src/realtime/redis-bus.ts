@@ -42,9 +42,9 @@ export interface RedisBusOptions {
   instanceId?: string;
   /**
    * Publishes to this instance's sockets only (`bus.publishLocal`) what a gap left out, read
-   * from the database; returns the highest message seq it sent, if any.
+   * from the database; returns the seqs it sent as new messages.
    */
-  repair?: (gap: Gap, bus: RedisBus) => number | void;
+  repair?: (gap: Gap, bus: RedisBus) => number[];
   /** How long a missing rev may stay missing before it is repaired (events in flight arrive well within). */
   graceMs?: number;
   heartbeatMs?: number;
@@ -267,8 +267,7 @@ export class RedisBus extends BunHub {
   private repairGaps() {
     for (const gap of this.gaps.due()) {
       try {
-        const lastSeq = this.repair?.(gap, this) ?? 0;
-        this.gaps.repaired(gap, lastSeq);
+        this.gaps.repaired(gap, this.repair?.(gap, this));
         this.stats.gapsRepaired++;
         this.log.info("repaired a gap from the database", { conversation_id: gap.conversationId, after_rev: gap.afterRev, until_rev: gap.untilRev });
       } catch (error) {

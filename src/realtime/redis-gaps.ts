@@ -6,8 +6,9 @@
 // `graceMs` (an event still in flight arrives well within that); then the instance repairs it
 // from the database (`due` lists what to repair, `repaired` records it).
 //
-// Per conversation: `floor`, the rev up to which nothing is missing; the revs seen above it; the
-// last seq delivered (a repaired message above it is new to the clients, one below an update).
+// Per conversation: `floor`, the rev up to which nothing is missing, and the revs seen above it;
+// the same for the seqs of new messages (a repaired message whose seq was never delivered goes
+// out as new_message, one that was as message_updated).
 // The first event of a conversation sets its floor: what came before it was not this instance's
 // to deliver.
 
@@ -17,14 +18,36 @@ export interface Gap {
   afterRev: number;
   untilRev: number;
   seen: ReadonlySet<number>;
-  /** The highest seq delivered so far (a message above it is sent as new_message). */
-  lastSeq: number;
+  /** Whether the message of this seq was delivered as new_message (else the repair sends it so). */
+  seqDelivered(seq: number): boolean;
+}
+
+/** A set of numbers as a floor (everything up to it) and the members above it. */
+class Contiguous {
+  readonly above = new Set<number>();
+  constructor(public floor: number) {}
+  add(n: number) {
+    if (n <= this.floor) return;
+    this.above.add(n);
+    this.settle();
+  }
+  raise(to: number) {
+    if (to > this.floor) this.floor = to;
+    this.settle();
+  }
+  has(n: number) {
+    return n <= this.floor || this.above.has(n);
+  }
+  private settle() {
+    while (this.above.delete(this.floor + 1)) this.floor++;
+    for (const n of this.above) if (n <= this.floor) this.above.delete(n);
+  }
 }
 
 interface Track {
-  floor: number;
-  above: Set<number>;
-  lastSeq: number;
+  revs: Contiguous;
+  /** Null until the first new message is seen: then messages before it were not this instance's. */
+  seqs: Contiguous | null;
   /** When the oldest missing rev was first known to be missing, or null while none is. */
   missingSince: number | null;
 }
@@ -40,27 +63,27 @@ export class GapTracker {
     private readonly clock: () => number = () => performance.now(),
   ) {}
 
-  /** Records one delivered event of the conversation (rev, and seq for a new message). */
+  /** Records one delivered event of the conversation (its rev, and the seq of a new message). */
   note(conversationId: string, rev: number, seq?: number) {
     let track = this.tracks.get(conversationId);
-    if (!track) {
+    if (track) {
+      // Most recently noted last, so the oldest entry is the first the size cap drops.
+      this.tracks.delete(conversationId);
+    } else {
       if (this.tracks.size >= MAX_TRACKED) this.tracks.delete(this.tracks.keys().next().value!);
-      this.tracks.set(conversationId, { floor: rev, above: new Set(), lastSeq: seq ?? 0, missingSince: null });
-      return;
+      track = { revs: new Contiguous(rev), seqs: null, missingSince: null };
     }
-    // Most recently noted last, so the oldest entry is the first the size cap drops.
-    this.tracks.delete(conversationId);
     this.tracks.set(conversationId, track);
-    if (seq !== undefined && seq > track.lastSeq) track.lastSeq = seq;
-    if (rev <= track.floor) return;
-    track.above.add(rev);
-    this.settle(track);
+    if (seq !== undefined) {
+      if (track.seqs) track.seqs.add(seq);
+      else track.seqs = new Contiguous(seq);
+    }
+    track.revs.add(rev);
+    this.check(track);
   }
 
-  private settle(track: Track) {
-    while (track.above.delete(track.floor + 1)) track.floor++;
-    for (const rev of track.above) if (rev <= track.floor) track.above.delete(rev);
-    if (track.above.size === 0) track.missingSince = null;
+  private check(track: Track) {
+    if (track.revs.above.size === 0) track.missingSince = null;
     else track.missingSince ??= this.clock();
   }
 
@@ -70,24 +93,34 @@ export class GapTracker {
     const gaps: Gap[] = [];
     for (const [conversationId, track] of this.tracks) {
       if (track.missingSince === null || now - track.missingSince < this.graceMs) continue;
-      gaps.push({ conversationId, afterRev: track.floor, untilRev: Math.max(...track.above), seen: new Set(track.above), lastSeq: track.lastSeq });
+      const seqs = track.seqs;
+      gaps.push({
+        conversationId,
+        afterRev: track.revs.floor,
+        untilRev: Math.max(...track.revs.above),
+        seen: new Set(track.revs.above),
+        seqDelivered: (seq) => seqs?.has(seq) ?? false,
+      });
     }
     return gaps;
   }
 
-  /** The gap was repaired: everything up to `gap.untilRev` counts as delivered. */
-  repaired(gap: Gap, lastSeq = 0) {
+  /** The gap was repaired: every rev up to `gap.untilRev` and these messages count as delivered. */
+  repaired(gap: Gap, seqs: number[] = []) {
     const track = this.tracks.get(gap.conversationId);
     if (!track) return;
-    if (gap.untilRev > track.floor) track.floor = gap.untilRev;
-    if (lastSeq > track.lastSeq) track.lastSeq = lastSeq;
+    track.revs.raise(gap.untilRev);
+    for (const seq of seqs) {
+      if (track.seqs) track.seqs.add(seq);
+      else track.seqs = new Contiguous(seq);
+    }
     track.missingSince = null;
-    this.settle(track);
+    this.check(track);
   }
 
-  /** Whether every rev up to `rev` is accounted for (tests and the property test). */
+  /** The rev up to which nothing is missing (tests). */
   floorOf(conversationId: string) {
-    return this.tracks.get(conversationId)?.floor;
+    return this.tracks.get(conversationId)?.revs.floor;
   }
 
   /** Forgets everything (after a broker outage every client resyncs anyway). */

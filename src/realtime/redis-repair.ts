@@ -1,6 +1,6 @@
 // The repair of a gap (redis-gaps.ts) from the database: the messages whose current rev this
 // instance never delivered, published to this instance's sockets only (every instance repairs its
-// own). A message above the last seq delivered goes out as new_message, one below as
+// own). A message whose seq was never delivered goes out as new_message, any other as
 // message_updated, each in its current state, like GET /conversations/{id}/changes serves it.
 // A missing rev that was no message (a rename, a member added) is left to the clients: they see
 // the rev jump on the next frame and `sync`, as the contract asks of them.
@@ -14,27 +14,27 @@ import type { RedisBus } from "./redis-bus";
 import type { Gap } from "./redis-gaps";
 
 export function repairFromDatabase(db: Db) {
-  return (gap: Gap, bus: RedisBus): number => {
+  return (gap: Gap, bus: RedisBus): number[] => {
     const rows = db.$client
       .query<MessageRecord, [string, number, number]>(
         `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND rev > ? AND rev <= ? ORDER BY rev, seq`,
       )
       .all(gap.conversationId, gap.afterRev, gap.untilRev)
       .filter((m) => !gap.seen.has(m.rev));
-    if (rows.length === 0) return 0;
+    if (rows.length === 0) return [];
     const reactions = loadReactions(db.$client, rows.map((m) => m.id));
     const members = [...(conversationStates(db).get(gap.conversationId)?.cursors.keys() ?? [])].filter((id) => bus.socketCount(id) > 0);
     const timestamp = iso(now());
-    let lastSeq = 0;
+    const created: number[] = [];
     for (const m of rows) {
-      const type = m.seq > gap.lastSeq ? "new_message" : "message_updated";
-      lastSeq = Math.max(lastSeq, m.seq);
+      const type = gap.seqDelivered(m.seq) ? "message_updated" : "new_message";
+      if (type === "new_message") created.push(m.seq);
       const tallies = reactions.get(m.id);
       // Reactions carry `me`: such a message goes to each local member's own topic, as the feed does.
       if (tallies && tallies.length > 0 && m.deleted_at === null) {
         for (const id of members) bus.publishLocal(userTopic(id), { type, message: toMessageView(m, false, tallies, id), rev: m.rev, timestamp });
       } else bus.publishLocal(conversationTopic(m.conversation_id), { type, message: toMessageView(m, false), rev: m.rev, timestamp });
     }
-    return lastSeq;
+    return created;
   };
 }
