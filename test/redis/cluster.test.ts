@@ -3,13 +3,13 @@
 // presence is the cluster's.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { API, client, type Api } from "../support/api";
-import { redisAvailable, startSecondInstance, TestRedis, type SecondInstance } from "../support/redis";
-import { startTestServer, type TestServer } from "../support/server";
+import { redisAvailable, startCluster, type SecondInstance, type TestCluster } from "../support/redis";
+import type { TestServer } from "../support/server";
 import { barrier, closeAll, connect, newMessages } from "../support/socket";
 
 const suite = redisAvailable ? describe : describe.skip;
 
-let redis: TestRedis;
+let cluster: TestCluster;
 let a: TestServer;
 let b: SecondInstance;
 let apiA: Api;
@@ -17,17 +17,12 @@ let apiB: Api;
 
 suite("two instances through Redis", () => {
   beforeAll(async () => {
-    redis = await TestRedis.start();
-    a = await startTestServer({ rateLimit: false, brokerUrl: redis.url });
-    b = await startSecondInstance(a, redis.url);
+    cluster = await startCluster({ rateLimit: false });
+    ({ a, b } = cluster);
     apiA = client(a.url);
     apiB = client(b.url);
   });
-  afterAll(async () => {
-    await b?.close();
-    await a?.close();
-    await redis?.stop();
-  });
+  afterAll(() => cluster?.close());
 
   test("a message sent on A arrives live on B, and one sent on B's socket on A, each once and in order", async () => {
     const alice = await apiA.newUser("alice");
@@ -116,26 +111,18 @@ suite("two instances through Redis", () => {
 });
 
 suite("the login budget is the cluster's", () => {
-  let redis2: TestRedis;
-  let a2: TestServer;
-  let b2: SecondInstance;
+  let limited: TestCluster;
   beforeAll(async () => {
-    redis2 = await TestRedis.start();
-    a2 = await startTestServer({ brokerUrl: redis2.url });
-    b2 = await startSecondInstance(a2, redis2.url);
+    limited = await startCluster();
   });
-  afterAll(async () => {
-    await b2?.close();
-    await a2?.close();
-    await redis2?.stop();
-  });
+  afterAll(() => limited?.close());
 
   test("ten wrong passwords on A leave none for B (429 with Retry-After)", async () => {
-    const api = client(a2.url);
+    const api = client(limited.a.url);
     const gina = await api.newUser("gina");
     // Its successful login reset the account's budget: ten wrong tries on A spend all of it.
     for (let i = 0; i < 10; i++) expect((await api.post(`${API}/auth/login`, { username: gina.user.username, password: "wrong password" })).status).toBe(401);
-    const onB = await client(b2.url).post(`${API}/auth/login`, { username: gina.user.username, password: gina.password });
+    const onB = await client(limited.b.url).post(`${API}/auth/login`, { username: gina.user.username, password: gina.password });
     expect(onB.status).toBe(429);
     expect(Number(onB.headers.get("retry-after"))).toBeGreaterThan(0);
   });

@@ -5,13 +5,14 @@
 // repair from the database.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { API, client, type Api } from "../support/api";
-import { redisAvailable, startSecondInstance, TestRedis, type SecondInstance } from "../support/redis";
-import { startTestServer, type TestServer } from "../support/server";
+import { redisAvailable, startCluster, type SecondInstance, type TestCluster, type TestRedis } from "../support/redis";
+import type { TestServer } from "../support/server";
 import { closeAll, connect, newMessages, type TestSocket } from "../support/socket";
 import { CLOSE_BROKER_RESYNC } from "../../src/realtime/redis-bus";
 
 const suite = redisAvailable ? describe : describe.skip;
 
+let cluster: TestCluster;
 let redis: TestRedis;
 let a: TestServer;
 let b: SecondInstance;
@@ -33,16 +34,11 @@ async function syncAll(s: TestSocket, conversationId: string, since: number): Pr
 
 suite("a broker outage", () => {
   beforeAll(async () => {
-    redis = await TestRedis.start();
-    a = await startTestServer({ rateLimit: false, brokerUrl: redis.url });
-    b = await startSecondInstance(a, redis.url);
+    cluster = await startCluster({ rateLimit: false });
+    ({ redis, a, b } = cluster);
     api = client(a.url);
   });
-  afterAll(async () => {
-    await b?.close();
-    await a?.close();
-    await redis?.stop();
-  });
+  afterAll(() => cluster?.close());
 
   test("Redis killed and restarted mid-stream: sockets close with 1012, the client resyncs every message, live fan-out resumes", async () => {
     const alice = await api.newUser("alice");

@@ -21,7 +21,8 @@ import { RedisBus, type RedisBusOptions } from "../../src/realtime/redis-bus";
 import { sharedLimiters } from "../../src/realtime/redis-limiter";
 import { repairFromDatabase } from "../../src/realtime/redis-repair";
 import { createSocketEndpoint, WS_PATH } from "../../src/realtime/socket";
-import type { TestServer } from "./server";
+import type { Config } from "../../src/config";
+import { startTestServer, type TestServer } from "./server";
 
 export const REDIS_SERVER = Bun.which("redis-server") ?? "/usr/bin/redis-server";
 export const redisAvailable = existsSync(REDIS_SERVER);
@@ -143,6 +144,32 @@ export async function startSecondInstance(a: TestServer, brokerUrl: string, bus:
       await hub.stop();
       limiters.close();
       await writer.close();
+    },
+  };
+}
+
+export interface TestCluster {
+  redis: TestRedis;
+  /** The test server (its own process-wide data dir) with --broker-url. */
+  a: TestServer;
+  /** A second instance over A's database. */
+  b: SecondInstance;
+  close(): Promise<void>;
+}
+
+/** A redis-server, instance A (the real server with --broker-url) and instance B beside it. */
+export async function startCluster(overrides: Partial<Config> = {}): Promise<TestCluster> {
+  const redis = await TestRedis.start();
+  const a = await startTestServer({ ...overrides, brokerUrl: redis.url });
+  const b = await startSecondInstance(a, redis.url);
+  return {
+    redis,
+    a,
+    b,
+    async close() {
+      await b.close();
+      await a.close();
+      await redis.stop();
     },
   };
 }
