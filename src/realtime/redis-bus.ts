@@ -23,7 +23,7 @@ import type { Logger } from "../lib/logger";
 import { gauge } from "../modules/metrics/registry";
 import { BunHub, type ChatSocket } from "./bun-hub";
 import { RedisConn } from "./redis-conn";
-import { GapTracker, type Gap } from "./redis-gaps";
+import { GapTracker, type Gap, type Repaired } from "./redis-gaps";
 import { ClusterPresence } from "./redis-presence";
 
 /** Close code for "the broker came back: reconnect and sync" (RFC 6455 service restart). */
@@ -42,9 +42,9 @@ export interface RedisBusOptions {
   instanceId?: string;
   /**
    * Publishes to this instance's sockets only (`bus.publishLocal`) what a gap left out, read
-   * from the database; returns the seqs it sent as new messages.
+   * from the database; returns what it sent.
    */
-  repair?: (gap: Gap, bus: RedisBus) => number[];
+  repair?: (gap: Gap, bus: RedisBus) => Repaired[];
   /** How long a missing rev may stay missing before it is repaired (events in flight arrive well within). */
   graceMs?: number;
   heartbeatMs?: number;
@@ -247,8 +247,10 @@ export class RedisBus extends BunHub {
     this.stats.relayed++;
     switch (f.k) {
       case "p":
-        super.publishEncoded(f.t!.split(" "), f.d!);
-        if (f.c && f.r) this.gaps.note(f.c, Number(f.r), f.s ? Number(f.s) : undefined);
+        if (!f.c || !f.r) return super.publishEncoded(f.t!.split(" "), f.d!);
+        // An entry that arrives after its rev was repaired from the database was delivered already.
+        if (!this.gaps.wasRepaired(f.c, Number(f.r))) super.publishEncoded(f.t!.split(" "), f.d!);
+        this.gaps.note(f.c, Number(f.r), f.s ? Number(f.s) : undefined);
         return;
       case "j":
         return super.joinConversation(f.c!, f.u!.split(","));

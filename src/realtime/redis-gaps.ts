@@ -10,7 +10,8 @@
 // the same for the seqs of new messages (a repaired message whose seq was never delivered goes
 // out as new_message, one that was as message_updated).
 // The first event of a conversation sets its floor: what came before it was not this instance's
-// to deliver.
+// to deliver. The revs a repair sent are remembered (the last REPAIRED_KEPT per conversation), so
+// their own entries, should they turn up after all, are not delivered a second time.
 
 export interface Gap {
   conversationId: string;
@@ -44,8 +45,19 @@ class Contiguous {
   }
 }
 
+/** What a repair sent: each message's rev and seq, and whether it went out as new_message. */
+export interface Repaired {
+  rev: number;
+  seq: number;
+  created: boolean;
+}
+
+const REPAIRED_KEPT = 1_000;
+
 interface Track {
   revs: Contiguous;
+  /** Revs a repair sent, oldest first (bounded). */
+  repairedRevs: Set<number>;
   /** Null until the first new message is seen: then messages before it were not this instance's. */
   seqs: Contiguous | null;
   /** When the oldest missing rev was first known to be missing, or null while none is. */
@@ -71,7 +83,7 @@ export class GapTracker {
       this.tracks.delete(conversationId);
     } else {
       if (this.tracks.size >= MAX_TRACKED) this.tracks.delete(this.tracks.keys().next().value!);
-      track = { revs: new Contiguous(rev), seqs: null, missingSince: null };
+      track = { revs: new Contiguous(rev), repairedRevs: new Set(), seqs: null, missingSince: null };
     }
     this.tracks.set(conversationId, track);
     if (seq !== undefined) {
@@ -106,16 +118,24 @@ export class GapTracker {
   }
 
   /** The gap was repaired: every rev up to `gap.untilRev` and these messages count as delivered. */
-  repaired(gap: Gap, seqs: number[] = []) {
+  repaired(gap: Gap, sent: Repaired[] = []) {
     const track = this.tracks.get(gap.conversationId);
     if (!track) return;
     track.revs.raise(gap.untilRev);
-    for (const seq of seqs) {
+    for (const { rev, seq, created } of sent) {
+      track.repairedRevs.add(rev);
+      if (track.repairedRevs.size > REPAIRED_KEPT) track.repairedRevs.delete(track.repairedRevs.values().next().value!);
+      if (!created) continue;
       if (track.seqs) track.seqs.add(seq);
       else track.seqs = new Contiguous(seq);
     }
     track.missingSince = null;
     this.check(track);
+  }
+
+  /** Whether a repair already sent this rev (its late entry is then not delivered again). */
+  wasRepaired(conversationId: string, rev: number) {
+    return this.tracks.get(conversationId)?.repairedRevs.has(rev) ?? false;
   }
 
   /** The rev up to which nothing is missing (tests). */

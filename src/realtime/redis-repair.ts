@@ -11,10 +11,10 @@ import { MESSAGE_COLUMNS, toMessageView, type MessageRecord } from "../modules/m
 import { loadReactions } from "../modules/messages/reaction-tallies";
 import { conversationTopic, userTopic } from "../ports/bus";
 import type { RedisBus } from "./redis-bus";
-import type { Gap } from "./redis-gaps";
+import type { Gap, Repaired } from "./redis-gaps";
 
 export function repairFromDatabase(db: Db) {
-  return (gap: Gap, bus: RedisBus): number[] => {
+  return (gap: Gap, bus: RedisBus): Repaired[] => {
     const rows = db.$client
       .query<MessageRecord, [string, number, number]>(
         `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND rev > ? AND rev <= ? ORDER BY rev, seq`,
@@ -25,16 +25,17 @@ export function repairFromDatabase(db: Db) {
     const reactions = loadReactions(db.$client, rows.map((m) => m.id));
     const members = [...(conversationStates(db).get(gap.conversationId)?.cursors.keys() ?? [])].filter((id) => bus.socketCount(id) > 0);
     const timestamp = iso(now());
-    const created: number[] = [];
+    const sent: Repaired[] = [];
     for (const m of rows) {
-      const type = gap.seqDelivered(m.seq) ? "message_updated" : "new_message";
-      if (type === "new_message") created.push(m.seq);
+      const created = !gap.seqDelivered(m.seq);
+      const type = created ? "new_message" : "message_updated";
+      sent.push({ rev: m.rev, seq: m.seq, created });
       const tallies = reactions.get(m.id);
       // Reactions carry `me`: such a message goes to each local member's own topic, as the feed does.
       if (tallies && tallies.length > 0 && m.deleted_at === null) {
         for (const id of members) bus.publishLocal(userTopic(id), { type, message: toMessageView(m, false, tallies, id), rev: m.rev, timestamp });
       } else bus.publishLocal(conversationTopic(m.conversation_id), { type, message: toMessageView(m, false), rev: m.rev, timestamp });
     }
-    return created;
+    return sent;
   };
 }

@@ -39,13 +39,14 @@ function run(order: number[], delays: number[]) {
         sent.push(rev);
       }
       repaired.push(...sent);
-      tracker.repaired(gap, sent);
+      tracker.repaired(gap, sent.map((rev) => ({ rev, seq: rev, created: true })));
     }
   };
   order.forEach((rev, i) => {
     t += delays[i]!;
     repairDue();
-    // A rev repaired meanwhile arrives late: the tracker ignores it (a client dedupes by seq).
+    // A rev repaired meanwhile arrives late: the bus does not deliver it again.
+    expect(tracker.wasRepaired(C, rev)).toBe(repaired.includes(rev));
     if (!repaired.includes(rev)) delivered.push(rev);
     tracker.note(C, rev, rev);
   });
