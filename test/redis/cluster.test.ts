@@ -98,6 +98,31 @@ suite("two instances through Redis", () => {
     closeAll(watcher, onB, second);
   });
 
+  test("going offline is the cluster's: moving from B to A announces nothing, leaving the last instance announces offline once", async () => {
+    const ivy = await apiA.newUser("ivy");
+    const jack = await apiA.newUser("jack");
+    await apiA.dm(ivy.token, jack.user.id);
+    const watcher = await connect(a.url, ivy.token);
+    const onB = await connect(b.url, jack.token);
+    await watcher.waitFor((f) => f.type === "presence" && f.user_id === jack.user.id && f.is_online);
+    const onA = await connect(a.url, jack.token);
+    onB.close();
+    // B's grace period ends (its timer has run) while jack is still on A: nobody is told.
+    while (b.hub.lingering.has(jack.user.id) || b.hub.socketCount(jack.user.id) > 0) await Bun.sleep(50);
+    await barrier(watcher);
+    expect(watcher.ofType("presence").filter((f) => f.user_id === jack.user.id).map((f) => f.is_online)).toEqual([true]);
+    expect((await apiB.get(`${API}/users/${jack.user.id}`, ivy.token)).body.is_online).toBe(true);
+    onA.close();
+    await watcher.waitFor((f) => f.type === "presence" && f.user_id === jack.user.id && !f.is_online, 15_000);
+    for (let i = 0; (await apiB.get(`${API}/users/${jack.user.id}`, ivy.token)).body.is_online; i++) {
+      if (i > 100) throw new Error("B still sees jack online");
+      await Bun.sleep(50);
+    }
+    await barrier(watcher);
+    expect(watcher.ofType("presence").filter((f) => f.user_id === jack.user.id).map((f) => f.is_online)).toEqual([true, false]);
+    closeAll(watcher);
+  });
+
   test("/health names the broker and /metrics counts relayed events per instance", async () => {
     const health = await apiA.get("/health");
     expect(health.status).toBe(200);
