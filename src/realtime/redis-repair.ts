@@ -13,14 +13,22 @@ import { conversationTopic, userTopic } from "../ports/bus";
 import type { RedisBus } from "./redis-bus";
 import type { Gap, Repaired } from "./redis-gaps";
 
-export function repairFromDatabase(db: Db) {
+/** Messages created or changed after a rev, in rev order (the shape GET /changes reads them in). */
+export type ChangedSince = (conversationId: string, sinceRev: number, limit: number) => MessageRecord[];
+
+/** At most this many messages per repair; beyond, clients see the rev jump and sync. */
+const REPAIR_LIMIT = 1_000;
+
+function changedSinceQuery(db: Db): ChangedSince {
+  const query = db.$client.query<MessageRecord, [string, number, number]>(
+    `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND rev > ? ORDER BY rev, seq LIMIT ?`,
+  );
+  return (conversationId, sinceRev, limit) => query.all(conversationId, sinceRev, limit);
+}
+
+export function repairFromDatabase(db: Db, changedSince: ChangedSince = changedSinceQuery(db)) {
   return (gap: Gap, bus: RedisBus): Repaired[] => {
-    const rows = db.$client
-      .query<MessageRecord, [string, number, number]>(
-        `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND rev > ? AND rev <= ? ORDER BY rev, seq`,
-      )
-      .all(gap.conversationId, gap.afterRev, gap.untilRev)
-      .filter((m) => !gap.seen.has(m.rev));
+    const rows = changedSince(gap.conversationId, gap.afterRev, REPAIR_LIMIT).filter((m) => m.rev <= gap.untilRev && !gap.seen.has(m.rev));
     if (rows.length === 0) return [];
     const reactions = loadReactions(db.$client, rows.map((m) => m.id));
     const members = [...(conversationStates(db).get(gap.conversationId)?.cursors.keys() ?? [])].filter((id) => bus.socketCount(id) > 0);
