@@ -218,7 +218,12 @@ export class RedisBus extends BunHub {
         failures = 0;
         for (const [id, flat] of entriesOf(reply, this.key)) {
           lastId = id;
-          this.relay(flat);
+          try {
+            this.relay(flat);
+          } catch (error) {
+            // One entry this version cannot read (written by something else): skipped, not an outage.
+            this.log.warn("broker entry skipped", { id, error: String(error) });
+          }
         }
       } catch (error) {
         if (this.stopped) break;

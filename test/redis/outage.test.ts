@@ -8,6 +8,7 @@ import { API, client, type Api } from "../support/api";
 import { redisAvailable, startCluster, type SecondInstance, type TestCluster, type TestRedis } from "../support/redis";
 import type { TestServer } from "../support/server";
 import { barrier, closeAll, connect, newMessages, type TestSocket } from "../support/socket";
+import { RedisClient } from "bun";
 import { CLOSE_BROKER_RESYNC } from "../../src/realtime/redis-bus";
 
 const suite = redisAvailable ? describe : describe.skip;
@@ -110,6 +111,25 @@ suite("a broker outage", () => {
     await onB.waitFor((f) => f.type === "new_message" && f.message.seq === 4);
     await barrier(onB);
     expect(newMessages(onB, dm.body.id).map((f) => f.message.seq)).toEqual([1, 3, 2, 4]);
+    closeAll(onB);
+  });
+
+  test("an entry no instance wrote (no topic, no payload) is skipped: no resync, the next events flow", async () => {
+    const alice = await api.newUser("alice");
+    const bob = await api.newUser("bob");
+    const dm = await api.dm(alice.token, bob.user.id);
+    const onB = await connect(b.url, bob.token);
+    const resyncs = b.hub.stats.resyncs;
+    const junk = new RedisClient(redis.url);
+    await junk.send("XADD", ["chat:events", "*", "i", "someone-else", "k", "p"]);
+    await junk.send("XADD", ["chat:events", "*", "garbage", "entry"]);
+    junk.close();
+    const sent = await api.send(alice.token, dm.body.id, "still flowing");
+    expect((await onB.waitType("new_message")).message.id).toBe(sent.body.id);
+    await barrier(onB);
+    expect(onB.closed).toBeNull();
+    expect(b.hub.stats.resyncs).toBe(resyncs);
+    expect(b.hub.brokerState()).toBe("ok");
     closeAll(onB);
   });
 });
