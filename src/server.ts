@@ -24,6 +24,7 @@ import { StorageHealth } from "./storage-health";
 import { BunHub, type SocketData } from "./realtime/bun-hub";
 import { RedisBus } from "./realtime/redis-bus";
 import { sharedLimiters } from "./realtime/redis-limiter";
+import { followRemoteChanges } from "./realtime/redis-caches";
 import { repairFromDatabase } from "./realtime/redis-repair";
 import { CLOSE } from "./realtime/protocol";
 import { createSocketEndpoint, WS_PATH } from "./realtime/socket";
@@ -83,7 +84,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   prepareFilesDir(filesDirOf(config.dataDir));
   const stopUploadSweeper = startUploadSweeper(db, filesDirOf(config.dataDir), config.unusedUploadTtlSeconds, log);
   // --broker-url: the same local hub, plus the other instances' events through Redis.
-  const hub = config.brokerUrl ? new RedisBus({ url: config.brokerUrl, log, repair: repairFromDatabase(db) }) : new BunHub();
+  const hub = config.brokerUrl
+    ? new RedisBus({ url: config.brokerUrl, log, repair: repairFromDatabase(db), onRemote: followRemoteChanges(conversationStates(db)) })
+    : new BunHub();
   const storage = new StorageHealth(log, undefined, () => walBacklog(join(config.dataDir, DB_FILE)));
   const stopStorageWatch = storage.watch();
   let lost: (detail: string) => void = () => {};

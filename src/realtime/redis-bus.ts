@@ -34,6 +34,13 @@ const BLOCK_MS = 2_000;
 const READ_COUNT = 1_000;
 const MAX_BACKOFF_MS = 2_000;
 
+/**
+ * Another instance's committed change as the relay sees it, for this instance's caches (the change
+ * feed keeps them exact for its own commits only): a change that took a rev (`seq` when it was a
+ * new message), or a conversation's members moved.
+ */
+export type RemoteChange = { kind: "revision"; conversationId: string; rev: number; seq?: number } | { kind: "members"; conversationId: string };
+
 export interface RedisBusOptions {
   url: string;
   log: Logger;
@@ -48,6 +55,8 @@ export interface RedisBusOptions {
   /** How long a missing rev may stay missing before it is repaired (events in flight arrive well within). */
   graceMs?: number;
   heartbeatMs?: number;
+  /** Called for each change another instance committed, after its event was relayed. */
+  onRemote?: (change: RemoteChange) => void;
 }
 
 export interface BrokerStats {
@@ -79,6 +88,7 @@ export class RedisBus extends BunHub {
   private readonly presence: ClusterPresence;
   private readonly log: Logger;
   private readonly repair: RedisBusOptions["repair"];
+  private readonly onRemote: RedisBusOptions["onRemote"];
   private readonly heartbeatMs: number;
   private down = false;
   private stopped = false;
@@ -92,6 +102,7 @@ export class RedisBus extends BunHub {
     this.key = `${prefix}:events`;
     this.log = options.log;
     this.repair = options.repair;
+    this.onRemote = options.onRemote;
     this.heartbeatMs = options.heartbeatMs ?? 5_000;
     this.gaps = new GapTracker(options.graceMs ?? 1_000);
     const counted = (error: unknown) => {
@@ -251,16 +262,22 @@ export class RedisBus extends BunHub {
     if (f.i === this.instanceId) return;
     this.stats.relayed++;
     switch (f.k) {
-      case "p":
+      case "p": {
         if (!f.c || !f.r) return super.publishEncoded(f.t!.split(" "), f.d!);
+        const rev = Number(f.r);
+        const seq = f.s ? Number(f.s) : undefined;
         // An entry that arrives after its rev was repaired from the database was delivered already.
-        if (!this.gaps.wasRepaired(f.c, Number(f.r))) super.publishEncoded(f.t!.split(" "), f.d!);
-        this.gaps.note(f.c, Number(f.r), f.s ? Number(f.s) : undefined);
+        if (!this.gaps.wasRepaired(f.c, rev)) super.publishEncoded(f.t!.split(" "), f.d!);
+        this.gaps.note(f.c, rev, seq);
+        this.onRemote?.({ kind: "revision", conversationId: f.c, rev, ...(seq === undefined ? {} : { seq }) });
         return;
+      }
       case "j":
-        return super.joinConversation(f.c!, f.u!.split(","));
       case "l":
-        return super.leaveConversation(f.c!, f.u!.split(","));
+        if (f.k === "j") super.joinConversation(f.c!, f.u!.split(","));
+        else super.leaveConversation(f.c!, f.u!.split(","));
+        this.onRemote?.({ kind: "members", conversationId: f.c! });
+        return;
       case "e":
         return super.endSessions(f.u!, f.m ?? "session ended", f.a);
       case "on":

@@ -3,6 +3,9 @@
 // presence is the cluster's.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { API, client, type Api } from "../support/api";
+import { ConversationStates } from "../../src/modules/messages/conversation-state";
+import type { RemoteChange } from "../../src/realtime/redis-bus";
+import { followRemoteChanges } from "../../src/realtime/redis-caches";
 import { redisAvailable, startCluster, type SecondInstance, type TestCluster } from "../support/redis";
 import type { TestServer } from "../support/server";
 import { barrier, closeAll, connect, newMessages } from "../support/socket";
@@ -48,6 +51,8 @@ suite("two instances through Redis", () => {
     const carol = await apiA.newUser("carol");
     const group = await apiA.group(alice.token, "grows", [bob.user.id]);
     const carolOnB = await connect(b.url, carol.token);
+    // conversation_updated goes to members A knows to be online: wait until B's "carol is on" reached A.
+    while (!a.hub.isOnline(carol.user.id)) await Bun.sleep(10);
     const added = await apiA.post(`${API}/conversations/${group.body.id}/members`, { user_ids: [carol.user.id] }, alice.token);
     expect(added.status).toBe(200);
     const updated = await carolOnB.waitType("conversation_updated");
@@ -121,6 +126,43 @@ suite("two instances through Redis", () => {
     await barrier(watcher);
     expect(watcher.ofType("presence").filter((f) => f.user_id === jack.user.id).map((f) => f.is_online)).toEqual([true, false]);
     closeAll(watcher);
+  });
+
+  test("B keeps a conversation cache exact from A's relayed commits alone (a database without data_version)", async () => {
+    const alice = await apiA.newUser("alice");
+    const bob = await apiA.newUser("bob");
+    const carol = await apiA.newUser("carol");
+    const group = await apiA.group(alice.token, "cached", [bob.user.id]);
+    // A cache of its own over the same handle: A's commits on that handle do not move SQLite's
+    // data_version, so only what B relays can keep it current, as with PostgreSQL.
+    const states = new ConversationStates(a.db);
+    expect(states.get(group.body.id)).toMatchObject({ lastSeq: 0 });
+    const seen: RemoteChange[] = [];
+    const follow = followRemoteChanges(states);
+    const hub = b.hub as unknown as { onRemote?: (change: RemoteChange) => void };
+    const original = hub.onRemote;
+    hub.onRemote = (change) => {
+      seen.push(change);
+      if (change.conversationId === group.body.id) follow(change);
+    };
+    try {
+      const until = async (what: string, ok: () => boolean) => {
+        for (let i = 0; !ok(); i++) {
+          if (i > 200) throw new Error(`never relayed: ${what}; got ${JSON.stringify(seen)}`);
+          await Bun.sleep(25);
+        }
+      };
+      const sent = await apiA.send(alice.token, group.body.id, "cached?");
+      await until("the message", () => seen.some((c) => c.kind === "revision" && c.seq === 1 && c.conversationId === group.body.id));
+      expect(states.get(group.body.id)).toMatchObject({ lastSeq: 1, rev: sent.body.rev });
+      // Entries of one instance arrive in order: the group's creation was relayed before the message.
+      const from = seen.length;
+      await apiA.post(`${API}/conversations/${group.body.id}/members`, { user_ids: [carol.user.id] }, alice.token);
+      await until("the member", () => seen.slice(from).some((c) => c.kind === "members" && c.conversationId === group.body.id));
+      expect([...states.get(group.body.id)!.cursors.keys()].sort()).toEqual([alice.user.id, bob.user.id, carol.user.id].sort());
+    } finally {
+      hub.onRemote = original;
+    }
   });
 
   test("/health names the broker and /metrics counts relayed events per instance", async () => {
