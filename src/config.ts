@@ -44,6 +44,11 @@ const oneOf =
     return raw as V;
   };
 
+const brokerUrl: Parser<string> = (raw, name) => {
+  if (raw !== "" && !/^(redis|rediss|valkey|valkeys):\/\/[^\s]+$/.test(raw)) throw new ConfigError(`${name} must be a redis://, rediss://, valkey:// or valkeys:// URL, got "${raw}"`);
+  return raw;
+};
+
 const secret: Parser<string> = (raw, name) => {
   if (Buffer.byteLength(raw) < 32) throw new ConfigError(`${name} must be at least 32 bytes long`);
   return raw;
@@ -73,6 +78,7 @@ export const settings = {
   writerThread: { flag: "--writer-thread", env: "CHAT_WRITER_THREAD", default: false, help: "Commit messages on a writer thread so a slow or frozen disk never stops the event loop (measured here: within noise when sends batch, ~30% fewer sends/s when each send is alone in its batch)", parse: boolean },
   webhookAllowPrivate: { flag: "--webhook-allow-private", env: "CHAT_WEBHOOK_ALLOW_PRIVATE", default: false, help: "Let webhooks target private, loopback and link-local addresses (off: refused at add and after DNS at each delivery)", parse: boolean },
   webhookTimeoutSeconds: { flag: "--webhook-timeout", env: "CHAT_WEBHOOK_TIMEOUT", default: 10, help: "Seconds a webhook receiver has to answer before the attempt counts as failed", parse: integer(1, 60) },
+  brokerUrl: { flag: "--broker-url", env: "CHAT_BROKER_URL", default: "", help: "Redis (or Valkey) URL that fans events out to the other instances sharing the database; unset, fan-out stays in this process", parse: brokerUrl },
   metrics: { flag: "--metrics", env: "CHAT_METRICS", default: true, help: "Serve Prometheus metrics at /metrics", parse: boolean },
   metricsToken: { flag: "--metrics-token", env: "CHAT_METRICS_TOKEN", default: "", help: "When set, /metrics requires Authorization: Bearer <token>; unset on a non-loopback --host, only loopback clients may read it", parse: text },
 } satisfies Record<string, Setting<unknown>>;

@@ -3,6 +3,7 @@
 import type { Config } from "./config";
 import type { Db } from "./db/client";
 import type { Logger } from "./lib/logger";
+import type { RateLimiterFactory } from "./lib/rate-limiter";
 import type { TokenService } from "./modules/auth/tokens";
 import type { Telemetry } from "./modules/metrics/telemetry";
 import type { MessageWriter } from "./modules/messages/writer";
@@ -28,4 +29,6 @@ export interface Deps {
   peerAddress?(request: Request): string;
   /** Request/socket logs and /metrics; the server passes its own, tests may leave it out. */
   telemetry?: Telemetry;
+  /** Limits counted across instances (the login budget); absent, each process counts its own. */
+  limiters?: RateLimiterFactory;
 }

@@ -22,6 +22,10 @@ import { createMessageWriter, type MessageWriter } from "./modules/messages/writ
 import { createWebhookWorker } from "./modules/webhooks/worker";
 import { StorageHealth } from "./storage-health";
 import { BunHub, type SocketData } from "./realtime/bun-hub";
+import { RedisBus } from "./realtime/redis-bus";
+import { sharedLimiters } from "./realtime/redis-limiter";
+import { followRemoteChanges } from "./realtime/redis-caches";
+import { repairFromDatabase } from "./realtime/redis-repair";
 import { CLOSE } from "./realtime/protocol";
 import { createSocketEndpoint, WS_PATH } from "./realtime/socket";
 import { routable } from "./http/routing";
@@ -43,6 +47,8 @@ export interface RunningServer {
   stop(): Promise<void>;
   /** Resolves (with why) when the open database can no longer be written and a restart would help. */
   storageLost: Promise<string>;
+  /** What the app was built from (a test builds a second instance over the same database from it). */
+  deps: Deps & { hub: BunHub };
 }
 
 
@@ -77,7 +83,10 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   // Attachments: the files directory (temporaries of unfinished uploads removed) and the sweep of unused uploads.
   prepareFilesDir(filesDirOf(config.dataDir));
   const stopUploadSweeper = startUploadSweeper(db, filesDirOf(config.dataDir), config.unusedUploadTtlSeconds, log);
-  const hub = new BunHub();
+  // --broker-url: the same local hub, plus the other instances' events through Redis.
+  const hub = config.brokerUrl
+    ? new RedisBus({ url: config.brokerUrl, log, repair: repairFromDatabase(db), onRemote: followRemoteChanges(conversationStates(db)) })
+    : new BunHub();
   const storage = new StorageHealth(log, undefined, () => walBacklog(join(config.dataDir, DB_FILE)));
   const stopStorageWatch = storage.watch();
   let lost: (detail: string) => void = () => {};
@@ -99,6 +108,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const addresses = new WeakMap<Request, string>();
   const logsAddresses = log.enabled?.("info") ?? true;
   const deps: Deps & { hub: BunHub } = {
+    ...(hub instanceof RedisBus ? { limiters: sharedLimiters(config.brokerUrl, log) } : {}),
     db,
     config,
     hub,
@@ -132,7 +142,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     log,
   });
   const stopWakingWebhooks = changes.consume(() => webhooks.wake());
-  telemetry.sources = { hub, sockets: sockets.stats, dbPath: join(config.dataDir, DB_FILE), clientAddress: deps.clientAddress, extra: [webhooks.metrics] };
+  telemetry.sources = { hub, sockets: sockets.stats, dbPath: join(config.dataDir, DB_FILE), clientAddress: deps.clientAddress, extra: [webhooks.metrics, ...(hub instanceof RedisBus ? [() => hub.metrics()] : [])] };
 
   const server = Bun.serve<SocketData>({
     port: config.port,
@@ -164,6 +174,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     },
   });
   hub.attach(server);
+  if (hub instanceof RedisBus) await hub.start();
   log.info("listening", { url: server.url.href, data_dir: config.dataDir, version: VERSION });
 
   let stopped: Promise<void> | null = null;
@@ -171,6 +182,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     (stopped ??= (async () => {
       for (const ws of hub.all()) ws.close(CLOSE.goingAway, "server shutting down");
       await server.stop(false);
+      if (hub instanceof RedisBus) await hub.stop();
+      deps.limiters?.close();
       stopUploadSweeper();
       await writer.close();
       stopWakingWebhooks();
@@ -187,5 +200,5 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       log.info("stopped");
     })());
 
-  return { url: server.url.href.replace(/\/$/, ""), port: server.port!, server, db, hub, writer, log, stop, storageLost };
+  return { url: server.url.href.replace(/\/$/, ""), port: server.port!, server, db, hub, writer, log, stop, storageLost, deps };
 }

@@ -14,6 +14,22 @@ export interface RateLimiter {
   reset(key: string): void;
 }
 
+/** A limiter whose counts may live outside this process (shared by instances): a hit may answer later. */
+export interface SharedRateLimiter {
+  hit(key: string): number | Promise<number>;
+  reset(key: string): void;
+}
+
+/**
+ * The limiter port: makes named limiters that every instance of a cluster counts together. The
+ * composition root provides one when a broker is configured; without one, limits are per process.
+ */
+export interface RateLimiterFactory {
+  /** `local` counts when the shared store cannot be reached (a limit is never lifted by an outage). */
+  create(name: string, limit: number, windowMs: number, local: RateLimiter): SharedRateLimiter;
+  close(): void;
+}
+
 export function createRateLimiter(limit: number, windowMs: number, enabled = true, clock: () => number = monotonicMs): RateLimiter {
   /** Per key, the times of its allowed hits within the last window, oldest first. */
   const hits = new Map<string, number[]>();

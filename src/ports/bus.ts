@@ -20,6 +20,8 @@ export interface Hub {
    * sockets that token opened). REST needs nothing: its next request re-reads the user or token.
    */
   endSessions(userId: string, reason: string, apiTokenId?: string): void;
+  /** Only on a cross-instance bus (`--broker-url`): whether its broker answers, for /health. */
+  brokerState?(): "ok" | "unreachable";
 }
 
 /** A hub that delivers nothing: for tools that run services without sockets (CLI, unit tests). */

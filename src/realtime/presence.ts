@@ -13,6 +13,15 @@ import { userTopic } from "../ports/bus";
 
 export const PRESENCE_OFFLINE_DELAY_MS = 3_000;
 
+/**
+ * What a cross-instance hub (redis-bus.ts) adds: contacts hear "online" from the cluster's first
+ * socket of the user and "offline" after its last, whichever instances held them.
+ */
+export interface ClusterPresenceHooks {
+  onlineElsewhere?(userId: string): boolean;
+  wentOffline?(userId: string): void;
+}
+
 export interface Presence {
   /** The user's first socket is ready. */
   connected(userId: string): void;
@@ -20,7 +29,7 @@ export interface Presence {
   disconnected(userId: string): void;
 }
 
-export function createPresence(db: Db, hub: BunHub, log: Logger, delayMs = PRESENCE_OFFLINE_DELAY_MS): Presence {
+export function createPresence(db: Db, hub: BunHub & ClusterPresenceHooks, log: Logger, delayMs = PRESENCE_OFFLINE_DELAY_MS): Presence {
   const offlineTimers = new Map<string, ReturnType<typeof setTimeout>>();
 
   const announce = (userId: string, isOnline: boolean) => {
@@ -46,7 +55,7 @@ export function createPresence(db: Db, hub: BunHub, log: Logger, delayMs = PRESE
         hub.lingering.delete(userId);
         return;
       }
-      announce(userId, true);
+      if (!hub.onlineElsewhere?.(userId)) announce(userId, true);
     },
     disconnected(userId) {
       try {
@@ -56,7 +65,8 @@ export function createPresence(db: Db, hub: BunHub, log: Logger, delayMs = PRESE
       const timer = setTimeout(() => {
         offlineTimers.delete(userId);
         hub.lingering.delete(userId);
-        announce(userId, false);
+        hub.wentOffline?.(userId);
+        if (!hub.onlineElsewhere?.(userId)) announce(userId, false);
       }, delayMs);
       timer.unref();
       offlineTimers.set(userId, timer);

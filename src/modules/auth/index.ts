@@ -20,7 +20,7 @@ export const authModule = (deps: Deps) => {
     .post(
       "/signup",
       async ({ body, set, request }) => {
-        const wait = signupsPerAddress.hit(deps.clientAddress(request));
+        const wait = await signupsPerAddress.hit(deps.clientAddress(request));
         if (wait) throw rateLimited("signups from this address", wait);
         const user = await signup(deps.db, body);
         set.status = 201;
@@ -39,7 +39,7 @@ export const authModule = (deps: Deps) => {
         // One lookup: it keys the account's budget (username and email alike) and is checked below.
         const row = findUserByLogin(deps.db, body.username);
         const account = loginKeyOf(body.username, row);
-        const wait = Math.max(perAddress.hit(address), perAccount.hit(account));
+        const wait = Math.max(await perAddress.hit(address), await perAccount.hit(account));
         if (wait) throw rateLimited("login attempts", wait);
         const user = await checkCredentials(row, body.password);
         perAccount.reset(account);

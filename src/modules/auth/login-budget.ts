@@ -3,7 +3,7 @@
 // also from a per-address count. Signups have their own per-address count.
 import type { Deps } from "../../deps";
 import { ApiError } from "../../errors";
-import { createRateLimiter, type RateLimiter } from "../../lib/rate-limiter";
+import { createRateLimiter, type SharedRateLimiter } from "../../lib/rate-limiter";
 
 const MINUTE_MS = 60_000;
 /** Password tries (failed or not) per account and per address in any 60 s. */
@@ -13,10 +13,11 @@ export const TRIES_PER_ADDRESS = 50;
 export const SIGNUPS_PER_ADDRESS = 10;
 const SIGNUP_WINDOW_MS = 10 * MINUTE_MS;
 
+/** Counted across instances when the app has shared limiters (`--broker-url`): await each hit. */
 export interface LoginBudget {
-  perAccount: RateLimiter;
-  perAddress: RateLimiter;
-  signupsPerAddress: RateLimiter;
+  perAccount: SharedRateLimiter;
+  perAddress: SharedRateLimiter;
+  signupsPerAddress: SharedRateLimiter;
 }
 
 export const accountKeyOf = (userId: string) => `id:${userId}`;
@@ -32,14 +33,18 @@ export const rateLimited = (what: string, retryAfter: number) =>
 // (two test servers in one process) never do.
 const budgets = new WeakMap<object, LoginBudget>();
 
-export function loginBudget(deps: Pick<Deps, "config">): LoginBudget {
+export function loginBudget(deps: Pick<Deps, "config" | "limiters">): LoginBudget {
   let budget = budgets.get(deps);
   if (budget) return budget;
   const enabled = deps.config.rateLimit;
+  const limiter = (name: string, limit: number, windowMs: number) => {
+    const local = createRateLimiter(limit, windowMs, enabled);
+    return enabled && deps.limiters ? deps.limiters.create(name, limit, windowMs, local) : local;
+  };
   budget = {
-    perAccount: createRateLimiter(TRIES_PER_ACCOUNT, MINUTE_MS, enabled),
-    perAddress: createRateLimiter(TRIES_PER_ADDRESS, MINUTE_MS, enabled),
-    signupsPerAddress: createRateLimiter(SIGNUPS_PER_ADDRESS, SIGNUP_WINDOW_MS, enabled),
+    perAccount: limiter("login-account", TRIES_PER_ACCOUNT, MINUTE_MS),
+    perAddress: limiter("login-address", TRIES_PER_ADDRESS, MINUTE_MS),
+    signupsPerAddress: limiter("signup-address", SIGNUPS_PER_ADDRESS, SIGNUP_WINDOW_MS),
   };
   budgets.set(deps, budget);
   return budget;

@@ -8,7 +8,13 @@ import { ApiError } from "../../errors";
 import { ErrorBody } from "../shared-model";
 import { probeWrite } from "./probe";
 
-const HealthBody = t.Object({ status: t.Literal("ok"), version: t.String() });
+// `broker` only with --broker-url. An unreachable broker keeps 200: the instance still serves its
+// own sockets and the database, and every instance would fail together (a balancer would drop them all).
+const HealthBody = t.Object({
+  status: t.Literal("ok"),
+  version: t.String(),
+  broker: t.Optional(t.Union([t.Literal("ok"), t.Literal("unreachable")], { description: "The cross-instance broker, when one is configured" })),
+});
 
 export function checkDatabase(deps: Pick<Deps, "db" | "storage">) {
   deps.db.$client.query("SELECT 1").get();
@@ -32,7 +38,8 @@ export const healthModule = (deps: Deps) =>
         deps.log.error("health check failed", { error: String(error) });
         throw new ApiError(503, "unavailable", "Database is not readable");
       }
-      return { status: "ok" as const, version: deps.version };
+      const broker = deps.hub.brokerState?.();
+      return { status: "ok" as const, version: deps.version, ...(broker ? { broker } : {}) };
     },
     {
       // Documented, not validated: compiling validators is most of a route's first-request cost,

@@ -32,7 +32,7 @@ export const usersModule = (deps: Deps) => {
         // A current_password check is a password guess like a login: it spends the same account budget.
         const checksPassword = body.password !== undefined && !!body.current_password;
         if (checksPassword) {
-          const wait = perAccount.hit(accountKeyOf(user.id));
+          const wait = await perAccount.hit(accountKeyOf(user.id));
           if (wait) throw rateLimited("password attempts", wait);
         }
         const updated = await updateMe(deps.db, user, body, deps.hub);

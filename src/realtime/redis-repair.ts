@@ -1,0 +1,49 @@
+// The repair of a gap (redis-gaps.ts) from the database: the messages whose current rev this
+// instance never delivered, published to this instance's sockets only (every instance repairs its
+// own). A message whose seq was never delivered goes out as new_message, any other as
+// message_updated, each in its current state, like GET /conversations/{id}/changes serves it.
+// A missing rev that was no message (a rename, a member added) is left to the clients: they see
+// the rev jump on the next frame and `sync`, as the contract asks of them.
+import type { Db } from "../db/client";
+import { iso, now } from "../lib/time";
+import { conversationStates } from "../modules/messages/conversation-state";
+import { MESSAGE_COLUMNS, toMessageView, type MessageRecord } from "../modules/messages/message-view";
+import { loadReactions } from "../modules/messages/reaction-tallies";
+import { conversationTopic, userTopic } from "../ports/bus";
+import type { RedisBus } from "./redis-bus";
+import type { Gap, Repaired } from "./redis-gaps";
+
+/** Messages created or changed after a rev, in rev order (the shape GET /changes reads them in). */
+export type ChangedSince = (conversationId: string, sinceRev: number, limit: number) => MessageRecord[];
+
+/** At most this many messages per repair; beyond, clients see the rev jump and sync. */
+const REPAIR_LIMIT = 1_000;
+
+function changedSinceQuery(db: Db): ChangedSince {
+  const query = db.$client.query<MessageRecord, [string, number, number]>(
+    `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND rev > ? ORDER BY rev, seq LIMIT ?`,
+  );
+  return (conversationId, sinceRev, limit) => query.all(conversationId, sinceRev, limit);
+}
+
+export function repairFromDatabase(db: Db, changedSince: ChangedSince = changedSinceQuery(db)) {
+  return (gap: Gap, bus: RedisBus): Repaired[] => {
+    const rows = changedSince(gap.conversationId, gap.afterRev, REPAIR_LIMIT).filter((m) => m.rev <= gap.untilRev && !gap.seen.has(m.rev));
+    if (rows.length === 0) return [];
+    const reactions = loadReactions(db.$client, rows.map((m) => m.id));
+    const members = [...(conversationStates(db).get(gap.conversationId)?.cursors.keys() ?? [])].filter((id) => bus.socketCount(id) > 0);
+    const timestamp = iso(now());
+    const sent: Repaired[] = [];
+    for (const m of rows) {
+      const created = !gap.seqDelivered(m.seq);
+      const type = created ? "new_message" : "message_updated";
+      sent.push({ rev: m.rev, seq: m.seq, created });
+      const tallies = reactions.get(m.id);
+      // Reactions carry `me`: such a message goes to each local member's own topic, as the feed does.
+      if (tallies && tallies.length > 0 && m.deleted_at === null) {
+        for (const id of members) bus.publishLocal(userTopic(id), { type, message: toMessageView(m, false, tallies, id), rev: m.rev, timestamp });
+      } else bus.publishLocal(conversationTopic(m.conversation_id), { type, message: toMessageView(m, false), rev: m.rev, timestamp });
+    }
+    return sent;
+  };
+}
