@@ -7,26 +7,17 @@
 import type { Db } from "../db/client";
 import { iso, now } from "../lib/time";
 import { conversationStates } from "../modules/messages/conversation-state";
-import { MESSAGE_COLUMNS, toMessageView, type MessageRecord } from "../modules/messages/message-view";
+import { createChangedSince, type ChangedSince } from "../modules/messages/changed-since";
+import { toMessageView } from "../modules/messages/message-view";
 import { loadReactions } from "../modules/messages/reaction-tallies";
 import { conversationTopic, userTopic } from "../ports/bus";
 import type { RedisBus } from "./redis-bus";
 import type { Gap, Repaired } from "./redis-gaps";
 
-/** Messages created or changed after a rev, in rev order (the shape GET /changes reads them in). */
-export type ChangedSince = (conversationId: string, sinceRev: number, limit: number) => MessageRecord[];
-
 /** At most this many messages per repair; beyond, clients see the rev jump and sync. */
 const REPAIR_LIMIT = 1_000;
 
-function changedSinceQuery(db: Db): ChangedSince {
-  const query = db.$client.query<MessageRecord, [string, number, number]>(
-    `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND rev > ? ORDER BY rev, seq LIMIT ?`,
-  );
-  return (conversationId, sinceRev, limit) => query.all(conversationId, sinceRev, limit);
-}
-
-export function repairFromDatabase(db: Db, changedSince: ChangedSince = changedSinceQuery(db)) {
+export function repairFromDatabase(db: Db, changedSince: ChangedSince = createChangedSince(db.$client)) {
   return (gap: Gap, bus: RedisBus): Repaired[] => {
     const rows = changedSince(gap.conversationId, gap.afterRev, REPAIR_LIMIT).filter((m) => m.rev <= gap.untilRev && !gap.seen.has(m.rev));
     if (rows.length === 0) return [];
