@@ -4,7 +4,7 @@
 // and not the other fails here. (The search index and the webhook triggers are hand-written SQL on
 // both sides and are tested by test/postgres/triggers.test.ts.)
 import { describe, expect, test } from "bun:test";
-import { is, SQL, Table } from "drizzle-orm";
+import { getTableName, is, type SQL } from "drizzle-orm";
 import { getTableConfig as pgConfig, PgTable } from "drizzle-orm/pg-core";
 import { getTableConfig as sqliteConfig, SQLiteTable } from "drizzle-orm/sqlite-core";
 import * as sqlite from "../../src/db/schema";
@@ -53,7 +53,7 @@ function describeTable(config: AnyConfig) {
         const ref = fk.reference();
         return {
           columns: ref.columns.map((c) => c.name),
-          table: (ref.foreignTable as unknown as Record<symbol, string>)[Table.Symbol.Name as unknown as symbol],
+          table: getTableName(ref.foreignTable),
           foreignColumns: ref.foreignColumns.map((c) => c.name),
           onDelete: fk.onDelete ?? "no action",
         };
