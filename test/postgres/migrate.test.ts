@@ -1,6 +1,8 @@
 // The PostgreSQL migrations (drizzle-pg/, embedded) on a real server: two instances starting at once
 // migrate once (advisory lock), a restart applies nothing, a database from a newer binary is refused.
 import { describe, expect, test } from "bun:test";
+import { ConfigError } from "../../src/config";
+import { openPostgresStorage } from "../../src/storage/postgres";
 import { openPostgres } from "../../src/storage/postgres/client";
 import { runPgMigrations } from "../../src/storage/postgres/migrate";
 import { embeddedMigrations } from "../../src/storage/postgres/migrations.generated";
@@ -40,5 +42,31 @@ describe.skipIf(postgresMissing !== null)("PostgreSQL migrations", () => {
     } finally {
       await db.$client.close();
     }
+  });
+});
+
+describe.skipIf(postgresMissing !== null)("opening the PostgreSQL storage at start", () => {
+  test("migrates a new database once, then applies nothing on the next start", async () => {
+    const url = await (await postgres()).createDatabase();
+    const first = await openPostgresStorage(url);
+    await first.close();
+    const second = await openPostgresStorage(url);
+    try {
+      expect([first.migrated, second.migrated]).toEqual([embeddedMigrations.length, 0]);
+    } finally {
+      await second.close();
+    }
+  });
+
+  test("a server that does not answer, or a database that does not exist, stops the start with a ConfigError naming the URL without its password", async () => {
+    const pg = await postgres();
+    const missing = pg.url("no_such_database").replace("postgres@", "postgres:hunter2@");
+    const error = await openPostgresStorage(missing).catch((e) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toContain("cannot connect to the database postgres://postgres:***@127.0.0.1:");
+    expect(error.message).not.toContain("hunter2");
+    const refused = await openPostgresStorage("postgres://postgres@127.0.0.1:1/chat").catch((e) => e);
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect(refused.message).toContain("cannot connect to the database postgres://postgres@127.0.0.1:1/chat");
   });
 });
