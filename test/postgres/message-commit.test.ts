@@ -134,6 +134,30 @@ describe.skipIf(postgresMissing !== null)("PostgreSQL group commit", () => {
     expect(head).toEqual({ last_seq: 3, rev: 3, last_activity_at: "2000" });
   });
 
+  test("a client_msg_id inserted by a writer that skipped the lock is still found: the send gets that message, its neighbour commits", async () => {
+    const { db, connect } = await database();
+    const [alice] = await seedUsers(db, "alice");
+    const conv = await seedConversation(db, "c1", alice!);
+    const rogue = await connect(1).$client.reserve();
+    try {
+      await rogue`BEGIN`;
+      await rogue`INSERT INTO messages (id, conversation_id, seq, sender_id, content, client_msg_id, rev, created_at, updated_at)
+        VALUES ('rogue', ${conv}, 999, ${alice}, 'first', 'dup', 999, 1, 1)`;
+      const commit = createPgCommitter(connect(1));
+      const pending = commit([send(conv, alice!, "retry", { clientMsgId: "dup" }), send(conv, alice!, "neighbour")], 2);
+      // The batch's INSERT waits on the rogue row's uncommitted unique key before the rogue commits.
+      while ((await db.$client`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO messages%'`)[0].n === 0) await Bun.sleep(10);
+      await rogue`COMMIT`;
+      const [retried, neighbour] = outcomesOf(await pending);
+      expect(retried).toMatchObject({ created: false, record: { id: "rogue", seq: 999 } });
+      expect(neighbour).toMatchObject({ created: true, record: { seq: 1, rev: 1 } });
+      const [head] = await db.$client`SELECT last_seq, rev FROM conversations WHERE id = ${conv}`;
+      expect(head).toEqual({ last_seq: 1, rev: 1 });
+    } finally {
+      rogue.release();
+    }
+  });
+
   test("attachments are claimed once, by their owner, and rendered like SQLite's JSON; another's upload fails the send alone", async () => {
     const { db } = await database();
     const [alice, bob] = await seedUsers(db, "alice", "bob");

@@ -1,12 +1,13 @@
 // The group commit on PostgreSQL: what modules/messages/commit.ts does on SQLite, with the same
 // requests and results, async. A batch is one transaction that first locks its conversations' rows
-// (SELECT ... FOR UPDATE, in id order), then numbers each message from the locked last_seq and rev:
+// (SELECT ... FOR NO KEY UPDATE, in id order), then numbers each message from the locked last_seq and rev:
 // PostgreSQL sequences have gaps (a rolled-back nextval is gone), the row lock has none, and it
 // serializes every writer of one conversation across connections and instances. Locking in one
 // fixed order means two batches over the same conversations wait for each other, never deadlock.
-// Idempotency is the unique index: INSERT ... ON CONFLICT DO NOTHING on (conversation, sender,
-// client_msg_id) returns nothing for a retry, which then gets the stored message (created: false)
-// and spends no seq. Failures as SQLite: a batch that fails is retried one request per transaction,
+// Idempotency: under the locks, one lookup finds the batch's client_msg_ids already stored (a retry
+// gets that message, created: false, and spends no seq); the unique index backs it (the insert is
+// ON CONFLICT DO NOTHING, and a row it skips sends the request to a retry of its own, which finds
+// the stored message). The new messages go in one multi-row INSERT. Failures as SQLite: a batch that fails is retried one request per transaction,
 // so one bad request fails alone; a lost connection or a full disk fails the batch once.
 import type { SQL } from "bun";
 import { ATTACHMENT_CLAIM_FAILED } from "../../modules/attachments/sql";
@@ -41,24 +42,55 @@ interface Head {
   moved: boolean;
 }
 
-const FIND_EXISTING = `SELECT ${messageColumnsPg("m")} FROM messages m WHERE m.conversation_id = $1 AND m.sender_id = $2 AND m.client_msg_id = $3`;
+const keyOf = (conversationId: string, senderId: string, clientMsgId: string) => JSON.stringify([conversationId, senderId, clientMsgId]);
+
+const FIND_EXISTING =
+  `SELECT ${messageColumnsPg("m")} FROM messages m JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(conversation_id, sender_id, client_msg_id) ` +
+  `ON m.conversation_id = k.conversation_id AND m.sender_id = k.sender_id AND m.client_msg_id = k.client_msg_id`;
+// One statement for the whole batch, rows in request order (so triggers see them in seq order).
+const INSERT_MESSAGES =
+  `INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, rev, reply_to_id, mentions, created_at, updated_at) ` +
+  `SELECT id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, rev, reply_to_id, mentions, $11, $11 ` +
+  `FROM unnest($1::text[], $2::text[], $3::int4[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int4[], $9::text[], $10::text[]) ` +
+  `AS t(id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, rev, reply_to_id, mentions) ` +
+  `ON CONFLICT (conversation_id, sender_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING RETURNING id`;
 const BUMP_PARENT =
   `UPDATE messages SET reply_count = reply_count + 1, rev = $1, updated_at = $2 WHERE id = $3 AND conversation_id = $4 AND deleted_at IS NULL ` +
   `RETURNING ${messageColumnsPg()}`;
 const RENDER_ATTACHMENTS = `SELECT ${attachmentsJsonPg("$1")} AS attachments`;
 
-async function writeOne(tx: Tx, heads: Map<string, Head>, r: SendRequest, at: number): Promise<Outcome> {
-  const head = heads.get(r.conversationId);
-  if (!head) throw new Error("conversation vanished");
-  const record: MessageRecord = {
+/** Locks the batch's conversations in id order and returns their heads (last_seq, rev). */
+async function lockConversations(tx: Tx, requests: SendRequest[]): Promise<Map<string, Head>> {
+  const ids = [...new Set(requests.map((r) => r.conversationId))];
+  // The lock rows node sits above the sort, so rows are locked in this order in every batch. NO KEY
+  // UPDATE (what an UPDATE of non-key columns takes) serializes committers without blocking the
+  // foreign-key checks (KEY SHARE) of rows inserted elsewhere that reference the conversation.
+  const rows: { id: string; last_seq: number; rev: number }[] = await tx`
+    SELECT id, last_seq, rev FROM conversations WHERE id IN ${tx(ids)} ORDER BY id FOR NO KEY UPDATE`;
+  return new Map(rows.map((row) => [row.id, { seq: row.last_seq, rev: row.rev, moved: false }]));
+}
+
+/** The stored messages of the batch's client_msg_ids, by key. Under the locks, no writer can add one meanwhile. */
+async function findExisting(tx: Tx, requests: SendRequest[]): Promise<Map<string, MessageRecord>> {
+  const keyed = requests.filter((r) => r.clientMsgId !== null);
+  if (!keyed.length) return new Map();
+  const rows = await tx.unsafe(FIND_EXISTING, [keyed.map((r) => r.conversationId), keyed.map((r) => r.senderId), keyed.map((r) => r.clientMsgId)]);
+  return new Map(rows.map((row: Record<string, unknown>) => [keyOf(row.conversation_id as string, row.sender_id as string, row.client_msg_id as string), toMessageRecord(row)]));
+}
+
+function newRecord(r: SendRequest, head: Head, at: number): MessageRecord {
+  head.seq += 1;
+  head.rev += 1;
+  head.moved = true;
+  return {
     id: Bun.randomUUIDv7(),
     conversation_id: r.conversationId,
-    seq: head.seq + 1,
+    seq: head.seq,
     sender_id: r.senderId,
     recipient_id: r.recipientId,
     content: r.content,
     client_msg_id: r.clientMsgId,
-    rev: head.rev + 1,
+    rev: head.rev,
     edited_at: null,
     deleted_at: null,
     reply_to_id: r.replyToId ?? null,
@@ -67,21 +99,10 @@ async function writeOne(tx: Tx, heads: Map<string, Head>, r: SendRequest, at: nu
     created_at: at,
     updated_at: at,
   };
-  const inserted = await tx`
-    INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, rev, reply_to_id, mentions, created_at, updated_at)
-    VALUES (${record.id}, ${record.conversation_id}, ${record.seq}, ${record.sender_id}, ${record.recipient_id}, ${record.content},
-            ${record.client_msg_id}, ${record.rev}, ${record.reply_to_id}, ${record.mentions}, ${at}, ${at})
-    ON CONFLICT (conversation_id, sender_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING
-    RETURNING id`;
-  if (inserted.length === 0) {
-    // A retry: the message committed before (by this batch, another connection or another instance).
-    const [existing] = await tx.unsafe(FIND_EXISTING, [r.conversationId, r.senderId, r.clientMsgId]);
-    if (!existing) throw new Error("client_msg_id conflict without a stored message");
-    return { record: toMessageRecord(existing), created: false };
-  }
-  head.seq = record.seq;
-  head.rev = record.rev;
-  head.moved = true;
+}
+
+/** Attachments and the reply's parent: per message, in order (a parent replied to twice ends at the later rev). */
+async function completeOne(tx: Tx, r: SendRequest, record: MessageRecord, at: number): Promise<Outcome> {
   if (r.attachmentIds?.length) {
     for (const [position, attachmentId] of r.attachmentIds.entries()) {
       const claimed = await tx`UPDATE attachments SET claimed_at = ${at} WHERE id = ${attachmentId} AND owner_id = ${r.senderId} AND claimed_at IS NULL RETURNING id`;
@@ -99,16 +120,47 @@ async function writeOne(tx: Tx, heads: Map<string, Head>, r: SendRequest, at: nu
   return { record, created: true, parent: toMessageRecord(parent) };
 }
 
-/** One transaction: lock the conversations in id order, write every request, store the new heads. */
+/** A client_msg_id stored by a writer that did not hold the conversation's lock (none should): retried alone. */
+const RACED = "client_msg_id stored concurrently without the conversation lock";
+
+/**
+ * One transaction: lock the conversations in id order, look up the batch's client_msg_ids, number
+ * the new messages from the locked heads, insert them in one statement, then attachments and reply
+ * parents, then store the new heads. A handful of round trips whatever the batch size.
+ */
 function writeBatch(sql: SQL, requests: SendRequest[], at: number): Promise<Outcome[]> {
   return sql.begin(async (tx) => {
-    const ids = [...new Set(requests.map((r) => r.conversationId))];
-    // The lock rows node sits above the sort, so rows are locked in this order in every batch.
-    const rows: { id: string; last_seq: number; rev: number }[] = await tx`
-      SELECT id, last_seq, rev FROM conversations WHERE id IN ${tx(ids)} ORDER BY id FOR UPDATE`;
-    const heads = new Map(rows.map((row) => [row.id, { seq: row.last_seq, rev: row.rev, moved: false }]));
-    const outcomes: Outcome[] = [];
-    for (const r of requests) outcomes.push(await writeOne(tx, heads, r, at));
+    const heads = await lockConversations(tx, requests);
+    const existing = await findExisting(tx, requests);
+    const outcomes: Outcome[] = new Array(requests.length);
+    const created: { index: number; record: MessageRecord }[] = [];
+    const repeats: { index: number; key: string }[] = [];
+    const inBatch = new Map<string, MessageRecord>();
+    for (const [index, r] of requests.entries()) {
+      const key = r.clientMsgId === null ? null : keyOf(r.conversationId, r.senderId, r.clientMsgId);
+      const stored = key === null ? undefined : existing.get(key);
+      if (stored) outcomes[index] = { record: stored, created: false };
+      else if (key !== null && inBatch.has(key)) repeats.push({ index, key });
+      else {
+        const head = heads.get(r.conversationId);
+        if (!head) throw new Error("conversation vanished");
+        const record = newRecord(r, head, at);
+        created.push({ index, record });
+        if (key !== null) inBatch.set(key, record);
+      }
+    }
+    if (created.length) {
+      const rows = created.map((c) => c.record);
+      const col = <K extends keyof MessageRecord>(k: K) => rows.map((m) => m[k]);
+      const inserted = await tx.unsafe(INSERT_MESSAGES, [
+        col("id"), col("conversation_id"), col("seq"), col("sender_id"), col("recipient_id"), col("content"),
+        col("client_msg_id"), col("rev"), col("reply_to_id"), col("mentions"), at,
+      ]);
+      if (inserted.length !== rows.length) throw new Error(RACED);
+      for (const { index, record } of created) outcomes[index] = await completeOne(tx, requests[index]!, record, at);
+    }
+    // The same client_msg_id twice in one batch: the later one gets the earlier one's message.
+    for (const { index, key } of repeats) outcomes[index] = { record: { ...inBatch.get(key)! }, created: false };
     for (const [id, head] of heads) {
       if (head.moved) await tx`UPDATE conversations SET last_seq = ${head.seq}, rev = ${head.rev}, last_activity_at = ${at}, updated_at = ${at} WHERE id = ${id}`;
     }
@@ -127,7 +179,7 @@ export function createPgCommitter(db: PgDb) {
       if (isPgBusyFailure(failure)) return { busy: true };
       // A lost server fails every send alike: answered once, clients retry with their client_msg_id.
       if (isPgConnectionFailure(failure)) return { busy: false, failed: failure, outcomes: requests.map(() => ({ error: failure })) };
-      if (requests.length === 1) return { busy: false, outcomes: [{ error: failure }] };
+      if (requests.length === 1 && failure.message !== RACED) return { busy: false, outcomes: [{ error: failure }] };
       // One bad request must not fail its neighbours: retry each alone.
       const outcomes: Outcome[] = [];
       for (const r of requests) {
