@@ -146,7 +146,7 @@ describe.skipIf(postgresMissing !== null)("PostgreSQL group commit", () => {
       const commit = createPgCommitter(connect(1));
       const pending = commit([send(conv, alice!, "retry", { clientMsgId: "dup" }), send(conv, alice!, "neighbour")], 2);
       // The batch's INSERT waits on the rogue row's uncommitted unique key before the rogue commits.
-      while ((await db.$client`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO messages%'`)[0].n === 0) await Bun.sleep(10);
+      while ((await db.$client`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO messages%'`)[0].n === 0) await Bun.sleep(10);
       await rogue`COMMIT`;
       const [retried, neighbour] = outcomesOf(await pending);
       expect(retried).toMatchObject({ created: false, record: { id: "rogue", seq: 999 } });

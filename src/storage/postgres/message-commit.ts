@@ -4,10 +4,10 @@
 // PostgreSQL sequences have gaps (a rolled-back nextval is gone), the row lock has none, and it
 // serializes every writer of one conversation across connections and instances. Locking in one
 // fixed order means two batches over the same conversations wait for each other, never deadlock.
-// Idempotency: under the locks, one lookup finds the batch's client_msg_ids already stored (a retry
-// gets that message, created: false, and spends no seq); the unique index backs it (the insert is
-// ON CONFLICT DO NOTHING, and a row it skips sends the request to a retry of its own, which finds
-// the stored message). The new messages go in one multi-row INSERT. Failures as SQLite: a batch that fails is retried one request per transaction,
+// Idempotency is the unique index: the batch's one multi-row INSERT is ON CONFLICT DO NOTHING on
+// (conversation, sender, client_msg_id); a row it skips is a retry, and the batch is written again
+// with the stored messages looked up under the locks first (a retry gets its message, created:
+// false, and spends no seq). Failures as SQLite: a batch that fails is retried one request per transaction,
 // so one bad request fails alone; a lost connection or a full disk fails the batch once.
 import type { SQL } from "bun";
 import { ATTACHMENT_CLAIM_FAILED } from "../../modules/attachments/sql";
@@ -47,13 +47,6 @@ const keyOf = (conversationId: string, senderId: string, clientMsgId: string) =>
 const FIND_EXISTING =
   `SELECT ${messageColumnsPg("m")} FROM messages m JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(conversation_id, sender_id, client_msg_id) ` +
   `ON m.conversation_id = k.conversation_id AND m.sender_id = k.sender_id AND m.client_msg_id = k.client_msg_id`;
-// One statement for the whole batch, rows in request order (so triggers see them in seq order).
-const INSERT_MESSAGES =
-  `INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, rev, reply_to_id, mentions, created_at, updated_at) ` +
-  `SELECT id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, rev, reply_to_id, mentions, $11, $11 ` +
-  `FROM unnest($1::text[], $2::text[], $3::int4[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int4[], $9::text[], $10::text[]) ` +
-  `AS t(id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, rev, reply_to_id, mentions) ` +
-  `ON CONFLICT (conversation_id, sender_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING RETURNING id`;
 const BUMP_PARENT =
   `UPDATE messages SET reply_count = reply_count + 1, rev = $1, updated_at = $2 WHERE id = $3 AND conversation_id = $4 AND deleted_at IS NULL ` +
   `RETURNING ${messageColumnsPg()}`;
@@ -120,18 +113,22 @@ async function completeOne(tx: Tx, r: SendRequest, record: MessageRecord, at: nu
   return { record, created: true, parent: toMessageRecord(parent) };
 }
 
+/** A client_msg_id of the batch was stored before: the batch is rolled back and written again with a lookup. */
+const STORED_BEFORE = "client_msg_id stored before";
 /** A client_msg_id stored by a writer that did not hold the conversation's lock (none should): retried alone. */
 const RACED = "client_msg_id stored concurrently without the conversation lock";
 
 /**
- * One transaction: lock the conversations in id order, look up the batch's client_msg_ids, number
- * the new messages from the locked heads, insert them in one statement, then attachments and reply
- * parents, then store the new heads. A handful of round trips whatever the batch size.
+ * One transaction: lock the conversations in id order, number the new messages from the locked
+ * heads, insert them in one statement, then attachments and reply parents, then store the new heads:
+ * four round trips whatever the batch size. Retries of a stored client_msg_id are rare (a client
+ * resending after a reconnect), so the batch first assumes there are none; when the insert skips a
+ * row, it is rolled back and written again (`lookup`) with the stored messages looked up first.
  */
-function writeBatch(sql: SQL, requests: SendRequest[], at: number): Promise<Outcome[]> {
+function writeBatch(sql: SQL, requests: SendRequest[], at: number, lookup = false): Promise<Outcome[]> {
   return sql.begin(async (tx) => {
     const heads = await lockConversations(tx, requests);
-    const existing = await findExisting(tx, requests);
+    const existing = lookup ? await findExisting(tx, requests) : new Map<string, MessageRecord>();
     const outcomes: Outcome[] = new Array(requests.length);
     const created: { index: number; record: MessageRecord }[] = [];
     const repeats: { index: number; key: string }[] = [];
@@ -152,11 +149,17 @@ function writeBatch(sql: SQL, requests: SendRequest[], at: number): Promise<Outc
     if (created.length) {
       const rows = created.map((c) => c.record);
       const col = <K extends keyof MessageRecord>(k: K) => rows.map((m) => m[k]);
-      const inserted = await tx.unsafe(INSERT_MESSAGES, [
-        col("id"), col("conversation_id"), col("seq"), col("sender_id"), col("recipient_id"), col("content"),
-        col("client_msg_id"), col("rev"), col("reply_to_id"), col("mentions"), at,
-      ]);
-      if (inserted.length !== rows.length) throw new Error(RACED);
+      // One statement for the whole batch, rows in request order (so triggers see them in seq order).
+      const inserted = await tx`
+        INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, rev, reply_to_id, mentions, created_at, updated_at)
+        SELECT id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, rev, reply_to_id, mentions, ${at}, ${at}
+        FROM unnest(${col("id")}::text[], ${col("conversation_id")}::text[], ${col("seq")}::int4[], ${col("sender_id")}::text[],
+                    ${col("recipient_id")}::text[], ${col("content")}::text[], ${col("client_msg_id")}::text[], ${col("rev")}::int4[],
+                    ${col("reply_to_id")}::text[], ${col("mentions")}::text[])
+          AS t(id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, rev, reply_to_id, mentions)
+        ON CONFLICT (conversation_id, sender_id, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING
+        RETURNING id`;
+      if (inserted.length !== rows.length) throw new Error(lookup ? RACED : STORED_BEFORE);
       for (const { index, record } of created) outcomes[index] = await completeOne(tx, requests[index]!, record, at);
     }
     // The same client_msg_id twice in one batch: the later one gets the earlier one's message.
@@ -173,7 +176,12 @@ export function createPgCommitter(db: PgDb) {
   const sql = db.$client;
   return async (requests: SendRequest[], at: number): Promise<CommitResult> => {
     try {
-      return { busy: false, outcomes: await writeBatch(sql, requests, at) };
+      try {
+        return { busy: false, outcomes: await writeBatch(sql, requests, at) };
+      } catch (error) {
+        if (pgFailureOf(error).message !== STORED_BEFORE) throw error;
+        return { busy: false, outcomes: await writeBatch(sql, requests, at, true) };
+      }
     } catch (error) {
       const failure = pgFailureOf(error);
       if (isPgBusyFailure(failure)) return { busy: true };
@@ -184,7 +192,7 @@ export function createPgCommitter(db: PgDb) {
       const outcomes: Outcome[] = [];
       for (const r of requests) {
         try {
-          outcomes.push(...(await writeBatch(sql, [r], at)));
+          outcomes.push(...(await writeBatch(sql, [r], at, true)));
         } catch (error) {
           outcomes.push({ error: pgFailureOf(error) });
         }
