@@ -3,6 +3,7 @@
 // over the same conversations in opposite orders never deadlock, replies and attachments as SQLite.
 import { describe, expect, test } from "bun:test";
 import type { CommitResult, SendRequest } from "../../src/modules/messages/commit";
+import { pgWriterBackend } from "../../src/storage/postgres";
 import { createPgCommitter } from "../../src/storage/postgres/message-commit";
 import { postgresMissing } from "../support/postgres";
 import { pgDatabases, seedConversation, seedUsers } from "./helpers";
@@ -179,5 +180,17 @@ describe.skipIf(postgresMissing !== null)("PostgreSQL group commit", () => {
     // A retry of the same client_msg_id returns the attachments too.
     const [again] = outcomesOf(await commit([send(conv, alice!, "files", { clientMsgId: "f" })], 6_000));
     expect(again).toMatchObject({ created: true, record: { seq: 2 } });
+  });
+});
+
+describe.skipIf(postgresMissing !== null)("the writer backend over PostgreSQL", () => {
+  test("commits through the callback the message writer expects, one outcome per request", async () => {
+    const { db } = await database();
+    const [alice] = await seedUsers(db, "alice");
+    const conv = await seedConversation(db, "c1", alice!);
+    const backend = pgWriterBackend(db);
+    const result = await new Promise<CommitResult>((resolve) => backend.commit([send(conv, alice!, "a"), send(conv, alice!, "b")], 7, resolve));
+    expect(result).toMatchObject({ busy: false, outcomes: [{ created: true, record: { seq: 1, content: "a" } }, { created: true, record: { seq: 2, content: "b" } }] });
+    await backend.close();
   });
 });

@@ -68,6 +68,14 @@ export async function startPostgres(): Promise<TestPostgres> {
   if (!start.ok) throw new Error(`pg_ctl start failed: ${start.output}`);
   const url = (database = "postgres") => `postgres://postgres@127.0.0.1:${port}/${database}`;
   let stopped = false;
+  const stopNow = () => {
+    if (stopped) return;
+    stopped = true;
+    run([join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"], asUser);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  // pg_ctl leaves the server running on its own: a test process that dies must not leave it behind.
+  process.once("exit", stopNow);
   const pg: TestPostgres = {
     url,
     async createDatabase() {
@@ -81,10 +89,8 @@ export async function startPostgres(): Promise<TestPostgres> {
       return url(name);
     },
     async stop() {
-      if (stopped) return;
-      stopped = true;
-      run([join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "-w", "stop"], asUser);
-      rmSync(dir, { recursive: true, force: true });
+      process.off("exit", stopNow);
+      stopNow();
     },
   };
   return pg;

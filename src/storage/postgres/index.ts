@@ -2,11 +2,13 @@
 // binary, apply pending migrations under the advisory lock. What server.ts calls instead of
 // openDataDir when the URL is set; every failure is a ConfigError naming the URL (exit 2).
 import { ConfigError } from "../../config";
+import type { CommitResult, SendRequest } from "../../modules/messages/commit";
 import { checkConnection, openPostgres, redactUrl, type PgDb, type PgOptions } from "./client";
+import { createPgCommitter, pgFailureOf } from "./message-commit";
 import { runPgMigrations } from "./migrate";
 
 export type { PgDb } from "./client";
-export { createPgCommitter, type PgCommitter } from "./message-commit";
+export { createPgCommitter, isPgBusyFailure, isPgConnectionFailure, pgFailureOf, type PgCommitter } from "./message-commit";
 
 export interface PgStorage {
   db: PgDb;
@@ -31,4 +33,22 @@ export async function openPostgresStorage(url: string, options: PgOptions = {}):
     await db.$client.close();
     throw error;
   }
+}
+
+/**
+ * The group commit in the callback shape of the message writer's backends (modules/messages/writer.ts
+ * `Backend`), so the writer's batching, acks and busy retries run unchanged over PostgreSQL.
+ */
+export function pgWriterBackend(db: PgDb) {
+  const commit = createPgCommitter(db);
+  return {
+    commit(requests: SendRequest[], at: number, done: (result: CommitResult) => void): void {
+      commit(requests, at).then(done, (error) => {
+        const failure = pgFailureOf(error);
+        done({ busy: false, failed: failure, outcomes: requests.map(() => ({ error: failure })) });
+      });
+    },
+    // Connections belong to the storage (PgStorage.close), shared with every other query.
+    close: async () => {},
+  };
 }
