@@ -7,6 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "../../src/db/client";
 import { runMigrations } from "../../src/db/migrate";
+import { parseQuery } from "../../src/modules/search/query";
+import { toTsQueryText } from "../../src/storage/postgres/search";
 import { postgresMissing } from "../support/postgres";
 import { pgDatabases } from "./helpers";
 
@@ -83,5 +85,27 @@ describe.skipIf(postgresMissing !== null)("PostgreSQL triggers and search index"
     expect(await find("hello")).toEqual(["s3"]);
     const [plan] = await db.$client.unsafe("SELECT indexdef FROM pg_indexes WHERE indexname = 'messages_search'");
     expect(plan.indexdef).toContain("USING gin (search_vector)");
+  });
+});
+
+describe.skipIf(postgresMissing !== null)("PostgreSQL search queries from the search box's language", () => {
+  test("words, prefixes and phrases match as on FTS5; operators typed by the user are plain text", async () => {
+    const { db } = await database();
+    for (const statement of CHANGES.slice(1, 4)) await db.$client.unsafe(statement);
+    const texts = ["the <b>zebra</b> crossing is on Élm street", "hello there", "helicopter parts", "it's O'Neil & co | !fine", "unrelated"];
+    for (const [i, content] of texts.entries()) {
+      await db.$client`INSERT INTO messages (id, conversation_id, seq, sender_id, content, rev, created_at, updated_at) VALUES (${`t${i}`}, 'c1', ${i + 1}, 'u1', ${content}, ${i + 1}, 1, 1)`;
+    }
+    const find = async (q: string) =>
+      (await db.$client`SELECT id FROM messages WHERE search_vector @@ to_tsquery('chat_search', ${toTsQueryText(parseQuery(q))}) ORDER BY id`).map((r: { id: string }) => r.id);
+    expect(await find("ZEBRA elm")).toEqual(["t0"]);
+    expect(await find("hel*")).toEqual(["t1", "t2"]);
+    expect(await find('"zebra crossing"')).toEqual(["t0"]);
+    expect(await find('"crossing zebra"')).toEqual([]);
+    expect(await find('"zebra cro"*')).toEqual(["t0"]);
+    expect(await find("o'neil")).toEqual(["t3"]);
+    expect(await find("co | !fine & (it's)")).toEqual(["t3"]);
+    expect(await find("zebra unrelated")).toEqual([]);
+    expect(toTsQueryText(parseQuery("a\\b 'x'"))).toBe("('a' <-> 'b') & ('x')");
   });
 });
