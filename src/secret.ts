@@ -22,6 +22,20 @@ export function weakSecretReason(raw: Uint8Array): string | null {
   return null;
 }
 
+/**
+ * With --database-url, several instances serve the same users: a token one signs must verify on the
+ * others, so each must be given the same secret. A generated one lives in one instance's data directory.
+ */
+export function requireSharedSecret(config: { databaseUrl: string; jwtSecret: string }): void {
+  if (config.databaseUrl && !config.jwtSecret) {
+    throw new ConfigError(
+      "--database-url (CHAT_DATABASE_URL) needs --jwt-secret (CHAT_JWT_SECRET): every instance on the database must sign tokens " +
+        "with the same configured secret, and a generated one would differ per instance. Set the same secret of at least 32 bytes on all of them " +
+        "(for example: openssl rand -base64 48).",
+    );
+  }
+}
+
 export function loadOrCreateSecret(dataDir: string, configured: string): string {
   if (configured) {
     const weak = weakSecretReason(Buffer.from(configured));

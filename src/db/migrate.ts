@@ -5,8 +5,11 @@ import { ConfigError } from "../config";
 import { VERSION } from "../version";
 import { embeddedMigrations } from "./migrations.generated";
 
-export function embeddedMigrationMeta(): MigrationMeta[] {
-  return embeddedMigrations.map((m) => ({
+type EmbeddedMigration = (typeof embeddedMigrations)[number];
+
+/** `list`: SQLite's embedded migrations, or PostgreSQL's (storage/postgres/migrate.ts). */
+export function embeddedMigrationMeta(list: EmbeddedMigration[] = embeddedMigrations): MigrationMeta[] {
+  return list.map((m) => ({
     sql: m.sql.split("--> statement-breakpoint"),
     bps: m.breakpoints,
     folderMillis: m.when,
@@ -36,13 +39,19 @@ export function assertNoUnknownMigrations(client: import("bun:sqlite").Database,
   } catch {
     return; // no migrations table yet: a new database
   }
-  const known = new Set(embeddedMigrations.map((m) => m.when));
+  const error = unknownMigrationsError(rows, embeddedMigrations, path);
+  if (error) throw error;
+}
+
+/** The refusal of a database that recorded migrations `list` does not have, or null. */
+export function unknownMigrationsError(rows: { hash: string; created_at: number | string }[], list: EmbeddedMigration[], path: string): ConfigError | null {
+  const known = new Set(list.map((m) => m.when));
   const unknown = rows.filter((r) => !known.has(Number(r.created_at)));
-  if (!unknown.length) return;
-  const list = unknown.map((r) => `created_at ${r.created_at} (${new Date(Number(r.created_at)).toISOString()}), hash ${String(r.hash).slice(0, 12)}`).join("; ");
-  const newest = embeddedMigrations.at(-1);
-  throw new ConfigError(
-    `${path} has ${unknown.length} migration(s) this binary (${VERSION}) does not know: ${list}. ` +
+  if (!unknown.length) return null;
+  const described = unknown.map((r) => `created_at ${r.created_at} (${new Date(Number(r.created_at)).toISOString()}), hash ${String(r.hash).slice(0, 12)}`).join("; ");
+  const newest = list.at(-1);
+  return new ConfigError(
+    `${path} has ${unknown.length} migration(s) this binary (${VERSION}) does not know: ${described}. ` +
       `It was migrated by a newer chat-server: run that newer binary (or restore a backup taken before the upgrade). ` +
       `This binary's newest migration is ${newest?.tag ?? "none"} (created_at ${newest?.when ?? 0}).`,
   );
