@@ -53,6 +53,27 @@ export const isBusyFailure = (f: WriteFailure) => /SQLITE_BUSY|database is locke
 /** Errors of the disk, not of one request: retrying the batch one by one would not help. */
 const isStorageFailure = (f: WriteFailure) => storageFaultOf(f.code, f.message) !== null;
 
+/** The row of a new message at its seq and rev (shared with the PostgreSQL commit). */
+export function newMessageRecord(r: SendRequest, seq: number, rev: number, at: number): MessageRecord {
+  return {
+    id: Bun.randomUUIDv7(),
+    conversation_id: r.conversationId,
+    seq,
+    sender_id: r.senderId,
+    recipient_id: r.recipientId,
+    content: r.content,
+    client_msg_id: r.clientMsgId,
+    rev,
+    edited_at: null,
+    deleted_at: null,
+    reply_to_id: r.replyToId ?? null,
+    reply_count: 0,
+    mentions: r.mentions?.length ? JSON.stringify(r.mentions) : null,
+    created_at: at,
+    updated_at: at,
+  };
+}
+
 /** `watchForeign`: note other connections' commits (the writer thread; inline it costs a read for nothing). */
 export function createCommitter(client: Database, watchForeign = false) {
   const findExisting = client.query<MessageRecord, [string, string, string]>(
@@ -99,23 +120,7 @@ export function createCommitter(client: Database, watchForeign = false) {
     }
     const seq = nextSeq.get(at, at, r.conversationId);
     if (!seq) throw new Error("conversation vanished");
-    const record: MessageRecord = {
-      id: Bun.randomUUIDv7(),
-      conversation_id: r.conversationId,
-      seq: seq.last_seq,
-      sender_id: r.senderId,
-      recipient_id: r.recipientId,
-      content: r.content,
-      client_msg_id: r.clientMsgId,
-      rev: seq.rev,
-      edited_at: null,
-      deleted_at: null,
-      reply_to_id: r.replyToId ?? null,
-      reply_count: 0,
-      mentions: r.mentions?.length ? JSON.stringify(r.mentions) : null,
-      created_at: at,
-      updated_at: at,
-    };
+    const record = newMessageRecord(r, seq.last_seq, seq.rev, at);
     insert.run(
       record.id,
       record.conversation_id,

@@ -11,7 +11,7 @@
 // so one bad request fails alone; a lost connection or a full disk fails the batch once.
 import type { SQL } from "bun";
 import { ATTACHMENT_CLAIM_FAILED } from "../../modules/attachments/sql";
-import { REPLY_TO_GONE, type CommitResult, type Outcome, type SendRequest, type WriteFailure } from "../../modules/messages/commit";
+import { newMessageRecord, REPLY_TO_GONE, type CommitResult, type Outcome, type SendRequest, type WriteFailure } from "../../modules/messages/commit";
 import type { MessageRecord } from "../../modules/messages/message-view";
 import type { PgDb } from "./client";
 import { attachmentsJsonPg, messageColumnsPg, toMessageRecord } from "./message-sql";
@@ -75,23 +75,7 @@ function newRecord(r: SendRequest, head: Head, at: number): MessageRecord {
   head.seq += 1;
   head.rev += 1;
   head.moved = true;
-  return {
-    id: Bun.randomUUIDv7(),
-    conversation_id: r.conversationId,
-    seq: head.seq,
-    sender_id: r.senderId,
-    recipient_id: r.recipientId,
-    content: r.content,
-    client_msg_id: r.clientMsgId,
-    rev: head.rev,
-    edited_at: null,
-    deleted_at: null,
-    reply_to_id: r.replyToId ?? null,
-    reply_count: 0,
-    mentions: r.mentions?.length ? JSON.stringify(r.mentions) : null,
-    created_at: at,
-    updated_at: at,
-  };
+  return newMessageRecord(r, head.seq, head.rev, at);
 }
 
 /** Attachments and the reply's parent: per message, in order (a parent replied to twice ends at the later rev). */
@@ -151,8 +135,8 @@ function writeBatch(sql: SQL, requests: SendRequest[], at: number, lookup = fals
       const col = <K extends keyof MessageRecord>(k: K) => rows.map((m) => m[k]);
       // One statement for the whole batch, rows in request order (so triggers see them in seq order).
       const inserted = await tx`
-        INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, rev, reply_to_id, mentions, created_at, updated_at)
-        SELECT id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, rev, reply_to_id, mentions, ${at}, ${at}
+        INSERT INTO messages (id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, rev, created_rev, reply_to_id, mentions, created_at, updated_at)
+        SELECT id, conversation_id, seq, sender_id, recipient_id, content, client_msg_id, rev, rev, reply_to_id, mentions, ${at}, ${at}
         FROM unnest(${col("id")}::text[], ${col("conversation_id")}::text[], ${col("seq")}::int4[], ${col("sender_id")}::text[],
                     ${col("recipient_id")}::text[], ${col("content")}::text[], ${col("client_msg_id")}::text[], ${col("rev")}::int4[],
                     ${col("reply_to_id")}::text[], ${col("mentions")}::text[])

@@ -111,6 +111,8 @@ export const messages = pgTable(
     clientMsgId: text("client_msg_id"),
     // The conversation's rev at this message's last change (creation, edit, delete, reaction, reply).
     rev: integer("rev").notNull().default(0),
+    // The rev that created it (0 for older rows): only messages changed since are in the rev index.
+    createdRev: integer("created_rev").notNull().default(0),
     editedAt: ms("edited_at"),
     // Tombstone: content "" and no reactions once set; seq stays, so seq keeps no gaps.
     deletedAt: ms("deleted_at"),
@@ -122,8 +124,8 @@ export const messages = pgTable(
     updatedAt: ms("updated_at").notNull(),
   },
   (t) => [
-    // Changes since a rev (GET /changes, sync with revs).
-    index("messages_conversation_rev").on(t.conversationId, t.rev),
+    // Changes since a rev: only messages changed after creation (see src/modules/messages/changed-since.ts).
+    index("messages_changed_rev").on(t.conversationId, t.rev).where(sql`rev != created_rev`),
     // Replies of one message (?reply_to=).
     index("messages_reply_to").on(t.replyToId, t.seq).where(sql`reply_to_id IS NOT NULL`),
     // Serves latest-N, before/after pages, unread ranges and last_message lookups.
