@@ -138,6 +138,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   // Webhook deliveries: the outbox rows are written by triggers; a commit only wakes the worker.
   const webhooks = createWebhookWorker({
     path: join(config.dataDir, DB_FILE),
+    client: db.$client,
     allowPrivate: config.webhookAllowPrivate,
     timeoutMs: config.webhookTimeoutSeconds * 1000,
     log,

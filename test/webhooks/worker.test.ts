@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { loadConfig } from "../../src/config";
 import type { Db } from "../../src/db/client";
 import { DB_FILE, openDataDir } from "../../src/db/data-dir";
+import { externalChanges } from "../../src/db/external-changes";
 import { silentLogger } from "../../src/lib/logger";
 import { addWebhook, listWebhooks } from "../../src/modules/webhooks/service";
 import { createWebhookWorker, type WebhookWorker } from "../../src/modules/webhooks/worker";
@@ -178,4 +179,39 @@ test("a name that resolves inward at delivery time is refused before any connect
   await until(() => lastError() !== null, "the delivery attempt recorded");
   expect(lastError()).toContain("inward.invalid resolves to 10.1.2.3, a private address");
   expect(r.deliveries).toHaveLength(0);
+});
+
+test("on the server's own connection, recorded deliveries are not another process's change (caches stay)", async () => {
+  const r = startReceiver();
+  receivers.push(r);
+  await addWebhook(db, { url: r.url, events: "message.created", allowPrivate: true });
+  conversation("c1");
+  const changes = externalChanges(db);
+  const before = changes.version();
+  for (let seq = 1; seq <= 5; seq++) message("c1", seq, `m${seq}`);
+  run({ client: db.$client });
+  await r.until((d) => d.length >= 5);
+  const pending = () => db.$client.query<{ n: number }, []>("SELECT count(*) AS n FROM webhook_outbox").get()!.n;
+  await until(() => pending() === 0, "every delivery recorded");
+  await Bun.sleep(5); // past external-changes' re-read interval
+  expect(changes.version()).toBe(before);
+  // And the shared connection keeps its own durability and lock wait.
+  expect(db.$client.query<{ synchronous: number }, []>("PRAGMA synchronous").get()!.synchronous).toBe(2);
+  expect(db.$client.query<{ timeout: number }, []>("PRAGMA busy_timeout").get()!.timeout).toBe(5000);
+});
+
+test("on its own connection, recorded deliveries are another connection's commits (why the server shares its own)", async () => {
+  const r = startReceiver();
+  receivers.push(r);
+  await addWebhook(db, { url: r.url, events: "message.created", allowPrivate: true });
+  conversation("c1");
+  const changes = externalChanges(db);
+  const before = changes.version();
+  message("c1", 1, "m1");
+  run();
+  await r.until((d) => d.length >= 1);
+  const pending = () => db.$client.query<{ n: number }, []>("SELECT count(*) AS n FROM webhook_outbox").get()!.n;
+  await until(() => pending() === 0, "the delivery recorded");
+  await Bun.sleep(5);
+  expect(changes.version()).toBeGreaterThan(before);
 });

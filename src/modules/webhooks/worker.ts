@@ -8,6 +8,7 @@
 // later instead of waiting on the message writer's fsync). It reads the webhooks table every round,
 // so hooks added or removed by the CLI while the server runs take effect within one poll.
 import { Database } from "bun:sqlite";
+import { BUSY_TIMEOUT_MS } from "../../db/client";
 import type { Logger } from "../../lib/logger";
 import { iso } from "../../lib/time";
 import { gauge } from "../metrics/registry";
@@ -15,8 +16,14 @@ import { pinnedRequest, resolveTarget, TargetRefused, type Lookup } from "./addr
 import { signature } from "./signature";
 
 export interface WebhookWorkerOptions {
-  /** The database file (the worker opens its own connection). */
+  /** The database file (the worker opens its own connection when no `client` is given). */
   path: string;
+  /**
+   * The server's own connection. Commits of another connection count as another process's change
+   * for the main connection (SQLite data_version): they drop every in-memory cache and SQLite's page
+   * cache, after every recorded delivery. On the shared connection they are the server's own.
+   */
+  client?: Database;
   allowPrivate: boolean;
   timeoutMs: number;
   log: Pick<Logger, "warn" | "debug">;
@@ -71,12 +78,15 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
   const baseBackoffMs = options.baseBackoffMs ?? 1000;
   const maxBackoffMs = options.maxBackoffMs ?? 60 * 60 * 1000;
 
-  const db = new Database(options.path, { strict: true });
-  db.run("PRAGMA busy_timeout = 10");
-  db.run("PRAGMA synchronous = NORMAL");
-  db.run("PRAGMA foreign_keys = ON");
-  // The checkpointer thread (and the main connection's fallback) checkpoint; never this one.
-  db.run("PRAGMA wal_autocheckpoint = 0");
+  const shared = options.client !== undefined;
+  const db = options.client ?? new Database(options.path, { strict: true });
+  if (!shared) {
+    db.run("PRAGMA busy_timeout = 10");
+    db.run("PRAGMA synchronous = NORMAL");
+    db.run("PRAGMA foreign_keys = ON");
+    // The checkpointer thread (and the main connection's fallback) checkpoint; never this one.
+    db.run("PRAGMA wal_autocheckpoint = 0");
+  }
 
   const hooksQuery = db.query<Hook, []>("SELECT id, url, secret, concurrency FROM webhooks");
   const dueQuery = db.query<Row, [string, number, number]>(
@@ -108,7 +118,7 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
   const stats = { delivered: 0, failedAttempts: 0, failed: 0 };
 
   /** Writes a batch of outcomes in one transaction; returns the events given up on (counted after the commit). */
-  const record = db.transaction((outcomes: Outcome[]) => {
+  const recordOutcomes = db.transaction((outcomes: Outcome[]) => {
     const gaveUp: Outcome[] = [];
     for (const outcome of outcomes) {
       const { row, error, at } = outcome;
@@ -133,6 +143,23 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
     }
     return gaveUp;
   });
+  // On the shared connection: no fsync for outcomes (a lost one means a redelivery, which at least
+  // once allows; the next message commit's fsync covers them anyway) and a short wait for a lock
+  // held by another process, since this runs on the event loop. Restored after.
+  const sharedSettings = shared
+    ? { synchronous: db.query<{ synchronous: number }, []>("PRAGMA synchronous").get()!.synchronous, busyTimeoutMs: BUSY_TIMEOUT_MS }
+    : null;
+  const record = (outcomes: Outcome[]): Outcome[] => {
+    if (!sharedSettings) return recordOutcomes(outcomes);
+    db.run("PRAGMA synchronous = NORMAL");
+    db.run("PRAGMA busy_timeout = 10");
+    try {
+      return recordOutcomes(outcomes);
+    } finally {
+      db.run(`PRAGMA synchronous = ${sharedSettings.synchronous}`);
+      db.run(`PRAGMA busy_timeout = ${sharedSettings.busyTimeoutMs}`);
+    }
+  };
 
   /** Rows being sent or sent but not yet recorded: a round must not pick them again. */
   const inFlight = new Set<number>();
@@ -279,7 +306,7 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
       try {
         flush();
       } catch {}
-      db.close();
+      if (!shared) db.close();
     },
     metrics() {
       let pending = 0;
