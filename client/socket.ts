@@ -367,9 +367,13 @@ export class ChatSocket {
         return this.onChanges(frame);
       case "message_updated": {
         const conversationId = frame.message.conversation_id;
+        const applied = this.cursors.revision(conversationId);
         const placed = this.cursors.placeRev(conversationId, frame.rev);
         if (placed === "gap") return this.requestSync();
-        if (placed === "apply" && this.cursors.freshMessageState(frame.message.id, frame.message.rev)) this.emit("message_updated", frame);
+        // One change can send several frames with the same rev (a reply, then its parent's new
+        // reply_count): a second frame of the rev just applied is news too; the message's rev decides.
+        const current = placed === "apply" || (frame.rev !== undefined && frame.rev === applied);
+        if (current && this.cursors.freshMessageState(frame.message.id, frame.message.rev)) this.emit("message_updated", frame);
         return;
       }
       case "conversation_updated": {

@@ -378,6 +378,9 @@ class Cursors {
   position(conversationId) {
     return this.seqs.get(conversationId) ?? 0;
   }
+  revision(conversationId) {
+    return this.revs.get(conversationId);
+  }
   follow(conversationId, seq, rev) {
     if (!this.seqs.has(conversationId))
       this.seqs.set(conversationId, seq);
@@ -706,10 +709,12 @@ class ChatSocket {
         return this.onChanges(frame);
       case "message_updated": {
         const conversationId = frame.message.conversation_id;
+        const applied = this.cursors.revision(conversationId);
         const placed = this.cursors.placeRev(conversationId, frame.rev);
         if (placed === "gap")
           return this.requestSync();
-        if (placed === "apply" && this.cursors.freshMessageState(frame.message.id, frame.message.rev))
+        const current = placed === "apply" || frame.rev !== undefined && frame.rev === applied;
+        if (current && this.cursors.freshMessageState(frame.message.id, frame.message.rev))
           this.emit("message_updated", frame);
         return;
       }
