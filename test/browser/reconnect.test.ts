@@ -1,0 +1,94 @@
+// The built-in web client across a server restart mid-conversation (Debian's Chromium through
+// playwright-core): the page's socket is the SDK's, so it reconnects by itself, resends what was
+// typed while the server was down, catches up on what others sent meanwhile, and shows every
+// message exactly once, in the server's order. The server is the real one, stopped and started
+// again on the same port and data directory (test/client/harness.ts).
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import type { Browser, Page } from "playwright-core";
+import { restartableServer, signedUp, type RestartableServer } from "../client/harness";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const hasChromium = existsSync(CHROMIUM);
+const WAIT = { timeout: 15_000 };
+
+let server: RestartableServer | undefined;
+let browser: Browser | undefined;
+
+beforeAll(async () => {
+  if (!hasChromium) return;
+  server = await restartableServer();
+  const { chromium } = await import("playwright-core");
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"] });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+const texts = (page: Page) => page.locator("#messages li.message .text").allTextContents();
+
+test.skipIf(!hasChromium)(
+  "a server restart mid-conversation: the page reconnects, sends what was typed meanwhile, and shows every message once",
+  async () => {
+    const alice = await signedUp(server!.url, "alice");
+    const bob = await signedUp(server!.url, "bob");
+    const dm = (await bob.chat.api.api.v1.conversations.post({ participant_ids: [alice.user.id] })).data!;
+    const post = (content: string) => bob.chat.api.api.v1.conversations({ conversation_id: dm.id }).messages.post({ content });
+    await post("before 1");
+    await post("before 2");
+
+    const page = await (await browser!.newContext({ viewport: { width: 1100, height: 700 } })).newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    // While the server is down the browser logs failed socket connections as console errors; only
+    // uncaught errors in the page count here.
+    const tokenFrames: string[] = [];
+    page.on("websocket", (ws) => ws.on("framesent", (f) => String(f.payload).startsWith('{"token"') && tokenFrames.push(String(f.payload))));
+    await page.goto(server!.url + "/");
+    await page.evaluate((token) => localStorage.setItem("chat.token", token), (await alice.chat.token())!);
+    await page.reload();
+    await page.locator('#conn[data-status="online"]').waitFor(WAIT);
+    await page.locator("#conversation-list li").first().click();
+    await page.locator("#messages li.theirs .text", { hasText: "before 2" }).waitFor(WAIT);
+    await page.fill("#message-input", "alice live");
+    await page.press("#message-input", "Enter");
+    await page.locator("#messages li.mine:not(.pending) .text", { hasText: "alice live" }).waitFor(WAIT);
+    const connectionsBefore = tokenFrames.length;
+
+    // The server goes away with the conversation open; Alice keeps typing.
+    await server!.stop();
+    await page.locator('#conn[data-status="reconnecting"]').waitFor(WAIT);
+    await page.fill("#message-input", "typed while down");
+    await page.press("#message-input", "Enter");
+    await page.locator("#messages li.mine.pending .text", { hasText: "typed while down" }).waitFor(WAIT);
+
+    // It comes back on the same port and data; Bob writes at once (before or after Alice is back).
+    await server!.start();
+    await post("after 1");
+    await post("after 2");
+    await page.locator('#conn[data-status="online"]').waitFor({ timeout: 30_000 });
+    await page.locator("#messages li.theirs .text", { hasText: "after 2" }).waitFor(WAIT);
+    await page.locator("#messages li.mine.pending").waitFor({ state: "detached", ...WAIT });
+
+    // Exactly the server's history, in its order, each message once (the resend was stored once).
+    const history = (await bob.chat.api.api.v1.conversations({ conversation_id: dm.id }).messages.get({ query: { limit: 50 } })).data!;
+    const stored = [...history].sort((x, y) => x.seq - y.seq).map((m) => m.content);
+    expect(stored.filter((c) => c === "typed while down")).toHaveLength(1);
+    expect(stored).toHaveLength(6);
+    expect(await texts(page)).toEqual(stored);
+    const seqs = await page.locator("#messages li.message").evaluateAll((items) => items.map((li) => (li as HTMLElement).dataset.seq));
+    expect(seqs).toEqual(["1", "2", "3", "4", "5", "6"]);
+    // The history above came through a new, authenticated socket (not a page reload).
+    expect(tokenFrames.length).toBeGreaterThan(connectionsBefore);
+
+    // And it keeps working both ways.
+    await page.fill("#message-input", "all good");
+    await page.press("#message-input", "Enter");
+    await page.locator("#messages li.mine:not(.pending) .text", { hasText: "all good" }).waitFor(WAIT);
+    expect(await texts(page)).toEqual([...stored, "all good"]);
+    expect(errors).toEqual([]);
+  },
+  90_000,
+);
