@@ -90,6 +90,8 @@ export class ChatSocket {
   private readonly pending = new Map<string, PendingSend>();
   /** Without `since`: positions still to be taken from the present before the first connection. */
   private startFromNow: boolean;
+  /** Without `since`, history is the REST API's: a conversation joined later is followed from its present too. */
+  private readonly fromPresent: boolean;
   private attempt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
@@ -106,6 +108,7 @@ export class ChatSocket {
   ) {
     this.cursors = new Cursors(options.since, options.revs);
     this.startFromNow = options.since === undefined;
+    this.fromPresent = options.since === undefined;
     void this.connect();
   }
 
@@ -378,7 +381,8 @@ export class ChatSocket {
       }
       case "conversation_updated": {
         const placed = this.cursors.placeRev(frame.conversation.id, frame.rev);
-        this.cursors.follow(frame.conversation.id, 0);
+        // Added to a conversation while connected: its messages from now on (or, with `since`, all).
+        this.cursors.follow(frame.conversation.id, this.fromPresent ? (frame.conversation.last_message?.seq ?? 0) : 0);
         if (placed === "gap") return this.requestSync();
         if (placed === "apply") this.emit("conversation_updated", frame);
         return;

@@ -24,7 +24,7 @@ const state = {
   typingSentAt: 0,
   selected: new Map(), // new-chat picks: id -> User
 };
-// Edits, deletes, reactions, replies, mentions, receipts and rev tracking (message-life.js).
+// Edits, deletes, reactions, replies, mentions and receipts (message-life.js).
 const life = messageLife({ state, api, insertMessage, userName: (id) => userName(id), renderList, rerender: () => renderMessages(false), received: (convId, seq) => online() && state.socket.received(convId, seq) });
 // The token is read before each reconnect, so a logout or a new login is picked up.
 const chat = createChatClient({ baseUrl: location.origin, token: () => state.token });

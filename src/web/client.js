@@ -458,6 +458,7 @@ class ChatSocket {
   handlers = new Map;
   pending = new Map;
   startFromNow;
+  fromPresent;
   attempt = 0;
   retryTimer = null;
   heartbeat = null;
@@ -471,6 +472,7 @@ class ChatSocket {
     this.options = options;
     this.cursors = new Cursors(options.since, options.revs);
     this.startFromNow = options.since === undefined;
+    this.fromPresent = options.since === undefined;
     this.connect();
   }
   on(type, handler) {
@@ -720,7 +722,7 @@ class ChatSocket {
       }
       case "conversation_updated": {
         const placed = this.cursors.placeRev(frame.conversation.id, frame.rev);
-        this.cursors.follow(frame.conversation.id, 0);
+        this.cursors.follow(frame.conversation.id, this.fromPresent ? frame.conversation.last_message?.seq ?? 0 : 0);
         if (placed === "gap")
           return this.requestSync();
         if (placed === "apply")
