@@ -22,14 +22,19 @@ const state = {
   socket: null, // the SDK's ChatSocket while logged in
   outbox: new Map(), // client_msg_id -> {conversation_id, content, error?}: shown until acknowledged
   typingSentAt: 0,
+  found: null, // id of the message a search just jumped to (highlighted for a moment)
+  renderOwed: false, // frames arrived during the SDK's catch-up: render once when it ends
+  scrollOwed: false, // ... and new messages of the open conversation among them: scroll down then
   selected: new Map(), // new-chat picks: id -> User
 };
 // Edits, deletes, reactions, replies, mentions and receipts (message-life.js).
-const life = messageLife({ state, api, insertMessage, userName: (id) => userName(id), renderList, rerender: () => renderMessages(false), received: (convId, seq) => online() && state.socket.received(convId, seq) });
+const life = messageLife({ state, api, insertMessage, userName: (id) => userName(id), renderList, rerender: () => renderMessages(false), received: (convId, seq) => online() && state.socket.received(convId, seq), catchingUp: () => catchingUp() });
 // The token is read before each reconnect, so a logout or a new login is picked up.
 const chat = createChatClient({ baseUrl: location.origin, token: () => state.token });
 /** Authenticated: frames can be sent now (otherwise REST, or the SDK's resend after `ready`). */
 const online = () => !!state.socket && (state.socket.state === "live" || state.socket.state === "syncing");
+/** The SDK is catching up after a `ready`: read marks and receipts wait for its `synced`. */
+const catchingUp = () => !!state.socket && state.socket.state === "syncing";
 
 // ---------- REST ----------
 
@@ -302,6 +307,7 @@ function messageItem(conv, m, pending) {
     li.append(status);
   }
   life.decorate(li, conv, m, pending);
+  if (m.id && m.id === state.found) li.classList.add("found"); // a search result just jumped to
   return li;
 }
 
@@ -343,6 +349,12 @@ async function addMessage(m) {
     if (m.sender_id !== state.me.id && m.seq > conv.myReadSeq) conv.unread_count++;
   }
   conv.typing.delete(m.sender_id);
+  // A catch-up can bring hundreds: rendering each would redraw the list hundreds of times.
+  if (catchingUp()) {
+    state.renderOwed = true;
+    if (isNew && conv.id === state.current) state.scrollOwed = true;
+    return;
+  }
   if (conv.id === state.current) {
     renderMessages();
     renderTyping();
@@ -353,7 +365,7 @@ async function addMessage(m) {
 
 /** Marks everything up to the newest message from others read, when the user can see it. */
 function markRead(conv) {
-  if (!conv || conv.id !== state.current || document.visibilityState !== "visible") return;
+  if (!conv || conv.id !== state.current || document.visibilityState !== "visible" || catchingUp()) return;
   const last = [...conv.messages].reverse().find((m) => m.sender_id !== state.me.id);
   if (!last || last.seq <= conv.myReadSeq) {
     if (conv.unread_count) (conv.unread_count = 0), renderList();
@@ -428,6 +440,7 @@ function connect() {
   state.socket = socket;
   const mine = (handler) => (event) => state.socket === socket && handler(event);
   socket.on("ready", mine(onReady));
+  socket.on("synced", mine(onSynced));
   socket.on(
     "disconnected",
     mine((e) => {
@@ -437,6 +450,18 @@ function connect() {
     }),
   );
   for (const type of RENDERED) socket.on(type, mine(onFrame));
+}
+
+/** Caught up: one render, one read mark for the open conversation and one receipt per conversation. */
+function onSynced() {
+  if (state.renderOwed) {
+    renderList();
+    // Scrolled down only for new messages, as live ones do (a search jump keeps its place).
+    if (state.current) renderMessages(state.scrollOwed), renderTyping();
+    state.renderOwed = state.scrollOwed = false;
+  }
+  if (state.current) markRead(state.convs.get(state.current));
+  life.synced();
 }
 
 async function onReady() {

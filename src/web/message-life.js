@@ -9,6 +9,7 @@ export function messageLife(app) {
   const { state } = app;
   const delivered = new Map(); // conversation id -> Map(user id -> last_delivered_seq)
   const reported = new Map(); // conversation id -> highest seq sent in a `received`
+  const owed = new Map(); // conversation id -> highest seq to report when the SDK's catch-up ends
   const receiptsLoaded = new Set();
   let replyTo = null; // {conversation_id, message}
   let editing = null; // message id being edited
@@ -21,6 +22,7 @@ export function messageLife(app) {
     return e;
   };
   const rerender = (convId) => {
+    if (app.catchingUp()) return void (state.renderOwed = true); // app.js renders once when the catch-up ends
     if (convId === state.current) app.rerender();
     app.renderList();
   };
@@ -37,6 +39,9 @@ export function messageLife(app) {
 
   function sendReceived(convId, seq) {
     if (!seq || seq <= (reported.get(convId) || 0)) return;
+    // A catch-up brings messages in a burst (hundreds after a long absence): one receipt per
+    // conversation when it ends, not one frame per message (the server closes flooding sockets).
+    if (app.catchingUp()) return void owed.set(convId, Math.max(owed.get(convId) || 0, seq));
     if (app.received(convId, seq)) reported.set(convId, seq); // else: again when the next one shows
   }
 
@@ -179,6 +184,13 @@ export function messageLife(app) {
       const id = replyTo.message.id;
       setReplyTo(null, null);
       return id;
+    },
+
+    /** The SDK's catch-up is done: the receipts it owes, one per conversation. */
+    synced() {
+      const due = [...owed];
+      owed.clear();
+      for (const [convId, seq] of due) sendReceived(convId, seq);
     },
 
     /** Every SDK event first; true when handled here. */

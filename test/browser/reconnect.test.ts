@@ -2,10 +2,11 @@
 // playwright-core): the page's socket is the SDK's, so it reconnects by itself, resends what was
 // typed while the server was down, catches up on what others sent meanwhile, and shows every
 // message exactly once, in the server's order. The server is the real one, stopped and started
-// again on the same port and data directory (test/client/harness.ts).
+// again on the same port and data directory (test/client/harness.ts). And a long absence: the
+// catch-up of many messages costs one read mark and one receipt, not a frame per message.
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, Page, WebSocketRoute } from "playwright-core";
 import { restartableServer, signedUp, type RestartableServer } from "../client/harness";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -88,6 +89,66 @@ test.skipIf(!hasChromium)(
     await page.press("#message-input", "Enter");
     await page.locator("#messages li.mine:not(.pending) .text", { hasText: "all good" }).waitFor(WAIT);
     expect(await texts(page)).toEqual([...stored, "all good"]);
+    expect(errors).toEqual([]);
+  },
+  90_000,
+);
+
+test.skipIf(!hasChromium)(
+  "back from a long absence: the catch-up shows every missed message once and answers with one read mark and one receipt",
+  async () => {
+    const alice = await signedUp(server!.url, "alice");
+    const bob = await signedUp(server!.url, "bob");
+    const dm = (await bob.chat.api.api.v1.conversations.post({ participant_ids: [alice.user.id] })).data!;
+    const post = (content: string) => bob.chat.api.api.v1.conversations({ conversation_id: dm.id }).messages.post({ content });
+    await post("hello");
+
+    const page = await (await browser!.newContext({ viewport: { width: 1100, height: 700 } })).newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    // The page's sockets pass through here: the test cuts them and refuses new ones while "offline".
+    const network = { down: false, live: new Set<WebSocketRoute>(), sent: [] as Record<string, unknown>[] };
+    await page.routeWebSocket(/\/api\/v1\/ws$/, (ws) => {
+      if (network.down) return ws.close({ code: 4000, reason: "network down (test)" });
+      const upstream = ws.connectToServer();
+      ws.onMessage((frame) => {
+        network.sent.push(JSON.parse(String(frame)));
+        upstream.send(frame);
+      });
+      network.live.add(ws);
+    });
+    await page.goto(server!.url + "/");
+    await page.evaluate((token) => localStorage.setItem("chat.token", token), (await alice.chat.token())!);
+    await page.reload();
+    await page.locator('#conn[data-status="online"]').waitFor(WAIT);
+    await page.locator("#conversation-list li").first().click();
+    await page.locator("#messages li.theirs .text", { hasText: "hello" }).waitFor(WAIT);
+
+    network.down = true;
+    for (const ws of network.live) await ws.close({ code: 4000, reason: "network down (test)" });
+    network.live.clear();
+    await page.locator('#conn[data-status="reconnecting"]').waitFor(WAIT);
+    const MISSED = 120;
+    for (let i = 1; i <= MISSED; i++) await post(`missed ${i}`);
+    const sentBefore = network.sent.length;
+
+    network.down = false;
+    await page.evaluate(() => window.dispatchEvent(new Event("online"))); // skip the backoff
+    await page.locator("#messages li.theirs .text", { hasText: `missed ${MISSED}` }).waitFor({ timeout: 30_000 });
+    const shown = await texts(page);
+    expect(shown).toEqual(["hello", ...Array.from({ length: MISSED }, (_, i) => `missed ${i + 1}`)]);
+    // The server learns it was delivered and read, up to the last one.
+    const lastSeq = MISSED + 1;
+    for (const deadline = Date.now() + 15_000; ; await Bun.sleep(50)) {
+      const receipts = (await bob.chat.api.api.v1.conversations({ conversation_id: dm.id }).receipts.get()).data!;
+      const mine = receipts.find((r) => r.user_id === alice.user.id);
+      if (mine && mine.last_read_seq === lastSeq && mine.last_delivered_seq === lastSeq) break;
+      if (Date.now() > deadline) throw new Error(`alice's receipts never reached ${lastSeq}: ${JSON.stringify(mine)}`);
+    }
+    const after = network.sent.slice(sentBefore);
+    expect(after.filter((f) => f.type === "mark_read")).toHaveLength(1);
+    expect(after.filter((f) => f.type === "received")).toHaveLength(1);
+    expect(after.filter((f) => "token" in f)).toHaveLength(1); // one connection: never closed for flooding
     expect(errors).toEqual([]);
   },
   90_000,
