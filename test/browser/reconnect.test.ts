@@ -30,28 +30,43 @@ afterAll(async () => {
 
 const texts = (page: Page) => page.locator("#messages li.message .text").allTextContents();
 
+/** Alice and Bob with a direct conversation; Bob posts over REST. */
+async function pair() {
+  const alice = await signedUp(server!.url, "alice");
+  const bob = await signedUp(server!.url, "bob");
+  const dm = (await bob.chat.api.api.v1.conversations.post({ participant_ids: [alice.user.id] })).data!;
+  const post = (content: string) => bob.chat.api.api.v1.conversations({ conversation_id: dm.id }).messages.post({ content });
+  return { alice, bob, dm, post };
+}
+
+/**
+ * A page logged in with the user's token, uncaught errors collected (while the server is down the
+ * browser logs failed socket connections as console errors: those do not count). `prepare` runs
+ * before the first load (socket routes and listeners).
+ */
+async function loggedIn(user: Awaited<ReturnType<typeof signedUp>>, prepare: (page: Page) => Promise<unknown> = async () => {}) {
+  const page = await (await browser!.newContext({ viewport: { width: 1100, height: 700 } })).newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await prepare(page);
+  await page.goto(server!.url + "/");
+  await page.evaluate((token) => localStorage.setItem("chat.token", token), (await user.chat.token())!);
+  await page.reload();
+  await page.locator('#conn[data-status="online"]').waitFor(WAIT);
+  await page.locator("#conversation-list li").first().click();
+  return { page, errors };
+}
+
 test.skipIf(!hasChromium)(
   "a server restart mid-conversation: the page reconnects, sends what was typed meanwhile, and shows every message once",
   async () => {
-    const alice = await signedUp(server!.url, "alice");
-    const bob = await signedUp(server!.url, "bob");
-    const dm = (await bob.chat.api.api.v1.conversations.post({ participant_ids: [alice.user.id] })).data!;
-    const post = (content: string) => bob.chat.api.api.v1.conversations({ conversation_id: dm.id }).messages.post({ content });
+    const { alice, bob, dm, post } = await pair();
     await post("before 1");
     await post("before 2");
-
-    const page = await (await browser!.newContext({ viewport: { width: 1100, height: 700 } })).newPage();
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(e.message));
-    // While the server is down the browser logs failed socket connections as console errors; only
-    // uncaught errors in the page count here.
     const tokenFrames: string[] = [];
-    page.on("websocket", (ws) => ws.on("framesent", (f) => String(f.payload).startsWith('{"token"') && tokenFrames.push(String(f.payload))));
-    await page.goto(server!.url + "/");
-    await page.evaluate((token) => localStorage.setItem("chat.token", token), (await alice.chat.token())!);
-    await page.reload();
-    await page.locator('#conn[data-status="online"]').waitFor(WAIT);
-    await page.locator("#conversation-list li").first().click();
+    const { page, errors } = await loggedIn(alice, async (page) =>
+      page.on("websocket", (ws) => ws.on("framesent", (f) => String(f.payload).startsWith('{"token"') && tokenFrames.push(String(f.payload)))),
+    );
     await page.locator("#messages li.theirs .text", { hasText: "before 2" }).waitFor(WAIT);
     await page.fill("#message-input", "alice live");
     await page.press("#message-input", "Enter");
@@ -97,31 +112,21 @@ test.skipIf(!hasChromium)(
 test.skipIf(!hasChromium)(
   "back from a long absence: the catch-up shows every missed message once and answers with one read mark and one receipt",
   async () => {
-    const alice = await signedUp(server!.url, "alice");
-    const bob = await signedUp(server!.url, "bob");
-    const dm = (await bob.chat.api.api.v1.conversations.post({ participant_ids: [alice.user.id] })).data!;
-    const post = (content: string) => bob.chat.api.api.v1.conversations({ conversation_id: dm.id }).messages.post({ content });
+    const { alice, bob, dm, post } = await pair();
     await post("hello");
-
-    const page = await (await browser!.newContext({ viewport: { width: 1100, height: 700 } })).newPage();
-    const errors: string[] = [];
-    page.on("pageerror", (e) => errors.push(e.message));
     // The page's sockets pass through here: the test cuts them and refuses new ones while "offline".
     const network = { down: false, live: new Set<WebSocketRoute>(), sent: [] as Record<string, unknown>[] };
-    await page.routeWebSocket(/\/api\/v1\/ws$/, (ws) => {
-      if (network.down) return ws.close({ code: 4000, reason: "network down (test)" });
-      const upstream = ws.connectToServer();
-      ws.onMessage((frame) => {
-        network.sent.push(JSON.parse(String(frame)));
-        upstream.send(frame);
-      });
-      network.live.add(ws);
-    });
-    await page.goto(server!.url + "/");
-    await page.evaluate((token) => localStorage.setItem("chat.token", token), (await alice.chat.token())!);
-    await page.reload();
-    await page.locator('#conn[data-status="online"]').waitFor(WAIT);
-    await page.locator("#conversation-list li").first().click();
+    const { page, errors } = await loggedIn(alice, (page) =>
+      page.routeWebSocket(/\/api\/v1\/ws$/, (ws) => {
+        if (network.down) return ws.close({ code: 4000, reason: "network down (test)" });
+        const upstream = ws.connectToServer();
+        ws.onMessage((frame) => {
+          network.sent.push(JSON.parse(String(frame)));
+          upstream.send(frame);
+        });
+        network.live.add(ws);
+      }),
+    );
     await page.locator("#messages li.theirs .text", { hasText: "hello" }).waitFor(WAIT);
 
     network.down = true;
