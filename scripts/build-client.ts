@@ -14,7 +14,9 @@ const HEADER =
 export async function bundleClient(): Promise<string> {
   const result = await Bun.build({ entrypoints: [resolve(ROOT, "client/index.ts")], target: "browser", format: "esm", root: ROOT });
   if (!result.success) throw new AggregateError(result.logs, "bundling client/ failed");
-  return HEADER + (await result.outputs[0]!.text());
+  // Bun marks each bundled file with a comment of its path: the real one of node_modules when that is
+  // a link (a shared install), which must not make the committed bundle look stale.
+  return HEADER + (await result.outputs[0]!.text()).replace(/^\/\/ \S*?node_modules\//gm, "// node_modules/");
 }
 
 if (import.meta.main) {
