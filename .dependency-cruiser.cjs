@@ -40,7 +40,9 @@ module.exports = {
     },
   ],
   options: {
-    doNotFollow: { path: "node_modules" },
+    // src/web/ holds browser files served as text (the web client imports the SDK bundle at /client.js),
+    // not server modules: listed, never followed.
+    doNotFollow: { path: "node_modules|^src/web/" },
     exclude: { path: "(^|/)(node_modules|dist)/" },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.json" },

@@ -30,6 +30,11 @@ export class Cursors {
     return this.seqs.get(conversationId) ?? 0;
   }
 
+  /** The last rev applied in a conversation (undefined when none yet). */
+  revision(conversationId: string) {
+    return this.revs.get(conversationId);
+  }
+
   /** Starts following a conversation at `seq` (and `rev`) unless it is followed already. */
   follow(conversationId: string, seq: number, rev?: number) {
     if (!this.seqs.has(conversationId)) this.seqs.set(conversationId, seq);

@@ -117,6 +117,10 @@ export interface SendMessageFrame {
   /** Finds or creates the direct conversation with this user when conversation_id is left out. */
   recipient_id?: string;
   client_msg_id: string;
+  /** v2: the parent message of a reply (same conversation). */
+  reply_to_id?: string;
+  /** v2: uploads (POST /api/v1/attachments) to attach, at most 10; `content` may then be "". */
+  attachment_ids?: string[];
 }
 
 export type ClientFrame =
@@ -124,5 +128,6 @@ export type ClientFrame =
   | SendMessageFrame
   | { type: "mark_read"; message_id: string }
   | { type: "typing"; conversation_id: string }
+  | { type: "received"; conversation_id: string; seq: number }
   | { type: "ping" }
   | { type: "sync"; since: Record<string, number>; revs?: Record<string, number> };

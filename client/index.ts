@@ -1,6 +1,7 @@
 // The typed client SDK: `api`, an Eden treaty over the server's own App type (a wrong path, field or
 // query is a compile error, responses are typed), and `socket()`, the reconnecting socket that never
-// misses a message. Runs in browsers (`bun run build:client` → dist/client.js), Bun and Node 22+.
+// misses a message. Runs in Bun, Node 22+ and browsers: `bun run build:client` bundles it into
+// src/web/client.js, which every server serves at /client.js and the built-in web client uses.
 import { treaty } from "@elysiajs/eden/treaty2";
 import type { App } from "../src/app";
 import { ChatSocket, type ConversationPosition, type SocketOptions } from "./socket";

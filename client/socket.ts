@@ -90,6 +90,8 @@ export class ChatSocket {
   private readonly pending = new Map<string, PendingSend>();
   /** Without `since`: positions still to be taken from the present before the first connection. */
   private startFromNow: boolean;
+  /** Without `since`, history is the REST API's: a conversation joined later is followed from its present too. */
+  private readonly fromPresent: boolean;
   private attempt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
@@ -106,6 +108,7 @@ export class ChatSocket {
   ) {
     this.cursors = new Cursors(options.since, options.revs);
     this.startFromNow = options.since === undefined;
+    this.fromPresent = options.since === undefined;
     void this.connect();
   }
 
@@ -132,12 +135,31 @@ export class ChatSocket {
     });
   }
 
-  markRead(messageId: string) {
-    this.write({ type: "mark_read", message_id: messageId });
+  /** Marks a message (and all before it) read. False when not connected: nothing was sent. */
+  markRead(messageId: string): boolean {
+    return this.writeWhenReady({ type: "mark_read", message_id: messageId });
   }
 
-  typing(conversationId: string) {
-    this.write({ type: "typing", conversation_id: conversationId });
+  /** Tells the conversation's members that the user is typing. False when not connected. */
+  typing(conversationId: string): boolean {
+    return this.writeWhenReady({ type: "typing", conversation_id: conversationId });
+  }
+
+  /** v2 delivery receipt: messages up to `seq` reached this device. False when not connected. */
+  received(conversationId: string, seq: number): boolean {
+    return this.writeWhenReady({ type: "received", conversation_id: conversationId, seq });
+  }
+
+  /**
+   * Skips the wait of a pending reconnect and starts the backoff over, e.g. when a browser reports
+   * `online` again. Does nothing while connected or closed.
+   */
+  reconnectNow() {
+    if (this.state !== "connecting" || !this.retryTimer) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.attempt = 0;
+    void this.connect();
   }
 
   /** Where the socket stands per conversation: save it and pass it as `since` next time. */
@@ -172,8 +194,15 @@ export class ChatSocket {
     }
   }
 
-  private write(frame: ClientFrame) {
-    if (this.ws?.readyState === 1) this.ws.send(JSON.stringify(frame));
+  private write(frame: ClientFrame): boolean {
+    if (this.ws?.readyState !== 1) return false;
+    this.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  /** App frames wait for `ready`: before it the server expects the token frame first. */
+  private writeWhenReady(frame: ClientFrame): boolean {
+    return (this.state === "syncing" || this.state === "live") && this.write(frame);
   }
 
   private async connect() {
@@ -235,7 +264,10 @@ export class ChatSocket {
     const delay = this.nextDelay();
     this.state = "connecting";
     this.emit("disconnected", { type: "disconnected", code, reason, retryInMs: delay });
-    this.retryTimer = setTimeout(() => void this.connect(), delay);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      void this.connect();
+    }, delay);
   }
 
   /** Exponential backoff with "equal jitter": half the step fixed, half random, so clients spread out. */
@@ -251,9 +283,21 @@ export class ChatSocket {
     if (!every) return;
     this.heartbeat = setInterval(() => {
       const quiet = Date.now() - this.lastFrameAt;
-      if (quiet >= 2 * every) this.ws?.close(4000, "no answer to ping");
+      if (quiet >= 2 * every) this.abandon(4000, "no answer to ping");
       else if (quiet >= every) this.write({ type: "ping" });
     }, every / 2);
+  }
+
+  /**
+   * Forgets a silent connection at once and schedules the reconnect: on a dead network the close
+   * handshake can take minutes to report, and nothing from that socket is wanted any more.
+   */
+  private abandon(code: number, reason: string) {
+    const ws = this.ws;
+    this.ws = null;
+    this.stopHeartbeat();
+    ws?.close(code, reason);
+    if (this.state !== "closed") this.retryLater(code, reason);
   }
 
   private stopHeartbeat() {
@@ -326,14 +370,19 @@ export class ChatSocket {
         return this.onChanges(frame);
       case "message_updated": {
         const conversationId = frame.message.conversation_id;
+        const applied = this.cursors.revision(conversationId);
         const placed = this.cursors.placeRev(conversationId, frame.rev);
         if (placed === "gap") return this.requestSync();
-        if (placed === "apply" && this.cursors.freshMessageState(frame.message.id, frame.message.rev)) this.emit("message_updated", frame);
+        // One change can send several frames with the same rev (a reply, then its parent's new
+        // reply_count): a second frame of the rev just applied is news too; the message's rev decides.
+        const current = placed === "apply" || (frame.rev !== undefined && frame.rev === applied);
+        if (current && this.cursors.freshMessageState(frame.message.id, frame.message.rev)) this.emit("message_updated", frame);
         return;
       }
       case "conversation_updated": {
         const placed = this.cursors.placeRev(frame.conversation.id, frame.rev);
-        this.cursors.follow(frame.conversation.id, 0);
+        // Added to a conversation while connected: its messages from now on (or, with `since`, all).
+        this.cursors.follow(frame.conversation.id, this.fromPresent ? (frame.conversation.last_message?.seq ?? 0) : 0);
         if (placed === "gap") return this.requestSync();
         if (placed === "apply") this.emit("conversation_updated", frame);
         return;

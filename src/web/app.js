@@ -1,5 +1,9 @@
-// The built-in web client: plain DOM over the server's own REST API and socket, no framework, no
-// build step. User content only ever goes through textContent, never innerHTML.
+// The built-in web client: plain DOM over the server's own REST API and the client SDK's socket
+// (/client.js, built from client/), no framework. The SDK owns the connection: reconnect with backoff,
+// catch-up after every `ready` (sync, changes on a rev gap), each message once in seq order, sends
+// resent until acknowledged. This file only renders its events. User content only ever goes through
+// textContent, never innerHTML.
+import { createChatClient } from "/client.js";
 import { attachmentNodes, bindAttachments, hasAttachments, takeAttachmentIds, uploading } from "/web/attachments.js";
 import { messageLife } from "./message-life.js";
 import * as members from "./members.js";
@@ -15,18 +19,22 @@ const state = {
   users: new Map(), // id -> User
   convs: new Map(), // id -> conversation record (see upsertConversation)
   current: null, // open conversation id
-  ws: null,
-  ready: false,
-  attempt: 0,
-  reconnectTimer: 0,
-  heartbeat: 0,
-  lastPong: 0,
-  outbox: new Map(), // client_msg_id -> {conversation_id, content, error?}
+  socket: null, // the SDK's ChatSocket while logged in
+  outbox: new Map(), // client_msg_id -> {conversation_id, content, error?}: shown until acknowledged
   typingSentAt: 0,
+  found: null, // id of the message a search just jumped to (highlighted for a moment)
+  renderOwed: false, // frames arrived during the SDK's catch-up: render once when it ends
+  scrollOwed: false, // ... and new messages of the open conversation among them: scroll down then
   selected: new Map(), // new-chat picks: id -> User
 };
-// Edits, deletes, reactions, replies, mentions, receipts and rev tracking (message-life.js).
-const life = messageLife({ state, api, insertMessage, userName: (id) => userName(id), renderList, rerender: () => renderMessages(false), send: (f) => state.ready && state.ws.send(JSON.stringify(f)) });
+// Edits, deletes, reactions, replies, mentions and receipts (message-life.js).
+const life = messageLife({ state, api, insertMessage, userName: (id) => userName(id), renderList, rerender: () => renderMessages(false), received: (convId, seq) => online() && state.socket.received(convId, seq), catchingUp: () => catchingUp() });
+// The token is read before each reconnect, so a logout or a new login is picked up.
+const chat = createChatClient({ baseUrl: location.origin, token: () => state.token });
+/** Authenticated: frames can be sent now (otherwise REST, or the SDK's resend after `ready`). */
+const online = () => !!state.socket && (state.socket.state === "live" || state.socket.state === "syncing");
+/** The SDK is catching up after a `ready`: read marks and receipts wait for its `synced`. */
+const catchingUp = () => !!state.socket && state.socket.state === "syncing";
 
 // ---------- REST ----------
 
@@ -69,8 +77,9 @@ async function login(username, password) {
 function logout(message) {
   state.token = null;
   localStorage.removeItem(TOKEN_KEY);
-  clearTimeout(state.reconnectTimer);
-  dropSocket(false);
+  const socket = state.socket;
+  state.socket = null;
+  socket?.close();
   state.convs.clear();
   state.current = null;
   state.outbox.clear();
@@ -146,7 +155,6 @@ const activity = (conv) => (conv.last_message ? conv.last_message.created_at : c
 
 function upsertConversation(c) {
   for (const p of c.participants) state.users.set(p.id, p);
-  life.seen(c);
   let conv = state.convs.get(c.id);
   if (!conv) {
     conv = { messages: [], loaded: false, reads: new Map(), readFloor: 0, myReadSeq: 0, typing: new Map(), lastSeq: 0 };
@@ -299,6 +307,7 @@ function messageItem(conv, m, pending) {
     li.append(status);
   }
   life.decorate(li, conv, m, pending);
+  if (m.id && m.id === state.found) li.classList.add("found"); // a search result just jumped to
   return li;
 }
 
@@ -340,6 +349,12 @@ async function addMessage(m) {
     if (m.sender_id !== state.me.id && m.seq > conv.myReadSeq) conv.unread_count++;
   }
   conv.typing.delete(m.sender_id);
+  // A catch-up can bring hundreds: rendering each would redraw the list hundreds of times.
+  if (catchingUp()) {
+    state.renderOwed = true;
+    if (isNew && conv.id === state.current) state.scrollOwed = true;
+    return;
+  }
   if (conv.id === state.current) {
     renderMessages();
     renderTyping();
@@ -350,7 +365,7 @@ async function addMessage(m) {
 
 /** Marks everything up to the newest message from others read, when the user can see it. */
 function markRead(conv) {
-  if (!conv || conv.id !== state.current || document.visibilityState !== "visible") return;
+  if (!conv || conv.id !== state.current || document.visibilityState !== "visible" || catchingUp()) return;
   const last = [...conv.messages].reverse().find((m) => m.sender_id !== state.me.id);
   if (!last || last.seq <= conv.myReadSeq) {
     if (conv.unread_count) (conv.unread_count = 0), renderList();
@@ -358,24 +373,29 @@ function markRead(conv) {
   }
   conv.myReadSeq = last.seq;
   conv.unread_count = 0;
-  if (state.ready) state.ws.send(JSON.stringify({ type: "mark_read", message_id: last.id }));
-  else api("PUT", `/messages/${last.id}/read`).catch(() => (conv.myReadSeq = 0));
+  if (!(online() && state.socket.markRead(last.id))) api("PUT", `/messages/${last.id}/read`).catch(() => (conv.myReadSeq = 0));
   renderList();
 }
 
+/** Shown as pending at once; the SDK sends it now or after the next `ready` (same client_msg_id: stored once). */
 function sendMessage(content, attachmentIds = []) {
   const conv = state.convs.get(state.current);
-  if (!conv) return;
+  if (!conv || !state.socket) return;
   const id = randomId();
-  state.outbox.set(id, { conversation_id: conv.id, content, attachment_ids: attachmentIds, reply_to_id: life.takeReplyTo(conv.id) });
-  flushOne(id);
+  const p = { conversation_id: conv.id, content, attachment_ids: attachmentIds, reply_to_id: life.takeReplyTo(conv.id) };
+  state.outbox.set(id, p);
   renderMessages();
-}
-
-function flushOne(id) {
-  const p = state.outbox.get(id);
-  if (!p || !state.ready) return; // sent on the next `ready`; client_msg_id makes the retry safe
-  state.ws.send(JSON.stringify({ type: "message", conversation_id: p.conversation_id, content: p.content, attachment_ids: p.attachment_ids, client_msg_id: id, reply_to_id: p.reply_to_id }));
+  state.socket.send({ conversation_id: p.conversation_id, content, attachment_ids: attachmentIds, reply_to_id: p.reply_to_id, client_msg_id: id }).then(
+    (m) => {
+      state.outbox.delete(id);
+      void addMessage(m);
+    },
+    (err) => {
+      if (state.outbox.get(id) !== p) return; // logged out meanwhile
+      p.error = err.detail || err.message;
+      if (p.conversation_id === state.current) renderMessages();
+    },
+  );
 }
 
 // ---------- typing ----------
@@ -402,7 +422,7 @@ async function onTyping(f) {
   renderTyping();
 }
 
-// ---------- socket ----------
+// ---------- socket (the SDK's) ----------
 
 function setConn(status) {
   const el = $("conn");
@@ -410,86 +430,53 @@ function setConn(status) {
   el.textContent = status === "online" ? "online" : status === "connecting" ? "connecting…" : "reconnecting…";
 }
 
+/** The SDK's events this page renders; they have the shapes of the server's frames. */
+const RENDERED = ["new_message", "message_updated", "conversation_updated", "conversation_removed", "message_read", "message_delivered", "user_typing", "presence", "error"];
+
 function connect() {
-  if (state.ws || !state.token) return;
-  setConn(state.attempt ? "reconnecting" : "connecting");
-  const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/api/v1/ws");
-  state.ws = ws;
-  ws.onopen = () => ws.send(JSON.stringify({ token: state.token }));
-  ws.onmessage = (e) => onFrame(JSON.parse(e.data));
-  ws.onclose = (e) => {
-    if (state.ws !== ws) return;
-    dropSocket(false);
-    if (e.code === 4401) return logout("Your session has ended; log in again.");
-    scheduleReconnect();
-  };
+  if (state.socket || !state.token) return;
+  setConn("connecting");
+  const socket = chat.socket({ maxDelayMs: 15000, heartbeatMs: 20000 });
+  state.socket = socket;
+  const mine = (handler) => (event) => state.socket === socket && handler(event);
+  socket.on("ready", mine(onReady));
+  socket.on("synced", mine(onSynced));
+  socket.on(
+    "disconnected",
+    mine((e) => {
+      if (e.retryInMs !== null) return setConn("reconnecting");
+      state.socket = null;
+      logout("Your session has ended; log in again."); // 4401: the token was refused
+    }),
+  );
+  for (const type of RENDERED) socket.on(type, mine(onFrame));
 }
 
-/** Forgets the socket at once (a dead network may take minutes to report the close). */
-function dropSocket(reconnect) {
-  const ws = state.ws;
-  state.ws = null;
-  state.ready = false;
-  clearInterval(state.heartbeat);
-  if (ws) {
-    ws.onclose = ws.onmessage = ws.onopen = null;
-    try {
-      ws.close();
-    } catch {}
+/** Caught up: one render, one read mark for the open conversation and one receipt per conversation. */
+function onSynced() {
+  if (state.renderOwed) {
+    renderList();
+    // Scrolled down only for new messages, as live ones do (a search jump keeps its place).
+    if (state.current) renderMessages(state.scrollOwed), renderTyping();
+    state.renderOwed = state.scrollOwed = false;
   }
-  if (reconnect) scheduleReconnect();
-}
-
-function scheduleReconnect() {
-  if (!state.token) return;
-  setConn("reconnecting");
-  const delay = Math.min(15000, 500 * 2 ** state.attempt) * (0.5 + Math.random() / 2);
-  state.attempt++;
-  clearTimeout(state.reconnectTimer);
-  state.reconnectTimer = setTimeout(connect, delay);
-}
-
-function sendSync() {
-  const since = {};
-  for (const conv of state.convs.values()) if (conv.loaded) since[conv.id] = conv.messages.length ? conv.messages[conv.messages.length - 1].seq : 0;
-  state.ws.send(JSON.stringify({ type: "sync", since, revs: life.revs() }));
+  if (state.current) markRead(state.convs.get(state.current));
+  life.synced();
 }
 
 async function onReady() {
-  state.ready = true;
-  state.attempt = 0;
-  state.lastPong = Date.now();
   setConn("online");
-  clearInterval(state.heartbeat);
-  // A ping every 20 s; no pong for 45 s means the path is dead even if the socket looks open.
-  state.heartbeat = setInterval(() => {
-    if (Date.now() - state.lastPong > 45000) return dropSocket(true);
-    if (state.ready) state.ws.send(JSON.stringify({ type: "ping" }));
-  }, 20000);
-  // Catch up: new conversations and counts over REST, missed messages through sync, then the outbox.
+  // Names, members, counts and conversations started while away come over REST; missed messages and
+  // changes come from the SDK's catch-up (after this `ready` it syncs every conversation it follows).
   await loadConversations().catch(() => {});
-  if (!state.ready) return;
-  sendSync();
-  for (const id of state.outbox.keys()) flushOne(id);
 }
 
 function onFrame(f) {
   if (life.onFrame(f)) return;
   if (members.onConversationFrame(f)) return;
   switch (f.type) {
-    case "ready":
-      return void onReady();
-    case "pong":
-      state.lastPong = Date.now();
-      return;
     case "new_message":
       return void addMessage(f.message);
-    case "message_ack":
-      state.outbox.delete(f.client_msg_id);
-      return void addMessage(f.message);
-    case "sync_done":
-      if (f.has_more && state.ready) sendSync();
-      return;
     case "message_read": {
       const conv = state.convs.get(f.conversation_id);
       if (!conv) return;
@@ -509,15 +496,10 @@ function onFrame(f) {
       renderList();
       return renderHeader();
     }
-    case "error": {
-      const p = f.ref && state.outbox.get(f.ref);
-      if (p) {
-        p.error = f.detail;
-        if (p.conversation_id === state.current) renderMessages();
-      }
+    case "error":
+      // Errors of sends come back through their send() promise; these answer other frames.
       console.warn("server error frame", f);
       return;
-    }
   }
 }
 
@@ -605,9 +587,8 @@ function bindComposer() {
   };
   input.oninput = () => {
     const now = Date.now();
-    if (!state.ready || !state.current || !input.value || now - state.typingSentAt < 2000) return;
-    state.typingSentAt = now;
-    state.ws.send(JSON.stringify({ type: "typing", conversation_id: state.current }));
+    if (!online() || !state.current || !input.value || now - state.typingSentAt < 2000) return;
+    if (state.socket.typing(state.current)) state.typingSentAt = now;
   };
   $("load-earlier").onclick = () => loadEarlier();
   $("back").onclick = () => {
@@ -620,9 +601,8 @@ function bindComposer() {
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible" && state.current) markRead(state.convs.get(state.current));
 });
-window.addEventListener("online", () => {
-  if (!state.ws && state.token) (state.attempt = 0), clearTimeout(state.reconnectTimer), connect();
-});
+// The network is back: no need to wait out the backoff.
+window.addEventListener("online", () => state.socket?.reconnectNow());
 
 members.initMembers({ state, api, userName, upsertConversation, renderList, renderHeader });
 bindAuthForms();

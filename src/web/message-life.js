@@ -1,16 +1,16 @@
 // Message life in the built-in client (issue 13): edit and delete your messages, react, reply
-// (quoting the parent), mentions highlighted, "Delivered"/"Read" marks; keeps each conversation's
-// rev, applies message_updated / changes by id, and catches up with GET /changes on a rev gap.
-// app.js calls the hooks below; user content only ever goes through textContent.
+// (quoting the parent), mentions highlighted, "Delivered"/"Read" marks; applies message_updated by
+// id. Revs are the SDK's business: on a rev gap or a reconnect it asks for `changes` and hands each
+// missed state here as one more message_updated. app.js calls the hooks below; user content only
+// ever goes through textContent.
 const QUICK = ["👍", "❤️", "😂", "🎉", "😮"];
 
 export function messageLife(app) {
   const { state } = app;
-  const revs = new Map(); // conversation id -> last rev applied
   const delivered = new Map(); // conversation id -> Map(user id -> last_delivered_seq)
   const reported = new Map(); // conversation id -> highest seq sent in a `received`
+  const owed = new Map(); // conversation id -> highest seq to report when the SDK's catch-up ends
   const receiptsLoaded = new Set();
-  const catchingUp = new Set();
   let replyTo = null; // {conversation_id, message}
   let editing = null; // message id being edited
   let draft = null; // its text so far (frames re-render the list meanwhile)
@@ -22,6 +22,7 @@ export function messageLife(app) {
     return e;
   };
   const rerender = (convId) => {
+    if (app.catchingUp()) return void (state.renderOwed = true); // app.js renders once when the catch-up ends
     if (convId === state.current) app.rerender();
     app.renderList();
   };
@@ -36,37 +37,12 @@ export function messageLife(app) {
     if (conv.last_message && conv.last_message.id === m.id) conv.last_message = m;
   }
 
-  async function catchUp(convId) {
-    if (catchingUp.has(convId)) return;
-    catchingUp.add(convId);
-    try {
-      for (;;) {
-        const since = revs.get(convId) || 0;
-        const page = await app.api("GET", `/conversations/${convId}/changes?since_rev=${since}`);
-        for (const m of page.messages) apply(m);
-        revs.set(convId, Math.max(since, page.rev));
-        if (!page.has_more) break;
-      }
-    } catch (err) {
-      console.warn("catching up failed", err);
-    } finally {
-      catchingUp.delete(convId);
-    }
-    rerender(convId);
-  }
-
-  /** A frame's rev: the next one is applied; a jump means something was missed. */
-  function track(convId, rev) {
-    if (typeof rev !== "number" || !convId) return;
-    const last = revs.get(convId);
-    if (last === undefined || rev === last + 1) revs.set(convId, Math.max(last || 0, rev));
-    else if (rev > last + 1) void catchUp(convId);
-  }
-
   function sendReceived(convId, seq) {
-    if (!seq || seq <= (reported.get(convId) || 0) || !state.ready) return;
-    reported.set(convId, seq);
-    app.send({ type: "received", conversation_id: convId, seq });
+    if (!seq || seq <= (reported.get(convId) || 0)) return;
+    // A catch-up brings messages in a burst (hundreds after a long absence): one receipt per
+    // conversation when it ends, not one frame per message (the server closes flooding sockets).
+    if (app.catchingUp()) return void owed.set(convId, Math.max(owed.get(convId) || 0, seq));
+    if (app.received(convId, seq)) reported.set(convId, seq); // else: again when the next one shows
   }
 
   async function loadReceipts(conv) {
@@ -202,14 +178,6 @@ export function messageLife(app) {
   }
 
   return {
-    /** upsertConversation: the conversation's rev is where tracking starts. */
-    seen(c) {
-      if (typeof c.rev === "number" && !revs.has(c.id)) revs.set(c.id, c.rev);
-    },
-
-    /** sync frames carry the revs too, so a reconnect gets `changes` for what it missed. */
-    revs: () => Object.fromEntries([...revs].filter(([id]) => state.convs.get(id)?.loaded)),
-
     /** The reply target for the message being sent now (then the composer forgets it). */
     takeReplyTo(convId) {
       if (!replyTo || replyTo.conversation_id !== convId) return undefined;
@@ -218,25 +186,22 @@ export function messageLife(app) {
       return id;
     },
 
-    /** Every frame first; true when handled here. */
+    /** The SDK's catch-up is done: the receipts it owes, one per conversation. */
+    synced() {
+      const due = [...owed];
+      owed.clear();
+      for (const [convId, seq] of due) sendReceived(convId, seq);
+    },
+
+    /** Every SDK event first; true when handled here. */
     onFrame(f) {
       const convId = f.conversation_id || (f.message && f.message.conversation_id) || (f.conversation && f.conversation.id);
       switch (f.type) {
         case "new_message":
-          track(convId, f.rev);
           if (f.message.sender_id !== state.me.id) sendReceived(convId, f.message.seq);
-          return false;
-        case "conversation_updated":
-          track(convId, f.rev);
           return false;
         case "message_updated":
           apply(f.message);
-          track(convId, f.rev);
-          rerender(convId);
-          return true;
-        case "changes":
-          for (const m of f.messages) apply(m);
-          revs.set(convId, Math.max(revs.get(convId) || 0, f.rev));
           rerender(convId);
           return true;
         case "message_delivered": {

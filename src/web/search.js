@@ -96,8 +96,13 @@ async function jumpTo(m) {
   const li = $("messages").querySelector(`li[data-seq="${m.seq}"]`);
   if (!li) return;
   li.scrollIntoView({ block: "center" });
+  // Kept in state, not only on this node: a frame arriving meanwhile redraws the list.
+  app.state.found = m.id;
   li.classList.add("found");
-  setTimeout(() => li.classList.remove("found"), 2500);
+  setTimeout(() => {
+    if (app.state.found === m.id) app.state.found = null;
+    $("messages").querySelector(`li[data-id="${m.id}"]`)?.classList.remove("found");
+  }, 2500);
 }
 
 /** Empties the box and its results (search results must not outlive a logout). */

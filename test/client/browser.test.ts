@@ -1,29 +1,19 @@
-// dist/client.js in a real browser (Debian's Chromium): the bundle `bun run build:client` makes is
-// imported as an ES module by a page of the server's origin, logs in, opens the socket, sends and
-// receives. Skipped when Chromium is missing (CI installs it).
+// The SDK bundle in a real browser (Debian's Chromium): the server's own /client.js (src/web/client.js,
+// made by `bun run build:client`) is imported as an ES module by a page of the server's origin, logs
+// in, opens the socket, sends and receives. Skipped when Chromium is missing (CI installs it).
 import { afterAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { existsSync } from "node:fs";
 import type { Browser } from "playwright-core";
 import { createChatClient } from "../../client";
 import { recordMessages, restartableServer, signedUp } from "./harness";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const ROOT = resolve(import.meta.dir, "../..");
-const outDir = mkdtempSync(join(tmpdir(), "chat-client-bundle-"));
 let browser: Browser | undefined;
 afterAll(async () => {
   await browser?.close();
-  rmSync(outDir, { recursive: true, force: true });
 });
 
 test.skipIf(!existsSync(CHROMIUM))("the browser bundle logs in, receives and sends over its socket", async () => {
-  // The same command as the package script, into a scratch folder.
-  const build = Bun.spawnSync([process.execPath, "build", "client/index.ts", "--outfile", join(outDir, "client.js"), "--target", "browser"], { cwd: ROOT });
-  expect(build.exitCode, build.stderr.toString()).toBe(0);
-  const bundle = await Bun.file(join(outDir, "client.js")).text();
-
   const server = await restartableServer();
   try {
     const alice = await signedUp(server.url, "alice");
@@ -42,9 +32,8 @@ test.skipIf(!existsSync(CHROMIUM))("the browser bundle logs in, receives and sen
     page.on("pageerror", (error) => errors.push(error.message));
     await page.goto(`${server.url}/health`);
     const evaluated = page.evaluate(
-      async ({ bundle, username, password, conversationId }) => {
-        const url = URL.createObjectURL(new Blob([bundle], { type: "text/javascript" }));
-        const { createChatClient } = await import(url);
+      async ({ username, password, conversationId }) => {
+        const { createChatClient } = await import(`${location.origin}/client.js`);
         const chat = createChatClient({ baseUrl: location.origin });
         await chat.login(username, password);
         const socket = chat.socket();
@@ -55,7 +44,7 @@ test.skipIf(!existsSync(CHROMIUM))("the browser bundle logs in, receives and sen
         socket.close();
         return { seq: sent.seq, content };
       },
-      { bundle, username: alice.user.username, password: alice.password, conversationId: dm.id },
+      { username: alice.user.username, password: alice.password, conversationId: dm.id },
     );
     // The browser's send reaches Bob; Bob's answer reaches the browser's socket.
     await got.until(() => got.seen.some((m) => m.content === "from the browser"), "the browser's message");

@@ -1,7 +1,7 @@
 // The SDK's v2 revision tracking, against a scripted server that speaks the v2 frames (`rev` on
 // frames, `revs` in sync, `changes` answers): a skipped rev asks for changes from the last applied
-// one, each message state is emitted once, and the positions come out right. The real server of
-// this branch is v1; the v2 server's own tests cover its side of the same frames.
+// one, each message state is emitted once, and the positions come out right. Against the real
+// (v2) server: v2-events.test.ts.
 import { afterAll, expect, test } from "bun:test";
 import type { ServerWebSocket } from "bun";
 import { createChatClient, type Message } from "../../client";
