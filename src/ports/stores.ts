@@ -1,0 +1,139 @@
+// The storage ports: the rows features read and write, one store interface per aggregate, and the
+// caches in front of them. The SQLite adapter (src/db/stores/) implements them synchronously (its
+// methods return values); a PostgreSQL adapter returns promises. Services `await` what a store
+// returns, or keep a synchronous path through `andThen` where a hot path must not yield.
+
+/** A value now (SQLite) or later (a networked database). */
+export type Awaitable<T> = T | Promise<T>;
+
+/** Applies `next` to a value that may still be pending, without a microtask when it is not. */
+export function andThen<T, U>(value: Awaitable<T>, next: (value: T) => U): Awaitable<U> {
+  return value instanceof Promise ? value.then(next) : next(value);
+}
+
+// ---- Rows: plain types, in the application's units (ids are text, times Unix ms, flags booleans).
+
+export interface UserRow {
+  id: string;
+  username: string;
+  /** Lower-cased copies carry case-insensitive uniqueness and prefix search. */
+  usernameKey: string;
+  email: string;
+  emailKey: string;
+  passwordHash: string;
+  fullName: string | null;
+  fullNameKey: string | null;
+  avatarUrl: string | null;
+  bio: string | null;
+  /** Bumped on a password change or a disable: tokens carrying an older one stop working. */
+  tokenVersion: number;
+  lastSeenAt: number | null;
+  disabledAt: number | null;
+  isBot: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** The columns a profile update or a password reset may change. */
+export type UserPatch = Partial<Omit<UserRow, "id" | "createdAt" | "isBot" | "disabledAt" | "lastSeenAt">>;
+
+/** Which unique key a write would have duplicated; the row is not written. */
+export interface Taken {
+  taken: "username" | "email";
+}
+
+/** What decides whether a user's tokens still pass (the socket session watch re-reads it). */
+export interface SessionAccess {
+  id: string;
+  tokenVersion: number;
+  disabledAt: number | null;
+}
+
+export interface ApiTokenRow {
+  id: string;
+  userId: string;
+  name: string | null;
+  /** Hex SHA-256 of the token text; the text itself is never stored. */
+  hash: string;
+  createdAt: number;
+  expiresAt: number | null;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+export type ApiTokenListing = ApiTokenRow & { username: string };
+
+// ---- Stores
+
+export interface UserStore {
+  byId(id: string): Awaitable<UserRow | null>;
+  /** The account whose username key or email key is `key` (they never collide: emails have an @). */
+  byLoginKey(key: string): Awaitable<UserRow | null>;
+  /** Which of these keys another user (not `exceptId`) already holds, username checked first. */
+  taken(usernameKey: string | null, emailKey: string | null, exceptId?: string): Awaitable<Taken | null>;
+  /** Username or full-name prefix (lower-cased `term`, LIKE wildcards literal), by username; all users when null. */
+  search(term: string | null, limit: number, offset: number): Awaitable<UserRow[]>;
+  /** Inserts unless a key is taken, atomically. */
+  insert(row: UserRow): Awaitable<UserRow | Taken>;
+  /** Applies the patch unless a new key is taken, atomically; null when there is no such user. */
+  update(id: string, patch: UserPatch): Awaitable<UserRow | Taken | null>;
+  /** Sets or clears disabled_at (a disable also bumps token_version); false when already in that state. */
+  setDisabled(id: string, disabled: boolean, at: number): Awaitable<boolean>;
+  touchLastSeen(id: string, at: number): Awaitable<void>;
+  sessionAccess(ids: string[]): Awaitable<SessionAccess[]>;
+}
+
+export interface ApiTokenStore {
+  insert(row: ApiTokenRow): Awaitable<ApiTokenRow>;
+  /** Newest first, of one user or everyone, with the owner's username. */
+  list(userId?: string): Awaitable<ApiTokenListing[]>;
+  byHash(hash: string): Awaitable<ApiTokenRow | null>;
+  byIds(ids: string[]): Awaitable<ApiTokenRow[]>;
+  /** Sets revoked_at unless already set: the row and whether this call revoked it; null when unknown. */
+  revoke(id: string, at: number): Awaitable<{ row: ApiTokenRow; revoked: boolean } | null>;
+  touch(id: string, at: number): Awaitable<void>;
+}
+
+export interface BlockStore {
+  /** The ids of the users who have blocked `userId`. */
+  blockersOf(userId: string): Awaitable<string[]>;
+  /** Blocking again changes nothing. */
+  add(blockerId: string, blockedId: string, at: number): Awaitable<void>;
+  remove(blockerId: string, blockedId: string): Awaitable<void>;
+  /** The users `blockerId` has blocked, most recently blocked first. */
+  blockedBy(blockerId: string, limit: number, offset: number): Awaitable<UserRow[]>;
+}
+
+/** Every store, built once by the composition root (server.ts) or a CLI command. */
+export interface Stores {
+  users: UserStore;
+  apiTokens: ApiTokenStore;
+  blocks: BlockStore;
+}
+
+// ---- Caches: each adapter says how its caches stay exact (SQLite: this process's writes drop
+// entries, another process's commit drops everything; a cluster would drop them on bus events).
+
+export interface Cache<K, V> {
+  /** The entry, unless it was dropped or the storage changed under it since it was set. */
+  get(key: K): V | undefined;
+  set(key: K, value: V): void;
+  delete(key: K): void;
+  clear(): void;
+  readonly size: number;
+}
+
+export interface Caches {
+  /** User rows by id, read on every authenticated request; services drop a row when they write it. */
+  users: Cache<string, UserRow>;
+  /** API token rows by token text (a hit costs no hash); dropped whole on a revoke, checked for expiry on use. */
+  apiTokens: Cache<string, ApiTokenRow>;
+  /** Who blocked a user, by blocked user; block and unblock update the set after their commit. */
+  blockers: Cache<string, ReadonlySet<string>>;
+}
+
+/** What a service needs to reach storage (Deps has both). */
+export interface Storage {
+  stores: Stores;
+  caches: Caches;
+}
