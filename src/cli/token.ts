@@ -6,7 +6,8 @@ import type { ApiTokenRow } from "../ports/stores";
 import { iso, isoOrNull, now } from "../lib/time";
 import { createApiToken, listApiTokens, revokeApiToken, tokenLive } from "../modules/auth/api-tokens";
 import { defineCommand, defineGroup } from "./command";
-import { findAccount, withStorage } from "./user";
+import { withStorage } from "./storage";
+import { findAccount } from "./user";
 
 const settings = ["dataDir", "synchronous"] as ("dataDir" | "synchronous")[];
 const UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };

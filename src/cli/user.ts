@@ -10,9 +10,8 @@ import { signup } from "../modules/auth/service";
 import { Password } from "../modules/users/model";
 import { setDisabled } from "../modules/users/service";
 import { now } from "../lib/time";
-import { openDataDir } from "../db/data-dir";
-import { sqliteStorage } from "../db/stores";
 import type { Storage } from "../ports/stores";
+import { withStorage } from "./storage";
 import { defineCommand, defineGroup, type Command } from "./command";
 
 const passwordOption = {
@@ -57,16 +56,6 @@ function invalid(schema: Parameters<typeof Value.Errors>[0], value: unknown): st
   if (!first) return null;
   const field = first.path.replace(/^\//, "").replaceAll("_", "-");
   return `${field ? "--" + field : "value"}: ${first.message}`;
-}
-
-/** Runs `work` on the data directory's stores, closing the database after it. */
-export async function withStorage<T>(config: Parameters<typeof openDataDir>[0], work: (storage: Storage) => T | Promise<T>): Promise<T> {
-  const db = openDataDir(config);
-  try {
-    return await work(sqliteStorage(db));
-  } finally {
-    db.$client.close();
-  }
 }
 
 /** The account named by username or email, or a ConfigError naming what was asked for. */

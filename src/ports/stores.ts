@@ -104,11 +104,44 @@ export interface BlockStore {
   blockedBy(blockerId: string, limit: number, offset: number): Awaitable<UserRow[]>;
 }
 
+export interface ConversationStore {
+  exists(id: string): Awaitable<boolean>;
+}
+
+export interface WebhookRow {
+  id: string;
+  url: string;
+  /** The event names between commas (",message.created,reaction.changed,"), so a trigger matches one with instr(). */
+  events: string;
+  /** Only this conversation's events when set. */
+  conversationId: string | null;
+  secret: string;
+  concurrency: number;
+  deliveredCount: number;
+  failedCount: number;
+  /** Attempts that failed (each retry counts). */
+  attemptFailures: number;
+  lastError: string | null;
+  lastErrorAt: number | null;
+  lastDeliveredAt: number | null;
+  createdAt: number;
+}
+
+export interface WebhookStore {
+  insert(row: Pick<WebhookRow, "id" | "url" | "events" | "conversationId" | "secret" | "concurrency" | "createdAt">): Awaitable<void>;
+  /** Oldest first, each with its count of events not yet delivered. */
+  list(): Awaitable<(WebhookRow & { pending: number })[]>;
+  /** Removes the hook and its undelivered events; false when there was no such hook. */
+  remove(id: string): Awaitable<boolean>;
+}
+
 /** Every store, built once by the composition root (server.ts) or a CLI command. */
 export interface Stores {
   users: UserStore;
   apiTokens: ApiTokenStore;
   blocks: BlockStore;
+  conversations: ConversationStore;
+  webhooks: WebhookStore;
 }
 
 // ---- Caches: each adapter says how its caches stay exact (SQLite: this process's writes drop

@@ -1,19 +1,25 @@
 // The SQLite adapter of the storage ports: every store over one connection, and the caches in
 // front of them, kept exact by this process's writes (services drop what they change) and by
 // SQLite's data_version (another process's commit empties them: the CLI, an operator's sqlite3).
-import type { Caches, Storage, Stores, UserRow, ApiTokenRow } from "../../ports/stores";
+import type { ApiTokenRow, Caches, Storage, Stores, UserRow, WebhookRow } from "../../ports/stores";
 import { VersionedCache } from "../../lib/versioned-cache";
 import type { Db } from "../client";
 import { externalChanges } from "../external-changes";
-import type { users, apiTokens } from "../schema";
+import type { users, apiTokens, webhooks } from "../schema";
 import { SqliteApiTokenStore } from "./api-tokens";
 import { SqliteBlockStore } from "./blocks";
+import { SqliteConversationStore } from "./conversations";
+import { SqliteWebhookStore } from "./webhooks";
 import { SqliteUserStore } from "./users";
 
 // The schema's rows must be the ports' rows, both ways: a column added to one and not the other
 // fails the typecheck here.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
-const rowsMatch: [Same<typeof users.$inferSelect, UserRow>, Same<typeof apiTokens.$inferSelect, ApiTokenRow>] = [true, true];
+const rowsMatch: [
+  Same<typeof users.$inferSelect, UserRow>,
+  Same<typeof apiTokens.$inferSelect, ApiTokenRow>,
+  Same<typeof webhooks.$inferSelect, WebhookRow>,
+] = [true, true, true];
 void rowsMatch;
 
 /** Users whose rows, token texts and blocker sets are kept; past it a cache starts over. */
@@ -25,6 +31,8 @@ export type SqliteStores = {
   users: SqliteUserStore;
   apiTokens: SqliteApiTokenStore;
   blocks: SqliteBlockStore;
+  conversations: SqliteConversationStore;
+  webhooks: SqliteWebhookStore;
 };
 
 export interface SqliteStorage extends Storage {
@@ -38,7 +46,13 @@ function createSqliteStorage(db: Db): SqliteStorage {
     apiTokens: new VersionedCache(version, MAX_CACHED_TOKENS),
     blockers: new VersionedCache(version, MAX_CACHED_BLOCKED),
   };
-  const stores = { users: new SqliteUserStore(db), apiTokens: new SqliteApiTokenStore(db), blocks: new SqliteBlockStore(db) };
+  const stores = {
+    users: new SqliteUserStore(db),
+    apiTokens: new SqliteApiTokenStore(db),
+    blocks: new SqliteBlockStore(db),
+    conversations: new SqliteConversationStore(db),
+    webhooks: new SqliteWebhookStore(db),
+  };
   return { stores, caches };
 }
 
