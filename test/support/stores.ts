@@ -1,0 +1,200 @@
+// The storage ports, exercised through their interfaces only (ports/stores.ts), so the same bodies
+// run against any adapter: `describeStores(name, open)` takes a function that gives a fresh, empty,
+// migrated storage. test/stores.test.ts runs it on SQLite; a PostgreSQL adapter adds one call.
+import { afterAll, describe, expect, test } from "bun:test";
+import type { Storage, UserRow } from "../../src/ports/stores";
+
+export interface Opened {
+  storage: Storage;
+  close(): void | Promise<void>;
+}
+
+let userNo = 0;
+export function newUser(overrides: Partial<UserRow> = {}): UserRow {
+  const n = ++userNo;
+  const at = 1_700_000_000_000 + n;
+  return {
+    id: Bun.randomUUIDv7(),
+    username: `User${n}`,
+    usernameKey: `user${n}`,
+    email: `User${n}@Example.test`,
+    emailKey: `user${n}@example.test`,
+    passwordHash: "$argon2id$not-a-real-hash",
+    fullName: `Full Name ${n}`,
+    fullNameKey: `full name ${n}`,
+    avatarUrl: null,
+    bio: null,
+    tokenVersion: 0,
+    lastSeenAt: null,
+    disabledAt: null,
+    isBot: false,
+    createdAt: at,
+    updatedAt: at,
+    ...overrides,
+  };
+}
+
+export function describeStores(name: string, open: () => Opened | Promise<Opened>) {
+  const opened: Opened[] = [];
+  const fresh = async () => {
+    const o = await open();
+    opened.push(o);
+    return o.storage;
+  };
+  afterAll(async () => {
+    for (const o of opened) await o.close();
+  });
+
+  describe(`${name}: UserStore`, () => {
+    test("a user is found by id and by username or email key, with every field as written", async () => {
+      const { stores } = await fresh();
+      const row = newUser({ isBot: true, bio: "hello" });
+      expect(await stores.users.insert(row)).toEqual(row);
+      expect(await stores.users.byId(row.id)).toEqual(row);
+      expect(await stores.users.byLoginKey(row.usernameKey)).toEqual(row);
+      expect(await stores.users.byLoginKey(row.emailKey)).toEqual(row);
+      expect(await stores.users.byId(Bun.randomUUIDv7())).toBeNull();
+      expect(await stores.users.byLoginKey("nobody")).toBeNull();
+    });
+
+    test("a taken username or email key is reported and nothing is written", async () => {
+      const { stores } = await fresh();
+      const first = newUser();
+      await stores.users.insert(first);
+      const sameName = newUser({ usernameKey: first.usernameKey });
+      expect(await stores.users.insert(sameName)).toEqual({ taken: "username" });
+      expect(await stores.users.insert(newUser({ emailKey: first.emailKey }))).toEqual({ taken: "email" });
+      expect(await stores.users.byId(sameName.id)).toBeNull();
+      expect(await stores.users.taken(first.usernameKey, null)).toEqual({ taken: "username" });
+      expect(await stores.users.taken(null, first.emailKey)).toEqual({ taken: "email" });
+      // The user's own keys are not taken from itself.
+      expect(await stores.users.taken(first.usernameKey, first.emailKey, first.id)).toBeNull();
+    });
+
+    test("update applies a patch, refuses another user's key and answers null for an unknown id", async () => {
+      const { stores } = await fresh();
+      const a = newUser();
+      const b = newUser();
+      await stores.users.insert(a);
+      await stores.users.insert(b);
+      const updated = await stores.users.update(a.id, { bio: "new", tokenVersion: 3, updatedAt: a.updatedAt + 1 });
+      expect(updated).toEqual({ ...a, bio: "new", tokenVersion: 3, updatedAt: a.updatedAt + 1 });
+      expect(await stores.users.update(a.id, { usernameKey: b.usernameKey })).toEqual({ taken: "username" });
+      expect((await stores.users.byId(a.id))!.usernameKey).toBe(a.usernameKey);
+      expect(await stores.users.update(Bun.randomUUIDv7(), { bio: "x" })).toBeNull();
+    });
+
+    test("search matches username or full-name prefixes, wildcards literally, ordered by username", async () => {
+      const { stores } = await fresh();
+      const rows = [
+        newUser({ username: "b_x", usernameKey: "b_x", fullName: null, fullNameKey: null }),
+        newUser({ username: "bax", usernameKey: "bax", fullName: "Zed", fullNameKey: "zed" }),
+        newUser({ username: "abc", usernameKey: "abc", fullName: "Bob", fullNameKey: "bob" }),
+      ];
+      for (const row of rows) await stores.users.insert(row);
+      const keys = async (term: string | null) => (await stores.users.search(term, 10, 0)).map((u) => u.usernameKey);
+      expect(await keys("b")).toEqual(["abc", "b_x", "bax"]);
+      expect(await keys("b_")).toEqual(["b_x"]);
+      expect(await keys("b%")).toEqual([]);
+      expect(await keys(null)).toEqual(["abc", "b_x", "bax"]);
+      expect((await stores.users.search(null, 1, 1)).map((u) => u.usernameKey)).toEqual(["b_x"]);
+    });
+
+    test("disable bumps the token version once, enable keeps it; session access and last seen follow", async () => {
+      const { stores } = await fresh();
+      const row = newUser();
+      await stores.users.insert(row);
+      expect(await stores.users.setDisabled(row.id, true, 5)).toBe(true);
+      expect(await stores.users.setDisabled(row.id, true, 6)).toBe(false);
+      expect(await stores.users.sessionAccess([row.id, Bun.randomUUIDv7()])).toEqual([{ id: row.id, tokenVersion: 1, disabledAt: 5 }]);
+      expect(await stores.users.setDisabled(row.id, false, 7)).toBe(true);
+      expect(await stores.users.sessionAccess([row.id])).toEqual([{ id: row.id, tokenVersion: 1, disabledAt: null }]);
+      await stores.users.touchLastSeen(row.id, 42);
+      expect((await stores.users.byId(row.id))!.lastSeenAt).toBe(42);
+    });
+  });
+
+  describe(`${name}: ApiTokenStore`, () => {
+    test("insert, find by hash, list newest first with the username, revoke once, touch", async () => {
+      const { stores } = await fresh();
+      const user = newUser();
+      await stores.users.insert(user);
+      const token = (n: number) => ({
+        id: Bun.randomUUIDv7(),
+        userId: user.id,
+        name: `t${n}`,
+        hash: `hash-${n}-${user.id}`,
+        createdAt: 1000 + n,
+        expiresAt: null,
+        lastUsedAt: null,
+        revokedAt: null,
+      });
+      const [older, newer] = [token(1), token(2)];
+      expect(await stores.apiTokens.insert(older)).toEqual(older);
+      await stores.apiTokens.insert(newer);
+      expect(await stores.apiTokens.byHash(older.hash)).toEqual(older);
+      expect(await stores.apiTokens.byHash("unknown")).toBeNull();
+      expect((await stores.apiTokens.list(user.id)).map((t) => [t.id, t.username])).toEqual([
+        [newer.id, user.username],
+        [older.id, user.username],
+      ]);
+      expect(await stores.apiTokens.list(Bun.randomUUIDv7())).toEqual([]);
+      expect(await stores.apiTokens.revoke(older.id, 77)).toEqual({ row: { ...older, revokedAt: 77 }, revoked: true });
+      expect(await stores.apiTokens.revoke(older.id, 88)).toEqual({ row: { ...older, revokedAt: 77 }, revoked: false });
+      expect(await stores.apiTokens.revoke(Bun.randomUUIDv7(), 1)).toBeNull();
+      await stores.apiTokens.touch(newer.id, 99);
+      const byIds = await stores.apiTokens.byIds([older.id, newer.id]);
+      expect(byIds.map((t) => [t.id, t.revokedAt, t.lastUsedAt]).sort()).toEqual(
+        [
+          [older.id, 77, null],
+          [newer.id, null, 99],
+        ].sort(),
+      );
+      expect(await stores.apiTokens.byIds([])).toEqual([]);
+    });
+  });
+
+  describe(`${name}: BlockStore`, () => {
+    test("blockers by blocked user, blocking twice is one row, the list is newest first", async () => {
+      const { stores } = await fresh();
+      const [a, b, c] = [newUser(), newUser(), newUser()];
+      for (const u of [a, b, c]) await stores.users.insert(u);
+      await stores.blocks.add(a.id, c.id, 10);
+      await stores.blocks.add(b.id, c.id, 20);
+      await stores.blocks.add(a.id, b.id, 30);
+      await stores.blocks.add(a.id, c.id, 40);
+      expect((await stores.blocks.blockersOf(c.id)).sort()).toEqual([a.id, b.id].sort());
+      expect(await stores.blocks.blockersOf(a.id)).toEqual([]);
+      expect((await stores.blocks.blockedBy(a.id, 10, 0)).map((u) => u.id)).toEqual([b.id, c.id]);
+      expect((await stores.blocks.blockedBy(a.id, 1, 1)).map((u) => u.id)).toEqual([c.id]);
+      await stores.blocks.remove(a.id, c.id);
+      await stores.blocks.remove(a.id, c.id);
+      expect(await stores.blocks.blockersOf(c.id)).toEqual([b.id]);
+    });
+  });
+
+  describe(`${name}: WebhookStore and ConversationStore`, () => {
+    test("a hook is listed with no pending events and removed once; unknown conversations do not exist", async () => {
+      const { stores } = await fresh();
+      expect(await stores.conversations.exists(Bun.randomUUIDv7())).toBe(false);
+      const hook = { id: Bun.randomUUIDv7(), url: "https://example.test/h", events: ",message.created,", conversationId: null, secret: "whsec_x", concurrency: 2, createdAt: 5 };
+      await stores.webhooks.insert(hook);
+      expect(await stores.webhooks.list()).toEqual([
+        {
+          ...hook,
+          deliveredCount: 0,
+          failedCount: 0,
+          attemptFailures: 0,
+          lastError: null,
+          lastErrorAt: null,
+          lastDeliveredAt: null,
+          pending: 0,
+        },
+      ]);
+      expect(await stores.webhooks.remove(hook.id)).toBe(true);
+      expect(await stores.webhooks.remove(hook.id)).toBe(false);
+      expect(await stores.webhooks.list()).toEqual([]);
+    });
+  });
+}
+
