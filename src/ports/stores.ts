@@ -81,6 +81,8 @@ export interface UserStore {
   setDisabled(id: string, disabled: boolean, at: number): Awaitable<boolean>;
   touchLastSeen(id: string, at: number): Awaitable<void>;
   sessionAccess(ids: string[]): Awaitable<SessionAccess[]>;
+  /** Which of these ids are users. */
+  existingIds(ids: string[]): Awaitable<string[]>;
 }
 
 export interface ApiTokenStore {
@@ -104,8 +106,64 @@ export interface BlockStore {
   blockedBy(blockerId: string, limit: number, offset: number): Awaitable<UserRow[]>;
 }
 
+export interface ConversationRow {
+  id: string;
+  name: string | null;
+  isGroup: boolean;
+  createdBy: string;
+  /** "<smaller user id>:<larger user id>" for direct conversations: one per pair. */
+  directKey: string | null;
+  /** Highest seq handed out. */
+  lastSeq: number;
+  /** +1 per committed change members must see, gap-free. */
+  rev: number;
+  /** The rev of the last change to the conversation itself (name, members, roles). */
+  metaRev: number;
+  lastActivityAt: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type MemberRole = "owner" | "admin" | "member";
+
+/** A member with its user, role and own settings: what every Conversation view is built from. */
+export interface ParticipantRow {
+  conversationId: string;
+  user: UserRow;
+  role: MemberRole;
+  joinedAt: number;
+  /** The member's own settings (only shown to that member). */
+  muted: boolean;
+  mutedUntil: number | null;
+  pinned: boolean;
+}
+
 export interface ConversationStore {
   exists(id: string): Awaitable<boolean>;
+  byId(id: string): Awaitable<ConversationRow | null>;
+  byDirectKey(directKey: string): Awaitable<ConversationRow | null>;
+  /** The conversation if `userId` is a member of it. */
+  forMember(conversationId: string, userId: string): Awaitable<ConversationRow | null>;
+  /** A member's conversations, pinned first, then by last activity (newest first). */
+  listForMember(userId: string, limit: number, offset: number): Awaitable<ConversationRow[]>;
+  /**
+   * The conversation and its members (rev 0) in one transaction; a second direct conversation of
+   * the same pair fails on the unique direct key (the caller then finds the winner's).
+   */
+  create(row: Omit<ConversationRow, "lastSeq" | "rev" | "metaRev">, members: { userId: string; role: MemberRole }[]): Awaitable<ConversationRow>;
+  /** Sets the name; runs inside the rename's revision transaction (modules/changes/revision.ts). */
+  rename(conversationId: string, name: string): Awaitable<ConversationRow | null>;
+  memberCounts(conversationIds: string[]): Awaitable<Map<string, number>>;
+  memberIds(conversationId: string): Awaitable<string[]>;
+  /** The conversations a user is in (a socket subscribes to their topics). */
+  conversationIdsOf(userId: string): Awaitable<string[]>;
+  /** Everyone who shares a conversation with the user (presence goes to them). */
+  contactIdsOf(userId: string): Awaitable<string[]>;
+  /**
+   * Members of each conversation in joining order (then by username), at most `cap` per
+   * conversation plus `me`, with their users, roles and settings.
+   */
+  participants(me: string, conversationIds: string[], cap: number): Awaitable<ParticipantRow[]>;
 }
 
 export interface WebhookRow {

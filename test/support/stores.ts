@@ -2,7 +2,7 @@
 // run against any adapter: `describeStores(name, open)` takes a function that gives a fresh, empty,
 // migrated storage. test/stores.test.ts runs it on SQLite; a PostgreSQL adapter adds one call.
 import { afterAll, describe, expect, test } from "bun:test";
-import type { Storage, UserRow } from "../../src/ports/stores";
+import type { ConversationRow, Storage, UserRow } from "../../src/ports/stores";
 
 export interface Opened {
   storage: Storage;
@@ -173,10 +173,97 @@ export function describeStores(name: string, open: () => Opened | Promise<Opened
     });
   });
 
-  describe(`${name}: WebhookStore and ConversationStore`, () => {
-    test("a hook is listed with no pending events and removed once; unknown conversations do not exist", async () => {
+  describe(`${name}: ConversationStore`, () => {
+    const conversation = (createdBy: string, overrides: Partial<ConversationRow> = {}) => ({
+      id: Bun.randomUUIDv7(),
+      name: "group",
+      isGroup: true,
+      createdBy,
+      directKey: null,
+      lastActivityAt: 100,
+      createdAt: 100,
+      updatedAt: 100,
+      ...overrides,
+    });
+
+    test("a conversation is created with its members and found by id, by member, by direct key", async () => {
       const { stores } = await fresh();
+      const [a, b, c] = [newUser(), newUser(), newUser()];
+      for (const u of [a, b, c]) await stores.users.insert(u);
+      expect((await stores.users.existingIds([a.id, Bun.randomUUIDv7(), c.id])).sort()).toEqual([a.id, c.id].sort());
+      const group = conversation(a.id);
+      const created = await stores.conversations.create(group, [
+        { userId: a.id, role: "owner" },
+        { userId: b.id, role: "member" },
+      ]);
+      expect(created).toEqual({ ...group, lastSeq: 0, rev: 0, metaRev: 0 });
+      expect(await stores.conversations.exists(group.id)).toBe(true);
       expect(await stores.conversations.exists(Bun.randomUUIDv7())).toBe(false);
+      expect(await stores.conversations.byId(group.id)).toEqual(created);
+      expect(await stores.conversations.forMember(group.id, b.id)).toEqual(created);
+      expect(await stores.conversations.forMember(group.id, c.id)).toBeNull();
+      const key = [b.id, c.id].sort().join(":");
+      const direct = conversation(b.id, { name: null, isGroup: false, directKey: key });
+      await stores.conversations.create(direct, [
+        { userId: b.id, role: "member" },
+        { userId: c.id, role: "member" },
+      ]);
+      expect((await stores.conversations.byDirectKey(key))!.id).toBe(direct.id);
+      expect(await stores.conversations.byDirectKey("x:y")).toBeNull();
+      // One direct conversation per pair: the second create fails and leaves no trace.
+      const again = conversation(c.id, { name: null, isGroup: false, directKey: key });
+      await expect((async () => stores.conversations.create(again, [{ userId: c.id, role: "member" }]))()).rejects.toThrow();
+      expect(await stores.conversations.exists(again.id)).toBe(false);
+    });
+
+    test("members, contacts, counts, the member's list order and renames", async () => {
+      const { stores } = await fresh();
+      const [a, b, c] = [newUser(), newUser(), newUser()];
+      for (const u of [a, b, c]) await stores.users.insert(u);
+      const older = conversation(a.id, { lastActivityAt: 100 });
+      const newer = conversation(a.id, { lastActivityAt: 200 });
+      await stores.conversations.create(older, [
+        { userId: a.id, role: "owner" },
+        { userId: b.id, role: "member" },
+      ]);
+      await stores.conversations.create(newer, [
+        { userId: a.id, role: "owner" },
+        { userId: c.id, role: "admin" },
+      ]);
+      expect((await stores.conversations.memberIds(older.id)).sort()).toEqual([a.id, b.id].sort());
+      expect((await stores.conversations.conversationIdsOf(a.id)).sort()).toEqual([older.id, newer.id].sort());
+      expect((await stores.conversations.contactIdsOf(a.id)).sort()).toEqual([b.id, c.id].sort());
+      expect(await stores.conversations.contactIdsOf(b.id)).toEqual([a.id]);
+      const counts = await stores.conversations.memberCounts([older.id, newer.id]);
+      expect([counts.get(older.id), counts.get(newer.id)]).toEqual([2, 2]);
+      expect((await stores.conversations.listForMember(a.id, 10, 0)).map((r) => r.id)).toEqual([newer.id, older.id]);
+      expect((await stores.conversations.listForMember(a.id, 1, 1)).map((r) => r.id)).toEqual([older.id]);
+      expect((await stores.conversations.rename(older.id, "renamed"))!.name).toBe("renamed");
+      expect(await stores.conversations.rename(Bun.randomUUIDv7(), "x")).toBeNull();
+    });
+
+    test("participants: roles and settings with the users, capped per conversation but always including me", async () => {
+      const { stores } = await fresh();
+      const people = [newUser({ isBot: true }), newUser(), newUser(), newUser()];
+      for (const u of people) await stores.users.insert(u);
+      const group = conversation(people[0]!.id);
+      await stores.conversations.create(
+        group,
+        people.map((u, i) => ({ userId: u.id, role: i === 0 ? ("owner" as const) : ("member" as const) })),
+      );
+      const all = await stores.conversations.participants("", [group.id], 100);
+      expect(all.map((p) => p.user.id).sort()).toEqual(people.map((u) => u.id).sort());
+      const owner = all.find((p) => p.role === "owner")!;
+      expect(owner).toEqual({ conversationId: group.id, user: people[0]!, role: "owner", joinedAt: 100, muted: false, mutedUntil: null, pinned: false });
+      const me = all.at(-1)!.user.id;
+      const capped = await stores.conversations.participants(me, [group.id], 1);
+      expect(capped.map((p) => p.user.id)).toEqual([all[0]!.user.id, me]);
+    });
+  });
+
+  describe(`${name}: WebhookStore`, () => {
+    test("a hook is listed with no pending events and removed once", async () => {
+      const { stores } = await fresh();
       const hook = { id: Bun.randomUUIDv7(), url: "https://example.test/h", events: ",message.created,", conversationId: null, secret: "whsec_x", concurrency: 2, createdAt: 5 };
       await stores.webhooks.insert(hook);
       expect(await stores.webhooks.list()).toEqual([

@@ -1,16 +1,146 @@
-// ConversationStore over SQLite.
+// ConversationStore over SQLite: conversations and their members (roles, settings). Changes that
+// take a revision (renames, members, roles) still run in modules/changes/revision.ts's transaction.
 import type { Statement } from "bun:sqlite";
-import type { ConversationStore } from "../../ports/stores";
+import { and, eq, getTableColumns } from "drizzle-orm";
+import type { ConversationRow, ConversationStore, MemberRole, ParticipantRow, UserRow } from "../../ports/stores";
 import type { Db } from "../client";
+import { conversations, members, users } from "../schema";
+
+/** The users columns of the row source `r`, aliased to UserRow's keys. */
+const USER_COLUMNS = Object.entries(getTableColumns(users))
+  .map(([key, column]) => `r."${column.name}" AS "${key}"`)
+  .join(", ");
+
+const marks = (ids: unknown[]) => ids.map(() => "?").join(",");
+
+type ParticipantSqlRow = UserRow & {
+  conversation_id__: string;
+  role__: MemberRole;
+  joined_at__: number;
+  muted__: number;
+  muted_until__: number | null;
+  pinned__: number;
+};
 
 export class SqliteConversationStore implements ConversationStore {
   private readonly existsQuery: Statement<{ id: string }, [string]>;
+  private readonly memberIdsQuery: Statement<{ user_id: string }, [string]>;
+  private readonly conversationIdsQuery: Statement<{ conversation_id: string }, [string]>;
+  private readonly contactIdsQuery: Statement<{ user_id: string }, [string, string]>;
 
-  constructor(db: Db) {
-    this.existsQuery = db.$client.query<{ id: string }, [string]>("SELECT id FROM conversations WHERE id = ?");
+  constructor(private readonly db: Db) {
+    const client = db.$client;
+    this.existsQuery = client.query("SELECT id FROM conversations WHERE id = ?");
+    this.memberIdsQuery = client.query("SELECT user_id FROM members WHERE conversation_id = ?");
+    this.conversationIdsQuery = client.query("SELECT conversation_id FROM members WHERE user_id = ?");
+    this.contactIdsQuery = client.query(
+      `SELECT DISTINCT o.user_id FROM members me JOIN members o ON o.conversation_id = me.conversation_id
+       WHERE me.user_id = ? AND o.user_id != ?`,
+    );
   }
 
   exists(id: string): boolean {
     return this.existsQuery.get(id) !== null;
+  }
+
+  byId(id: string): ConversationRow | null {
+    return this.db.select().from(conversations).where(eq(conversations.id, id)).get() ?? null;
+  }
+
+  byDirectKey(directKey: string): ConversationRow | null {
+    return this.db.select().from(conversations).where(eq(conversations.directKey, directKey)).get() ?? null;
+  }
+
+  forMember(conversationId: string, userId: string): ConversationRow | null {
+    const row = this.db
+      .select({ c: conversations })
+      .from(conversations)
+      .innerJoin(members, and(eq(members.conversationId, conversations.id), eq(members.userId, userId)))
+      .where(eq(conversations.id, conversationId))
+      .get();
+    return row?.c ?? null;
+  }
+
+  listForMember(userId: string, limit: number, offset: number): ConversationRow[] {
+    return this.db.$client
+      .query<Record<string, unknown>, [string, number, number]>(
+        `SELECT c.* FROM members mb JOIN conversations c ON c.id = mb.conversation_id
+         WHERE mb.user_id = ? ORDER BY mb.pinned DESC, c.last_activity_at DESC, c.id DESC LIMIT ? OFFSET ?`,
+      )
+      .all(userId, limit, offset)
+      .map((r) => ({
+        id: r.id as string,
+        name: r.name as string | null,
+        isGroup: Boolean(r.is_group),
+        createdBy: r.created_by as string,
+        directKey: r.direct_key as string | null,
+        rev: r.rev as number,
+        metaRev: r.meta_rev as number,
+        lastSeq: r.last_seq as number,
+        lastActivityAt: r.last_activity_at as number,
+        createdAt: r.created_at as number,
+        updatedAt: r.updated_at as number,
+      }));
+  }
+
+  create(row: Omit<ConversationRow, "lastSeq" | "rev" | "metaRev">, memberRoles: { userId: string; role: MemberRole }[]): ConversationRow {
+    return this.db.transaction((tx) => {
+      const created = tx.insert(conversations).values(row).returning().get();
+      tx.insert(members)
+        .values(memberRoles.map(({ userId, role }) => ({ conversationId: row.id, userId, role, joinedAt: row.createdAt })))
+        .run();
+      return created;
+    });
+  }
+
+  rename(conversationId: string, name: string): ConversationRow | null {
+    return this.db.update(conversations).set({ name }).where(eq(conversations.id, conversationId)).returning().get() ?? null;
+  }
+
+  memberCounts(conversationIds: string[]): Map<string, number> {
+    if (conversationIds.length === 0) return new Map();
+    const rows = this.db.$client
+      .query<{ conversation_id: string; n: number }, string[]>(
+        `SELECT conversation_id, count(*) AS n FROM members WHERE conversation_id IN (${marks(conversationIds)}) GROUP BY conversation_id`,
+      )
+      .all(...conversationIds);
+    return new Map(rows.map((r) => [r.conversation_id, r.n]));
+  }
+
+  memberIds(conversationId: string): string[] {
+    return this.memberIdsQuery.all(conversationId).map((r) => r.user_id);
+  }
+
+  conversationIdsOf(userId: string): string[] {
+    return this.conversationIdsQuery.all(userId).map((r) => r.conversation_id);
+  }
+
+  contactIdsOf(userId: string): string[] {
+    return this.contactIdsQuery.all(userId, userId).map((r) => r.user_id);
+  }
+
+  // A thousand-member group then costs ten users in the list, not a thousand; the same rows carry
+  // roles and the caller's settings, so members and my_role cost no extra query.
+  participants(me: string, conversationIds: string[], cap: number): ParticipantRow[] {
+    return this.db.$client
+      .query<ParticipantSqlRow, (string | number)[]>(
+        `SELECT conversation_id__, role__, joined_at__, muted__, muted_until__, pinned__, ${USER_COLUMNS} FROM (
+           SELECT mb.conversation_id AS conversation_id__, mb.role AS role__, mb.joined_at AS joined_at__,
+                  mb.muted AS muted__, mb.muted_until AS muted_until__, mb.pinned AS pinned__, u.*,
+                  row_number() OVER (PARTITION BY mb.conversation_id ORDER BY mb.joined_at, u.username_key) AS rank__
+           FROM members mb JOIN users u ON u.id = mb.user_id
+           WHERE mb.conversation_id IN (${marks(conversationIds)})
+         ) r WHERE r.rank__ <= ? OR r.id = ? ORDER BY conversation_id__, r.rank__`,
+      )
+      .all(...conversationIds, cap, me)
+      .map(({ conversation_id__, role__, joined_at__, muted__, muted_until__, pinned__, ...user }) => ({
+        conversationId: conversation_id__,
+        user: Object.assign(user, { isBot: !!user.isBot }),
+        role: role__,
+        joinedAt: joined_at__,
+        muted: Boolean(muted__),
+        mutedUntil: muted_until__,
+        pinned: Boolean(pinned__),
+      }));
   }
 }

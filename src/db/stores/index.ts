@@ -1,11 +1,11 @@
 // The SQLite adapter of the storage ports: every store over one connection, and the caches in
 // front of them, kept exact by this process's writes (services drop what they change) and by
 // SQLite's data_version (another process's commit empties them: the CLI, an operator's sqlite3).
-import type { ApiTokenRow, Caches, Storage, Stores, UserRow, WebhookRow } from "../../ports/stores";
+import type { ApiTokenRow, Caches, ConversationRow, Storage, Stores, UserRow, WebhookRow } from "../../ports/stores";
 import { VersionedCache } from "../../lib/versioned-cache";
 import type { Db } from "../client";
 import { externalChanges } from "../external-changes";
-import type { users, apiTokens, webhooks } from "../schema";
+import type { apiTokens, conversations, users, webhooks } from "../schema";
 import { SqliteApiTokenStore } from "./api-tokens";
 import { SqliteBlockStore } from "./blocks";
 import { SqliteConversationStore } from "./conversations";
@@ -19,7 +19,8 @@ const rowsMatch: [
   Same<typeof users.$inferSelect, UserRow>,
   Same<typeof apiTokens.$inferSelect, ApiTokenRow>,
   Same<typeof webhooks.$inferSelect, WebhookRow>,
-] = [true, true, true];
+  Same<typeof conversations.$inferSelect, ConversationRow>,
+] = [true, true, true, true];
 void rowsMatch;
 
 /** Users whose rows, token texts and blocker sets are kept; past it a cache starts over. */

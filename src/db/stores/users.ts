@@ -1,6 +1,6 @@
 // UserStore over SQLite: synchronous, as the hot paths need (a token check reads a user per request).
 import type { Statement } from "bun:sqlite";
-import { asc, eq, getTableColumns, or, sql } from "drizzle-orm";
+import { asc, eq, getTableColumns, inArray, or, sql } from "drizzle-orm";
 import type { SessionAccess, Taken, UserPatch, UserRow, UserStore } from "../../ports/stores";
 import type { Db } from "../client";
 import { users } from "../schema";
@@ -93,5 +93,10 @@ export class SqliteUserStore implements UserStore {
 
   sessionAccess(ids: string[]): SessionAccess[] {
     return this.accessQuery.all(JSON.stringify(ids));
+  }
+
+  existingIds(ids: string[]): string[] {
+    if (ids.length === 0) return [];
+    return this.db.select({ id: users.id }).from(users).where(inArray(users.id, ids)).all().map((r) => r.id);
   }
 }

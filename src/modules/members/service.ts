@@ -4,8 +4,8 @@
 // removed: the change feed then drops the cached members and moves open sockets in or out of the
 // conversation's topic in the same step. Settings are the member's own and not a revision.
 import type { Db } from "../../db/client";
-import { eq } from "drizzle-orm";
-import { conversations, type ConversationRow } from "../../db/schema";
+import type { ConversationRow } from "../../ports/stores";
+import { sqliteStoresOf } from "../storage-bridge";
 import { ApiError, notFound, unprocessable } from "../../errors";
 import { now } from "../../lib/time";
 import type { Hub } from "../../ports/bus";
@@ -40,9 +40,7 @@ function roleOf(db: Db, conversationId: string, userId: string): Role | null {
   );
 }
 
-function conversationRow(db: Db, conversationId: string): ConversationRow {
-  return db.select().from(conversations).where(eq(conversations.id, conversationId)).get()!;
-}
+const conversationRow = (db: Db, conversationId: string): ConversationRow => sqliteStoresOf(db).conversations.byId(conversationId)!;
 
 /** The group row for a membership change by `me`: 404 when not a member, 422 for a direct conversation. */
 function groupFor(db: Db, me: string, conversationId: string, field: string): ConversationRow {
