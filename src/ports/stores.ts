@@ -138,6 +138,13 @@ export interface ParticipantRow {
   pinned: boolean;
 }
 
+export interface MemberSettings {
+  muted?: boolean;
+  /** Unix ms, null for no end. */
+  mutedUntil?: number | null;
+  pinned?: boolean;
+}
+
 export interface ConversationStore {
   exists(id: string): Awaitable<boolean>;
   byId(id: string): Awaitable<ConversationRow | null>;
@@ -151,7 +158,20 @@ export interface ConversationStore {
    * the same pair fails on the unique direct key (the caller then finds the winner's).
    */
   create(row: Omit<ConversationRow, "lastSeq" | "rev" | "metaRev">, members: { userId: string; role: MemberRole }[]): Awaitable<ConversationRow>;
-  /** Sets the name; runs inside the rename's revision transaction (modules/changes/revision.ts). */
+  // Writes that are part of a revision run inside its transaction (modules/changes/revision.ts).
+  /** Members and roles in joining order. */
+  members(conversationId: string): Awaitable<{ userId: string; role: MemberRole }[]>;
+  roleOf(conversationId: string, userId: string): Awaitable<MemberRole | null>;
+  /** New members with their read and delivered cursors at the conversation's last seq. */
+  addMembers(conversationId: string, userIds: string[], at: number): Awaitable<void>;
+  /** Removes a member; the members left. */
+  removeMember(conversationId: string, userId: string): Awaitable<number>;
+  /** Deletes the conversation with everything in it (messages, reactions, cursors). */
+  delete(conversationId: string): Awaitable<void>;
+  setRole(conversationId: string, userId: string, role: MemberRole): Awaitable<void>;
+  /** A member's own settings (not a revision). */
+  updateSettings(conversationId: string, userId: string, patch: MemberSettings): Awaitable<void>;
+  /** Sets the name. */
   rename(conversationId: string, name: string): Awaitable<ConversationRow | null>;
   memberCounts(conversationIds: string[]): Awaitable<Map<string, number>>;
   memberIds(conversationId: string): Awaitable<string[]>;

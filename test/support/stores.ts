@@ -242,6 +242,32 @@ export function describeStores(name: string, open: () => Opened | Promise<Opened
       expect(await stores.conversations.rename(Bun.randomUUIDv7(), "x")).toBeNull();
     });
 
+    test("membership writes: add, roles, settings, remove down to none, delete", async () => {
+      const { stores } = await fresh();
+      const [a, b, c] = [newUser(), newUser(), newUser()];
+      for (const u of [a, b, c]) await stores.users.insert(u);
+      const group = conversation(a.id);
+      await stores.conversations.create(group, [{ userId: a.id, role: "owner" }]);
+      await stores.conversations.addMembers(group.id, [b.id, c.id], 150);
+      expect(await stores.conversations.members(group.id)).toEqual([
+        { userId: a.id, role: "owner" },
+        { userId: b.id, role: "member" },
+        { userId: c.id, role: "member" },
+      ]);
+      await stores.conversations.setRole(group.id, b.id, "admin");
+      expect(await stores.conversations.roleOf(group.id, b.id)).toBe("admin");
+      expect(await stores.conversations.roleOf(group.id, Bun.randomUUIDv7())).toBeNull();
+      await stores.conversations.updateSettings(group.id, c.id, { muted: true, mutedUntil: 999, pinned: true });
+      await stores.conversations.updateSettings(group.id, c.id, { pinned: false });
+      const cRow = (await stores.conversations.participants(c.id, [group.id], 10)).find((p) => p.user.id === c.id)!;
+      expect([cRow.joinedAt, cRow.muted, cRow.mutedUntil, cRow.pinned]).toEqual([150, true, 999, false]);
+      expect(await stores.conversations.removeMember(group.id, a.id)).toBe(2);
+      expect(await stores.conversations.removeMember(group.id, b.id)).toBe(1);
+      expect(await stores.conversations.removeMember(group.id, c.id)).toBe(0);
+      await stores.conversations.delete(group.id);
+      expect(await stores.conversations.exists(group.id)).toBe(false);
+    });
+
     test("participants: roles and settings with the users, capped per conversation but always including me", async () => {
       const { stores } = await fresh();
       const people = [newUser({ isBot: true }), newUser(), newUser(), newUser()];

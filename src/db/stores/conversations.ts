@@ -2,7 +2,7 @@
 // take a revision (renames, members, roles) still run in modules/changes/revision.ts's transaction.
 import type { Statement } from "bun:sqlite";
 import { and, eq, getTableColumns } from "drizzle-orm";
-import type { ConversationRow, ConversationStore, MemberRole, ParticipantRow, UserRow } from "../../ports/stores";
+import type { ConversationRow, ConversationStore, MemberRole, MemberSettings, ParticipantRow, UserRow } from "../../ports/stores";
 import type { Db } from "../client";
 import { conversations, members, users } from "../schema";
 
@@ -91,6 +91,57 @@ export class SqliteConversationStore implements ConversationStore {
         .run();
       return created;
     });
+  }
+
+  members(conversationId: string): { userId: string; role: MemberRole }[] {
+    return this.db.$client
+      .query<{ userId: string; role: MemberRole }, [string]>(
+        "SELECT user_id AS userId, role FROM members WHERE conversation_id = ? ORDER BY joined_at, rowid",
+      )
+      .all(conversationId);
+  }
+
+  roleOf(conversationId: string, userId: string): MemberRole | null {
+    return (
+      this.db.$client
+        .query<{ role: MemberRole }, [string, string]>("SELECT role FROM members WHERE conversation_id = ? AND user_id = ?")
+        .get(conversationId, userId)?.role ?? null
+    );
+  }
+
+  addMembers(conversationId: string, userIds: string[], at: number): void {
+    const insert = this.db.$client.query(
+      `INSERT INTO members (conversation_id, user_id, role, joined_at, last_read_seq, last_delivered_seq)
+       SELECT ?1, ?2, 'member', ?3, last_seq, last_seq FROM conversations WHERE id = ?1`,
+    );
+    for (const id of userIds) insert.run(conversationId, id, at);
+  }
+
+  removeMember(conversationId: string, userId: string): number {
+    const client = this.db.$client;
+    client.query("DELETE FROM members WHERE conversation_id = ? AND user_id = ?").run(conversationId, userId);
+    return client.query<{ n: number }, [string]>("SELECT count(*) AS n FROM members WHERE conversation_id = ?").get(conversationId)!.n;
+  }
+
+  delete(conversationId: string): void {
+    this.db.$client.query("DELETE FROM conversations WHERE id = ?").run(conversationId);
+  }
+
+  setRole(conversationId: string, userId: string, role: MemberRole): void {
+    this.db.$client.query("UPDATE members SET role = ? WHERE conversation_id = ? AND user_id = ?").run(role, conversationId, userId);
+  }
+
+  updateSettings(conversationId: string, userId: string, patch: MemberSettings): void {
+    const set: Partial<typeof members.$inferInsert> = {};
+    if (patch.muted !== undefined) set.muted = patch.muted;
+    if (patch.mutedUntil !== undefined) set.mutedUntil = patch.mutedUntil;
+    if (patch.pinned !== undefined) set.pinned = patch.pinned;
+    if (Object.keys(set).length === 0) return;
+    this.db
+      .update(members)
+      .set(set)
+      .where(and(eq(members.conversationId, conversationId), eq(members.userId, userId)))
+      .run();
   }
 
   rename(conversationId: string, name: string): ConversationRow | null {
