@@ -15,7 +15,16 @@ let dbNo = 0;
 const openSqlite = () => {
   const db = openDatabase(join(dir, `s${dbNo++}.db`));
   runMigrations(db);
-  return { db, storage: sqliteStorage(db), close: () => db.$client.close() };
+  return {
+    db,
+    storage: sqliteStorage(db),
+    insertMessage(m: { id: string; conversationId: string; seq: number; senderId: string; content: string; deleted?: boolean }) {
+      db.$client
+        .query("INSERT INTO messages (id, conversation_id, seq, sender_id, content, deleted_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, 1)")
+        .run(m.id, m.conversationId, m.seq, m.senderId, m.content, m.deleted ? 1 : null);
+    },
+    close: () => db.$client.close(),
+  };
 };
 
 describeStores("sqlite", openSqlite);

@@ -186,6 +186,36 @@ export interface ConversationStore {
   participants(me: string, conversationIds: string[], cap: number): Awaitable<ParticipantRow[]>;
 }
 
+/** One search-box term: a word or quoted phrase, a prefix search when it ended in `*`. */
+export interface SearchTerm {
+  text: string;
+  prefix: boolean;
+}
+
+export interface SearchHit {
+  /** The hit's place in the newest-first order: the next page asks for positions below the last one. */
+  position: number;
+  messageId: string;
+  /** The content with each match between `open` and `close`, two characters the content does not hold. */
+  marked: { text: string; open: string; close: string };
+}
+
+export interface SearchStore {
+  /**
+   * Messages of the user's conversations (one when `conversationId` is set) matching every term,
+   * not deleted, newest first, below position `before`; `more` when another page exists. Throws
+   * SearchRefused when the engine refuses an expression built from valid terms (an engine upgrade).
+   */
+  hits(
+    userId: string,
+    terms: SearchTerm[],
+    page: { before: number; limit: number; conversationId?: string },
+  ): Awaitable<{ hits: SearchHit[]; more: boolean }>;
+}
+
+/** The search engine refused a query built from valid terms. */
+export class SearchRefused extends Error {}
+
 export interface WebhookRow {
   id: string;
   url: string;
@@ -220,6 +250,7 @@ export interface Stores {
   blocks: BlockStore;
   conversations: ConversationStore;
   webhooks: WebhookStore;
+  search: SearchStore;
 }
 
 // ---- Caches: each adapter says how its caches stay exact (SQLite: this process's writes drop

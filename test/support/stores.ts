@@ -6,6 +6,8 @@ import type { ConversationRow, Storage, UserRow } from "../../src/ports/stores";
 
 export interface Opened {
   storage: Storage;
+  /** Writes a message the way the adapter's writer would (there is no MessageStore port yet). */
+  insertMessage(message: { id: string; conversationId: string; seq: number; senderId: string; content: string; deleted?: boolean }): void | Promise<void>;
   close(): void | Promise<void>;
 }
 
@@ -36,11 +38,12 @@ export function newUser(overrides: Partial<UserRow> = {}): UserRow {
 
 export function describeStores(name: string, open: () => Opened | Promise<Opened>) {
   const opened: Opened[] = [];
-  const fresh = async () => {
+  const openFresh = async () => {
     const o = await open();
     opened.push(o);
-    return o.storage;
+    return o;
   };
+  const fresh = async () => (await openFresh()).storage;
   afterAll(async () => {
     for (const o of opened) await o.close();
   });
@@ -284,6 +287,38 @@ export function describeStores(name: string, open: () => Opened | Promise<Opened
       const me = all.at(-1)!.user.id;
       const capped = await stores.conversations.participants(me, [group.id], 1);
       expect(capped.map((p) => p.user.id)).toEqual([all[0]!.user.id, me]);
+    });
+  });
+
+  describe(`${name}: SearchStore`, () => {
+    test("hits are the member's undeleted matches, newest first, paged by position, with marked matches", async () => {
+      const o = await openFresh();
+      const { stores } = o.storage;
+      const [a, b] = [newUser(), newUser()];
+      for (const u of [a, b]) await stores.users.insert(u);
+      const mine = { id: Bun.randomUUIDv7(), name: "g", isGroup: true, createdBy: a.id, directKey: null, lastActivityAt: 1, createdAt: 1, updatedAt: 1 };
+      const theirs = { ...mine, id: Bun.randomUUIDv7(), createdBy: b.id };
+      await stores.conversations.create(mine, [{ userId: a.id, role: "owner" }]);
+      await stores.conversations.create(theirs, [{ userId: b.id, role: "owner" }]);
+      const [pie, tart, pears, gone] = Array.from({ length: 4 }, () => Bun.randomUUIDv7()) as [string, string, string, string];
+      await o.insertMessage({ id: pie, conversationId: mine.id, seq: 1, senderId: a.id, content: "apple pie" });
+      await o.insertMessage({ id: tart, conversationId: theirs.id, seq: 1, senderId: b.id, content: "apple tart" });
+      await o.insertMessage({ id: pears, conversationId: mine.id, seq: 2, senderId: a.id, content: "apples and pears" });
+      await o.insertMessage({ id: gone, conversationId: mine.id, seq: 3, senderId: a.id, content: "apple gone", deleted: true });
+      const all = await stores.search.hits(a.id, [{ text: "apple", prefix: true }], { before: Number.MAX_SAFE_INTEGER, limit: 10 });
+      expect(all.more).toBe(false);
+      expect(all.hits.map((h) => h.messageId)).toEqual([pears, pie]);
+      const { text, open, close } = all.hits[1]!.marked;
+      expect(text).toBe(`${open}apple${close} pie`);
+      const first = await stores.search.hits(a.id, [{ text: "apple", prefix: true }], { before: Number.MAX_SAFE_INTEGER, limit: 1 });
+      expect([first.more, first.hits.map((h) => h.messageId)]).toEqual([true, [pears]]);
+      const next = await stores.search.hits(a.id, [{ text: "apple", prefix: true }], { before: first.hits[0]!.position, limit: 1 });
+      expect([next.more, next.hits.map((h) => h.messageId)]).toEqual([false, [pie]]);
+      const exact = await stores.search.hits(a.id, [{ text: "apple", prefix: false }, { text: "pie", prefix: false }], { before: Number.MAX_SAFE_INTEGER, limit: 10, conversationId: mine.id });
+      expect(exact.hits.map((h) => h.messageId)).toEqual([pie]);
+      // Query syntax in a term is text: no operator, no error.
+      const literal = await stores.search.hits(a.id, [{ text: 'NEAR(apple "pie") OR', prefix: false }], { before: Number.MAX_SAFE_INTEGER, limit: 10 });
+      expect(literal.hits).toEqual([]);
     });
   });
 

@@ -9,6 +9,7 @@ import type { apiTokens, conversations, users, webhooks } from "../schema";
 import { SqliteApiTokenStore } from "./api-tokens";
 import { SqliteBlockStore } from "./blocks";
 import { SqliteConversationStore } from "./conversations";
+import { SqliteSearchStore } from "./search";
 import { SqliteWebhookStore } from "./webhooks";
 import { SqliteUserStore } from "./users";
 
@@ -34,6 +35,7 @@ export type SqliteStores = {
   blocks: SqliteBlockStore;
   conversations: SqliteConversationStore;
   webhooks: SqliteWebhookStore;
+  search: SqliteSearchStore;
 };
 
 export interface SqliteStorage extends Storage {
@@ -53,6 +55,7 @@ function createSqliteStorage(db: Db): SqliteStorage {
     blocks: new SqliteBlockStore(db),
     conversations: new SqliteConversationStore(db),
     webhooks: new SqliteWebhookStore(db),
+    search: new SqliteSearchStore(db),
   };
   return { stores, caches };
 }
