@@ -186,6 +186,47 @@ export interface ConversationStore {
   participants(me: string, conversationIds: string[], cap: number): Awaitable<ParticipantRow[]>;
 }
 
+/** An upload (snake_case, as the attachment JSON inside messages is rendered by SQL). */
+export interface AttachmentRow {
+  id: string;
+  owner_id: string;
+  sha256: string;
+  size: number;
+  content_type: string;
+  filename: string;
+  width: number | null;
+  height: number | null;
+  created_at: number;
+  /** When a message took it; null while it waits for one. */
+  claimed_at: number | null;
+}
+
+/** What a send naming an attachment must check: its owner, and the message holding it if any. */
+export interface AttachmentUse {
+  ownerId: string;
+  claimedAt: number | null;
+  conversationId: string | null;
+  clientMsgId: string | null;
+}
+
+export interface AttachmentStore {
+  insert(row: AttachmentRow): Awaitable<void>;
+  /** Bytes of every attachment the user holds (each upload counts, even when its bytes are stored once). */
+  usedBytes(userId: string): Awaitable<number>;
+  /** Uploads of this user no message has taken yet. */
+  pendingUploads(userId: string): Awaitable<number>;
+  /** The attachment if `userId` uploaded it or is a member of the conversation of the (not deleted) message holding it. */
+  visibleTo(id: string, userId: string): Awaitable<AttachmentRow | null>;
+  /** The uses of these attachments (absent: no such attachment). */
+  uses(ids: string[]): Awaitable<Map<string, AttachmentUse>>;
+  /** Deletes a message's attachments in one transaction; their sha256s (blobs to check). */
+  releaseForMessage(messageId: string): Awaitable<string[]>;
+  /** Deletes up to `max` uploads no message took, older than `olderThan`; their sha256s. */
+  sweepUnclaimed(olderThan: number, max: number): Awaitable<string[]>;
+  /** Whether any attachment still names these bytes. */
+  blobInUse(sha256: string): Awaitable<boolean>;
+}
+
 /** One search-box term: a word or quoted phrase, a prefix search when it ended in `*`. */
 export interface SearchTerm {
   text: string;
@@ -251,6 +292,7 @@ export interface Stores {
   conversations: ConversationStore;
   webhooks: WebhookStore;
   search: SearchStore;
+  attachments: AttachmentStore;
 }
 
 // ---- Caches: each adapter says how its caches stay exact (SQLite: this process's writes drop

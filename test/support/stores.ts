@@ -322,6 +322,41 @@ export function describeStores(name: string, open: () => Opened | Promise<Opened
     });
   });
 
+  describe(`${name}: AttachmentStore`, () => {
+    test("uploads count toward the owner's bytes and pending count, are the owner's alone to see, and unclaimed old ones are swept", async () => {
+      const { stores } = await fresh();
+      const [a, b] = [newUser(), newUser()];
+      for (const u of [a, b]) await stores.users.insert(u);
+      const upload = (id: string, sha256: string, size: number, createdAt: number) => ({
+        id,
+        owner_id: a.id,
+        sha256,
+        size,
+        content_type: "image/png",
+        filename: "x.png",
+        width: 2,
+        height: 3,
+        created_at: createdAt,
+        claimed_at: null,
+      });
+      const [old, fresh1, sameBytes] = [upload(Bun.randomUUIDv7(), "a".repeat(64), 10, 100), upload(Bun.randomUUIDv7(), "b".repeat(64), 5, 500), upload(Bun.randomUUIDv7(), "a".repeat(64), 10, 600)];
+      for (const row of [old, fresh1, sameBytes]) await stores.attachments.insert(row);
+      expect([await stores.attachments.usedBytes(a.id), await stores.attachments.pendingUploads(a.id)]).toEqual([25, 3]);
+      expect(await stores.attachments.usedBytes(b.id)).toBe(0);
+      expect(await stores.attachments.visibleTo(old.id, a.id)).toEqual(old);
+      expect(await stores.attachments.visibleTo(old.id, b.id)).toBeNull();
+      const uses = await stores.attachments.uses([old.id, Bun.randomUUIDv7()]);
+      expect([...uses.entries()]).toEqual([[old.id, { ownerId: a.id, claimedAt: null, conversationId: null, clientMsgId: null }]]);
+      expect(await stores.attachments.sweepUnclaimed(200, 100)).toEqual([old.sha256]);
+      expect(await stores.attachments.visibleTo(old.id, a.id)).toBeNull();
+      // The same bytes are still named by another upload; the swept one's were its own.
+      expect(await stores.attachments.blobInUse(old.sha256)).toBe(true);
+      expect(await stores.attachments.releaseForMessage(Bun.randomUUIDv7())).toEqual([]);
+      expect(await stores.attachments.sweepUnclaimed(1000, 100)).toHaveLength(2);
+      expect(await stores.attachments.blobInUse(old.sha256)).toBe(false);
+    });
+  });
+
   describe(`${name}: WebhookStore`, () => {
     test("a hook is listed with no pending events and removed once", async () => {
       const { stores } = await fresh();

@@ -7,6 +7,7 @@ import type { Db } from "../client";
 import { externalChanges } from "../external-changes";
 import type { apiTokens, conversations, users, webhooks } from "../schema";
 import { SqliteApiTokenStore } from "./api-tokens";
+import { SqliteAttachmentStore } from "./attachments";
 import { SqliteBlockStore } from "./blocks";
 import { SqliteConversationStore } from "./conversations";
 import { SqliteSearchStore } from "./search";
@@ -36,6 +37,7 @@ export type SqliteStores = {
   conversations: SqliteConversationStore;
   webhooks: SqliteWebhookStore;
   search: SqliteSearchStore;
+  attachments: SqliteAttachmentStore;
 };
 
 export interface SqliteStorage extends Storage {
@@ -56,6 +58,7 @@ function createSqliteStorage(db: Db): SqliteStorage {
     conversations: new SqliteConversationStore(db),
     webhooks: new SqliteWebhookStore(db),
     search: new SqliteSearchStore(db),
+    attachments: new SqliteAttachmentStore(db),
   };
   return { stores, caches };
 }
