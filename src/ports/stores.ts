@@ -138,6 +138,15 @@ export interface ParticipantRow {
   pinned: boolean;
 }
 
+/** What a revision's change returns when it turns out to change nothing: the rev is not spent. */
+export const NO_CHANGE = Symbol("no change");
+
+export interface Revision<T> {
+  rev: number;
+  at: number;
+  result: T;
+}
+
 export interface MemberSettings {
   muted?: boolean;
   /** Unix ms, null for no end. */
@@ -147,6 +156,18 @@ export interface MemberSettings {
 
 export interface ConversationStore {
   exists(id: string): Awaitable<boolean>;
+  /**
+   * One change other than a new message, in one write transaction that first takes the
+   * conversation's next rev (and with `meta` stamps it as the conversation's meta_rev) and then runs
+   * `change` with stores bound to that transaction. `change` returning NO_CHANGE rolls it all back
+   * (null: no rev spent, revs stay gap-free); "missing" when there is no such conversation. The SQLite
+   * adapter needs `change` to return synchronously (its transactions cannot span an await).
+   */
+  revise<T>(
+    conversationId: string,
+    options: { meta?: boolean; at: number },
+    change: (tx: Stores, rev: number) => Awaitable<T | typeof NO_CHANGE>,
+  ): Awaitable<Revision<T> | null | "missing">;
   byId(id: string): Awaitable<ConversationRow | null>;
   byDirectKey(directKey: string): Awaitable<ConversationRow | null>;
   /** The conversation if `userId` is a member of it. */

@@ -2,7 +2,7 @@
 // run against any adapter: `describeStores(name, open)` takes a function that gives a fresh, empty,
 // migrated storage. test/stores.test.ts runs it on SQLite; a PostgreSQL adapter adds one call.
 import { afterAll, describe, expect, test } from "bun:test";
-import type { ConversationRow, Storage, UserRow } from "../../src/ports/stores";
+import { NO_CHANGE, type ConversationRow, type Storage, type UserRow } from "../../src/ports/stores";
 
 export interface Opened {
   storage: Storage;
@@ -269,6 +269,33 @@ export function describeStores(name: string, open: () => Opened | Promise<Opened
       expect(await stores.conversations.removeMember(group.id, c.id)).toBe(0);
       await stores.conversations.delete(group.id);
       expect(await stores.conversations.exists(group.id)).toBe(false);
+    });
+
+    test("revise takes the next rev with its change, stamps meta_rev when asked, and spends nothing on no change", async () => {
+      const { stores } = await fresh();
+      const a = newUser();
+      await stores.users.insert(a);
+      const group = conversation(a.id);
+      await stores.conversations.create(group, [{ userId: a.id, role: "owner" }]);
+      const renamed = await stores.conversations.revise(group.id, { meta: true, at: 500 }, (tx, rev) => {
+        expect(rev).toBe(1);
+        return tx.conversations.rename(group.id, "first");
+      });
+      expect(renamed).toMatchObject({ rev: 1, at: 500, result: { name: "first" } });
+      expect(await stores.conversations.byId(group.id)).toMatchObject({ rev: 1, metaRev: 1, updatedAt: 500, name: "first" });
+      // A change that changes nothing rolls back, its writes too: the rev is not spent.
+      const unchanged = await stores.conversations.revise(group.id, { meta: true, at: 600 }, (tx) => {
+        tx.conversations.rename(group.id, "rolled back");
+        return NO_CHANGE;
+      });
+      expect(unchanged).toBeNull();
+      expect(await stores.conversations.byId(group.id)).toMatchObject({ rev: 1, metaRev: 1, updatedAt: 500, name: "first" });
+      expect(await stores.conversations.revise(group.id, { at: 700 }, () => "ok")).toEqual({ rev: 2, at: 700, result: "ok" });
+      expect(await stores.conversations.byId(group.id)).toMatchObject({ rev: 2, metaRev: 1 });
+      expect(await stores.conversations.revise(Bun.randomUUIDv7(), { at: 1 }, () => "x")).toBe("missing");
+      // An error in the change rolls back too.
+      await expect((async () => stores.conversations.revise(group.id, { at: 800 }, () => { throw new Error("boom"); }))()).rejects.toThrow("boom");
+      expect((await stores.conversations.byId(group.id))!.rev).toBe(2);
     });
 
     test("participants: roles and settings with the users, capped per conversation but always including me", async () => {

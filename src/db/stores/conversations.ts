@@ -2,7 +2,18 @@
 // take a revision (renames, members, roles) still run in modules/changes/revision.ts's transaction.
 import type { Statement } from "bun:sqlite";
 import { and, eq, getTableColumns } from "drizzle-orm";
-import type { ConversationRow, ConversationStore, MemberRole, MemberSettings, ParticipantRow, UserRow } from "../../ports/stores";
+import {
+  NO_CHANGE,
+  type Awaitable,
+  type ConversationRow,
+  type ConversationStore,
+  type MemberRole,
+  type MemberSettings,
+  type ParticipantRow,
+  type Revision,
+  type Stores,
+  type UserRow,
+} from "../../ports/stores";
 import type { Db } from "../client";
 import { conversations, members, users } from "../schema";
 
@@ -12,6 +23,9 @@ const USER_COLUMNS = Object.entries(getTableColumns(users))
   .join(", ");
 
 const marks = (ids: unknown[]) => ids.map(() => "?").join(",");
+
+/** Thrown inside a revision's transaction to roll back a change that changed nothing. */
+class Unchanged extends Error {}
 
 type ParticipantSqlRow = UserRow & {
   conversation_id__: string;
@@ -27,16 +41,49 @@ export class SqliteConversationStore implements ConversationStore {
   private readonly memberIdsQuery: Statement<{ user_id: string }, [string]>;
   private readonly conversationIdsQuery: Statement<{ conversation_id: string }, [string]>;
   private readonly contactIdsQuery: Statement<{ user_id: string }, [string, string]>;
+  private readonly takeRev: Statement<{ rev: number }, [number, number, string]>;
 
-  constructor(private readonly db: Db) {
+  /** @param txStores the stores a revision's change runs with: this connection's, so inside its transaction */
+  constructor(
+    private readonly db: Db,
+    private readonly txStores: () => Stores,
+  ) {
     const client = db.$client;
     this.existsQuery = client.query("SELECT id FROM conversations WHERE id = ?");
     this.memberIdsQuery = client.query("SELECT user_id FROM members WHERE conversation_id = ?");
     this.conversationIdsQuery = client.query("SELECT conversation_id FROM members WHERE user_id = ?");
+    this.takeRev = client.query(
+      `UPDATE conversations SET rev = rev + 1, meta_rev = CASE WHEN ? THEN rev + 1 ELSE meta_rev END, updated_at = ?
+       WHERE id = ? RETURNING rev`,
+    );
     this.contactIdsQuery = client.query(
       `SELECT DISTINCT o.user_id FROM members me JOIN members o ON o.conversation_id = me.conversation_id
        WHERE me.user_id = ? AND o.user_id != ?`,
     );
+  }
+
+  revise<T>(
+    conversationId: string,
+    options: { meta?: boolean; at: number },
+    change: (tx: Stores, rev: number) => Awaitable<T | typeof NO_CHANGE>,
+  ): Revision<T> | null | "missing" {
+    const client = this.db.$client;
+    try {
+      return client
+        .transaction((): Revision<T> | "missing" => {
+          // In an UPDATE every expression sees the old row, so `rev + 1` is the new rev in both places.
+          const row = this.takeRev.get(options.meta ? 1 : 0, options.at, conversationId);
+          if (!row) return "missing";
+          const result = change(this.txStores(), row.rev);
+          if (result instanceof Promise) throw new Error("a SQLite revision's change must be synchronous");
+          if (result === NO_CHANGE) throw new Unchanged();
+          return { rev: row.rev, at: options.at, result };
+        })
+        .immediate();
+    } catch (error) {
+      if (error instanceof Unchanged) return null;
+      throw error;
+    }
   }
 
   exists(id: string): boolean {

@@ -51,11 +51,12 @@ function createSqliteStorage(db: Db): SqliteStorage {
     apiTokens: new VersionedCache(version, MAX_CACHED_TOKENS),
     blockers: new VersionedCache(version, MAX_CACHED_BLOCKED),
   };
-  const stores = {
+  const stores: SqliteStores = {
     users: new SqliteUserStore(db),
     apiTokens: new SqliteApiTokenStore(db),
     blocks: new SqliteBlockStore(db),
-    conversations: new SqliteConversationStore(db),
+    // A revision's change runs with these same stores: one connection, so inside its transaction.
+    conversations: new SqliteConversationStore(db, (): Stores => stores),
     webhooks: new SqliteWebhookStore(db),
     search: new SqliteSearchStore(db),
     attachments: new SqliteAttachmentStore(db),
