@@ -148,7 +148,7 @@ test("a delivery connects to the address its check resolved, never resolving the
   const r = startReceiver();
   receivers.push(r);
   // .invalid never resolves through real DNS: a delivery can only arrive through the stub's answer.
-  await addWebhook(db, { url: `http://rebind.invalid:${r.port}/hook`, events: "message.created", allowPrivate: true });
+  await addWebhook(sqliteStorage(db), { url: `http://rebind.invalid:${r.port}/hook`, events: "message.created", allowPrivate: true });
   conversation("c1");
   message("c1", 1, "one");
   message("c1", 2, "two");
@@ -171,7 +171,7 @@ test("a delivery connects to the address its check resolved, never resolving the
 test("a name that resolves inward at delivery time is refused before any connection", async () => {
   const r = startReceiver();
   receivers.push(r);
-  await addWebhook(db, { url: `http://inward.invalid:${r.port}/hook`, events: "message.created", allowPrivate: true });
+  await addWebhook(sqliteStorage(db), { url: `http://inward.invalid:${r.port}/hook`, events: "message.created", allowPrivate: true });
   conversation("c1");
   message("c1", 1, "one");
   run({ allowPrivate: false, lookup: async () => ["203.0.113.7", "10.1.2.3"] });

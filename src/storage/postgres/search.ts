@@ -4,7 +4,7 @@
 // <-> (followed by), a trailing * marks the last word as a prefix (:*), and terms are ANDed. Use it
 // as `search_vector @@ to_tsquery('chat_search', $1)`, so the words get the column's normalization
 // (lower case, diacritics folded when unaccent is installed).
-import type { Term } from "../../modules/search/query";
+import type { SearchTerm as Term } from "../../ports/stores";
 
 /** The words of a term as the index sees them: runs of letters, digits, private use and marks. */
 const WORD = /[\p{L}\p{N}\p{Co}\p{M}]+/gu;
