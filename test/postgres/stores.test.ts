@@ -3,7 +3,7 @@
 // unique-key races between instances, U+0000, byte order whatever the locale, search positions.
 import { describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
-import type { Stores } from "../../src/ports/stores";
+import { NO_CHANGE, type Stores } from "../../src/ports/stores";
 import type { PgDb } from "../../src/storage/postgres/client";
 import { openPostgresStores, postgresStorage } from "../../src/storage/postgres/stores";
 import { postgresMissing } from "../support/postgres";
@@ -128,5 +128,35 @@ describe.skipIf(postgresMissing !== null)("postgres stores", () => {
     caches.users.set(row.id, row);
     caches.blockers.set(row.id, new Set());
     expect([caches.users.get(row.id), caches.blockers.get(row.id), caches.users.size]).toEqual([undefined, undefined, 0]);
+  });
+});
+
+describe.skipIf(postgresMissing !== null)("postgres revisions through the store", () => {
+  test("revisions from four instances at once take revs 1..N once each; no-change ones spend none", async () => {
+    const { db, connect } = await database();
+    const setup = openPostgresStores(db);
+    const owner = newUser();
+    await setup.users.insert(owner);
+    const id = Bun.randomUUIDv7();
+    await setup.conversations.create(
+      { id, name: "g", isGroup: true, createdBy: owner.id, directKey: null, lastActivityAt: 1, createdAt: 1, updatedAt: 1 },
+      [{ userId: owner.id, role: "owner" }],
+    );
+    const revs: number[] = [];
+    await Promise.all(
+      [0, 1, 2, 3].map(async (w) => {
+        const stores = openPostgresStores(connect(1));
+        for (let i = 0; i < 8; i++) {
+          const revision = await stores.conversations.revise(id, { meta: i % 2 === 0, at: i }, async (tx, rev) => {
+            if (i % 4 === 3) return NO_CHANGE;
+            await tx.conversations.rename(id, `w${w}.${i}`);
+            return rev;
+          });
+          if (revision && revision !== "missing") revs.push(revision.result);
+        }
+      }),
+    );
+    expect(revs.sort((a, b) => a - b)).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
+    expect(await setup.conversations.byId(id)).toMatchObject({ rev: 24 });
   });
 });
