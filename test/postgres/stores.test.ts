@@ -1,16 +1,35 @@
 // The storage ports on PostgreSQL: the same adapter-independent bodies SQLite runs
 // (test/support/stores.ts), on a real PostgreSQL, then what only this adapter has to answer for:
 // unique-key races between instances, U+0000, byte order whatever the locale, search positions.
-import { describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
 import { NO_CHANGE, type Stores } from "../../src/ports/stores";
-import type { PgDb } from "../../src/storage/postgres/client";
+import { openPostgres, type PgDb } from "../../src/storage/postgres/client";
+import { runPgMigrations } from "../../src/storage/postgres/migrate";
 import { openPostgresStores, postgresStorage } from "../../src/storage/postgres/stores";
-import { postgresMissing } from "../support/postgres";
+import { postgresMissing, sharedPostgres } from "../support/postgres";
 import { describeStores, newUser } from "../support/stores";
-import { pgDatabases } from "./helpers";
 
-const database = pgDatabases();
+// A fresh migrated database per test, its pools closed after the test: some twenty databases with
+// open pools would pass the test cluster's max_connections.
+const cluster = sharedPostgres();
+let pools: PgDb[] = [];
+afterEach(async () => {
+  const open = pools;
+  pools = [];
+  await Promise.all(open.map((db) => db.$client.close()));
+});
+async function database() {
+  const url = await (await cluster()).createDatabase();
+  const connect = (max = 4) => {
+    const db = openPostgres(url, { max });
+    pools.push(db);
+    return db;
+  };
+  const db = connect();
+  await runPgMigrations(db);
+  return { db, connect };
+}
 
 const insertMessage = (db: PgDb) => async (m: { id: string; conversationId: string; seq: number; senderId: string; content: string; deleted?: boolean }) => {
   await db.execute(sql`
@@ -21,7 +40,7 @@ const insertMessage = (db: PgDb) => async (m: { id: string; conversationId: stri
 if (postgresMissing === null) {
   describeStores("postgres", async () => {
     const { db } = await database();
-    // The connections belong to pgDatabases, closed after the file.
+    // The pools are closed after each test.
     return { storage: postgresStorage(db), insertMessage: insertMessage(db), close: () => {} };
   });
 }
