@@ -76,6 +76,27 @@ describe.skipIf(postgresMissing !== null)("postgres stores", () => {
     expect(results.filter((r) => r !== null && "taken" in r)).toEqual([{ taken: "username" }]);
   });
 
+  test("one direct conversation created by two instances at once: one wins, the other fails and leaves nothing", async () => {
+    const { db, connect } = await database();
+    const [s1, s2] = [openPostgresStores(connect(1)), openPostgresStores(connect(1))];
+    const [a, b] = [newUser(), newUser()];
+    await s1.users.insert(a);
+    await s1.users.insert(b);
+    const key = [a.id, b.id].sort().join(":");
+    const direct = () => ({ ...group(a.id), name: null, isGroup: false, directKey: key });
+    const pair = [
+      { userId: a.id, role: "member" as const },
+      { userId: b.id, role: "member" as const },
+    ];
+    const [first, second] = [direct(), direct()];
+    const results = await Promise.allSettled([s1.conversations.create(first, pair), s2.conversations.create(second, pair)]);
+    expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+    const winner = (await openPostgresStores(db).conversations.byDirectKey(key))!.id;
+    const loser = winner === first.id ? second.id : first.id;
+    expect(await s1.conversations.exists(loser)).toBe(false);
+    expect(await s1.conversations.conversationIdsOf(a.id)).toEqual([winner]);
+  });
+
   test("U+0000 is stripped from what is written and from lookups, never an error", async () => {
     const { db } = await database();
     const stores = openPostgresStores(db);
