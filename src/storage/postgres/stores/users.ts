@@ -1,6 +1,6 @@
 // UserStore over PostgreSQL. Uniqueness races between instances end on the unique indexes: an
 // insert or update that loses one is answered as Taken, like the SQLite check-then-write.
-import { asc, eq, inArray, ne, or, sql, and } from "drizzle-orm";
+import { and, asc, eq, inArray, ne, or, sql } from "drizzle-orm";
 import type { SessionAccess, Taken, UserPatch, UserRow, UserStore } from "../../../ports/stores";
 import { users } from "../schema";
 import { byteOrder, likePrefix, stripNul, type PgHandle } from "./common";
@@ -47,7 +47,7 @@ export class PgUserStore implements UserStore {
 
   async search(term: string | null, limit: number, offset: number): Promise<UserRow[]> {
     const base = this.db.select().from(users);
-    const prefix = term === null ? null : likePrefix(stripNul(term));
+    const prefix = term ? likePrefix(stripNul(term)) : null;
     const filtered = prefix
       ? base.where(
           or(sql`${byteOrder(users.usernameKey)} LIKE ${prefix} ESCAPE '\\'`, sql`${byteOrder(users.fullNameKey)} LIKE ${prefix} ESCAPE '\\'`),
@@ -77,10 +77,9 @@ export class PgUserStore implements UserStore {
     const taken = await this.taken(clean.usernameKey ?? null, clean.emailKey ?? null, id);
     if (taken) return taken;
     try {
-      const query = this.db.update(users);
       // An empty patch still answers the row, as SQLite's does.
       const [row] = Object.keys(clean).length
-        ? await query.set(clean).where(eq(users.id, id)).returning()
+        ? await this.db.update(users).set(clean).where(eq(users.id, id)).returning()
         : await this.db.select().from(users).where(eq(users.id, id));
       return row ?? null;
     } catch (error) {
