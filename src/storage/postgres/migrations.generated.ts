@@ -2,9 +2,11 @@
 import m0 from "../../../drizzle-pg/0000_init.sql" with { type: "text" };
 import m1 from "../../../drizzle-pg/0001_webhooks_and_search.sql" with { type: "text" };
 import m2 from "../../../drizzle-pg/0002_changed_messages_rev_index.sql" with { type: "text" };
+import m3 from "../../../drizzle-pg/0003_stores_byte_order_and_search_position.sql" with { type: "text" };
 
 export const embeddedMigrations: { tag: string; when: number; breakpoints: boolean; sql: string }[] = [
   { tag: "0000_init", when: 1796101135339, breakpoints: true, sql: m0 },
   { tag: "0001_webhooks_and_search", when: 1796101150421, breakpoints: true, sql: m1 },
   { tag: "0002_changed_messages_rev_index", when: 1796104466063, breakpoints: true, sql: m2 },
+  { tag: "0003_stores_byte_order_and_search_position", when: 1796105189833, breakpoints: true, sql: m3 },
 ];
