@@ -32,6 +32,21 @@ module.exports = {
       to: { path: "^src/(modules|realtime|cli|app|server)" },
     },
     {
+      name: "converted-features-use-storage-ports",
+      severity: "error",
+      comment:
+        "Modules behind the storage ports (ports/stores.ts) reach storage only through Deps.stores and Deps.caches, so a second database slots in without touching them. Still to convert: conversations, members, messages, changes, search, attachments, health, and the webhook delivery worker (its own connection) (see README, Architecture). storage-bridge.ts is the one exception, for callers that still pass the SQLite db.",
+      from: { path: ["^src/modules/(users|auth|blocks)/", "^src/modules/webhooks/(service|model|address|signature)\\.ts$"] },
+      to: { path: ["^src/db/", "drizzle-orm"] },
+    },
+    {
+      name: "ports-import-only-ports",
+      severity: "error",
+      comment: "Ports are interfaces and plain types any adapter implements: they know no adapter (storage, transport) nor the wiring.",
+      from: { path: "^src/ports/" },
+      to: { path: "^src/(db|realtime|cli|app|server)" },
+    },
+    {
       name: "cli-does-not-start-servers",
       severity: "error",
       comment: "Administrative commands open the data directory through storage, not through the server module.",
@@ -41,7 +56,7 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: "node_modules" },
-    exclude: { path: "(^|/)(node_modules|dist)/" },
+    exclude: { path: "(^|/)dist/" },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: "tsconfig.json" },
     enhancedResolveOptions: { exportsFields: ["exports"], conditionNames: ["import", "require", "node", "default", "bun"] },

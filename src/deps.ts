@@ -9,10 +9,16 @@ import type { Telemetry } from "./modules/metrics/telemetry";
 import type { MessageWriter } from "./modules/messages/writer";
 import type { Hub } from "./ports/bus";
 import type { ChangeFeed } from "./ports/changes";
+import type { Caches, Stores } from "./ports/stores";
 import type { StorageHealth } from "./storage-health";
 
 export interface Deps {
+  /** The SQLite connection, for the modules not yet behind the storage ports (README, Architecture). */
   db: Db;
+  /** The storage ports (ports/stores.ts): the SQLite adapter today (db/stores/). */
+  stores: Stores;
+  /** The caches in front of the stores; each field says what it holds and what keeps it exact. */
+  caches: Caches;
   config: Config;
   hub: Hub;
   tokens: TokenService;

@@ -10,6 +10,7 @@ import { lockDataDir } from "./db/data-dir-lock";
 import { fsCause } from "./lib/durable-file";
 import { startCheckpointer, walBacklog, type Checkpointer } from "./db/checkpointer";
 import { runMigrations } from "./db/migrate";
+import { sqliteStorage } from "./db/stores";
 import { createLogger, type Logger } from "./lib/logger";
 import { configurePasswords } from "./modules/auth/passwords";
 import { createTokenService } from "./modules/auth/tokens";
@@ -111,6 +112,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const deps: Deps & { hub: BunHub } = {
     ...(hub instanceof RedisBus ? { limiters: sharedLimiters(config.brokerUrl, log) } : {}),
     db,
+    ...sqliteStorage(db),
     config,
     hub,
     log,

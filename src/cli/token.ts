@@ -2,11 +2,11 @@
 // directory while the server runs. The secret is printed once by `create` and stored only hashed;
 // a revoke is seen by the running server within a second (its sockets close with 4401).
 import { ConfigError } from "../config";
-import { openDataDir } from "../db/data-dir";
-import type { ApiTokenRow } from "../db/schema";
+import type { ApiTokenRow } from "../ports/stores";
 import { iso, isoOrNull, now } from "../lib/time";
 import { createApiToken, listApiTokens, revokeApiToken, tokenLive } from "../modules/auth/api-tokens";
 import { defineCommand, defineGroup } from "./command";
+import { withStorage } from "./storage";
 import { findAccount } from "./user";
 
 const settings = ["dataDir", "synchronous"] as ("dataDir" | "synchronous")[];
@@ -43,15 +43,6 @@ function view(row: ApiTokenRow & { username: string }, at = now()) {
   };
 }
 
-function withDb<T>(config: Parameters<typeof openDataDir>[0], work: (db: ReturnType<typeof openDataDir>) => T): T {
-  const db = openDataDir(config);
-  try {
-    return work(db);
-  } finally {
-    db.$client.close();
-  }
-}
-
 const jsonOption = { flag: "--json", boolean: true, help: "Print JSON instead of text" } as const;
 const usernameOption = { flag: "--username", value: "<name>", help: "Username or email of the account" } as const;
 
@@ -75,10 +66,10 @@ const create = defineCommand(
     const ttlMs = parseTtl(options.ttl ?? "never");
     const name = options.name?.trim() || null;
     if (name && name.length > MAX_NAME) throw new ConfigError(`--name: at most ${MAX_NAME} characters`);
-    withDb(config, (db) => {
-      const user = findAccount(db, options.username!);
+    return withStorage(config, async (storage) => {
+      const user = await findAccount(storage, options.username!);
       if (user.disabledAt !== null) throw new ConfigError(`${user.username} is disabled: enable it first (chat-server user enable)`);
-      const { row, token } = createApiToken(db, user.id, { name, ttlMs });
+      const { row, token } = await createApiToken(storage, user.id, { name, ttlMs });
       if (options.json) return console.log(JSON.stringify({ ...view({ ...row, username: user.username }), token }));
       const expiry = row.expiresAt === null ? "never expires" : `expires ${iso(row.expiresAt)}`;
       console.log(`created token ${row.id} for ${user.username}${name ? ` (${name})` : ""}; it ${expiry}`);
@@ -96,10 +87,10 @@ const list = defineCommand(
     settings,
   },
   ({ options, config }) =>
-    withDb(config, (db) => {
-      const userId = options.username ? findAccount(db, options.username).id : undefined;
+    withStorage(config, async (storage) => {
+      const userId = options.username ? (await findAccount(storage, options.username)).id : undefined;
       const at = now();
-      const rows = listApiTokens(db, userId).map((r) => view(r, at));
+      const rows = (await listApiTokens(storage, userId)).map((r) => view(r, at));
       if (options.json) return console.log(JSON.stringify(rows));
       if (rows.length === 0) return console.log("no tokens");
       const table = [
@@ -120,9 +111,9 @@ const revoke = defineCommand(
     settings,
   },
   ({ positionals, config }) =>
-    withDb(config, (db) => {
+    withStorage(config, async (storage) => {
       const id = positionals[0]!;
-      const result = revokeApiToken(db, id);
+      const result = await revokeApiToken(storage, id);
       if (!result) throw new ConfigError(`no token with id "${id}" (see chat-server token list)`);
       const { row, revoked } = result;
       console.log(`token ${row.id}${row.name ? ` (${row.name})` : ""} ${revoked ? "is now revoked" : "was already revoked"}`);

@@ -3,9 +3,6 @@
 // the sockets the change revokes). Passwords come from --password, CHAT_NEW_PASSWORD or stdin (a prompt
 // without echo on a terminal), and are hashed by the same service the API uses.
 import { Value } from "@sinclair/typebox/value";
-import { eq } from "drizzle-orm";
-import type { Db } from "../db/client";
-import { users } from "../db/schema";
 import { ConfigError } from "../config";
 import { configurePasswords, hashPassword } from "../modules/auth/passwords";
 import { SignupBody } from "../modules/auth/model";
@@ -13,7 +10,8 @@ import { signup } from "../modules/auth/service";
 import { Password } from "../modules/users/model";
 import { setDisabled } from "../modules/users/service";
 import { now } from "../lib/time";
-import { openDataDir } from "../db/data-dir";
+import type { Storage } from "../ports/stores";
+import { withStorage } from "./storage";
 import { defineCommand, defineGroup, type Command } from "./command";
 
 const passwordOption = {
@@ -60,15 +58,9 @@ function invalid(schema: Parameters<typeof Value.Errors>[0], value: unknown): st
   return `${field ? "--" + field : "value"}: ${first.message}`;
 }
 
-function open(config: Parameters<typeof openDataDir>[0]): Db {
-  configurePasswords({ memoryKib: config.passwordMemoryKib });
-  return openDataDir(config);
-}
-
 /** The account named by username or email, or a ConfigError naming what was asked for. */
-export function findAccount(db: Db, name: string) {
-  const key = name.toLowerCase();
-  const row = db.select().from(users).where(eq(users.usernameKey, key)).get() ?? db.select().from(users).where(eq(users.emailKey, key)).get();
+export async function findAccount({ stores }: Storage, name: string) {
+  const row = await stores.users.byLoginKey(name.toLowerCase());
   if (!row) throw new ConfigError(`no user named "${name}"`);
   return row;
 }
@@ -104,13 +96,11 @@ const create = defineCommand(
     else if (!options.password) input.password = await readPassword();
     const bad = invalid(SignupBody, input);
     if (bad) throw new ConfigError(bad);
-    const db = open(config);
-    try {
-      const row = await signup(db, input, { bot });
+    configurePasswords({ memoryKib: config.passwordMemoryKib });
+    await withStorage(config, async (storage) => {
+      const row = await signup(storage, input, { bot });
       console.log(`created ${bot ? "bot" : "user"} ${row.username} (${row.id})`);
-    } finally {
-      db.$client.close();
-    }
+    });
   },
 );
 
@@ -132,20 +122,15 @@ const resetPassword = defineCommand(
     const password = generated ?? options.password ?? (await readPassword());
     const bad = invalid(Password, password);
     if (bad) throw new ConfigError(bad.replace(/^value/, "password"));
-    const db = open(config);
-    try {
-      const row = findAccount(db, options.username);
+    configurePasswords({ memoryKib: config.passwordMemoryKib });
+    await withStorage(config, async (storage) => {
+      const row = await findAccount(storage, options.username!);
       const passwordHash = await hashPassword(password);
       // The version bump is what makes tokens issued before this moment fail verification.
-      db.update(users)
-        .set({ passwordHash, tokenVersion: row.tokenVersion + 1, updatedAt: now() })
-        .where(eq(users.id, row.id))
-        .run();
+      await storage.stores.users.update(row.id, { passwordHash, tokenVersion: row.tokenVersion + 1, updatedAt: now() });
       console.log(`password reset for ${row.username} (${row.id}); existing tokens are revoked`);
       if (generated) console.log(`new password: ${generated}`);
-    } finally {
-      db.$client.close();
-    }
+    });
   },
 );
 
@@ -162,15 +147,12 @@ const toggle = (disable: boolean) =>
     },
     ({ options, config }) => {
       if (!options.username) throw new ConfigError("--username is required");
-      const db = openDataDir(config);
-      try {
-        const row = findAccount(db, options.username);
-        const changed = setDisabled(db, row.id, disable);
+      return withStorage(config, async (storage) => {
+        const row = await findAccount(storage, options.username!);
+        const changed = await setDisabled(storage, row.id, disable);
         const state = disable ? "disabled" : "enabled";
         console.log(`${row.username} (${row.id}) ${changed ? "is now" : "was already"} ${state}`);
-      } finally {
-        db.$client.close();
-      }
+      });
     },
   );
 

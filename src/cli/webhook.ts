@@ -2,7 +2,7 @@
 // server runs (its delivery worker reads the webhooks table every round). The secret is printed
 // once, by `add`.
 import { ConfigError } from "../config";
-import { openDataDir } from "../db/data-dir";
+import { withStorage } from "./storage";
 import { addWebhook, listWebhooks, removeWebhook, WebhookInputError } from "../modules/webhooks/service";
 import { WEBHOOK_EVENTS } from "../modules/webhooks/model";
 import { defineCommand, defineGroup } from "./command";
@@ -28,22 +28,21 @@ const add = defineCommand(
     if (!options.events) throw new ConfigError(`--events is required (${WEBHOOK_EVENTS.join(", ")}, or all)`);
     const concurrency = options.concurrency === undefined ? 4 : Number(options.concurrency);
     if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new ConfigError("--concurrency must be an integer between 1 and 64");
-    const db = openDataDir(config);
     try {
-      const hook = await addWebhook(db, {
-        url: options.url,
-        events: options.events,
-        conversationId: options.conversation ?? null,
-        concurrency,
-        allowPrivate: config.webhookAllowPrivate,
-      });
+      const hook = await withStorage(config, (storage) =>
+        addWebhook(storage, {
+          url: options.url!,
+          events: options.events!,
+          conversationId: options.conversation ?? null,
+          concurrency,
+          allowPrivate: config.webhookAllowPrivate,
+        }),
+      );
       if (options.json) console.log(JSON.stringify(hook));
       else console.log(`created webhook ${hook.id} -> ${hook.url} (${hook.events.join(",")})\nsecret: ${hook.secret}`);
     } catch (error) {
       if (error instanceof WebhookInputError) throw new ConfigError(error.message);
       throw error;
-    } finally {
-      db.$client.close();
     }
   },
 );
@@ -55,10 +54,9 @@ const list = defineCommand(
     options: { json: jsonOption },
     settings: ["dataDir", "synchronous"],
   },
-  ({ options, config }) => {
-    const db = openDataDir(config);
-    try {
-      const hooks = listWebhooks(db);
+  ({ options, config }) =>
+    withStorage(config, async (storage) => {
+      const hooks = await listWebhooks(storage);
       if (options.json) return void console.log(JSON.stringify(hooks));
       if (hooks.length === 0) return void console.log("no webhooks");
       for (const h of hooks) {
@@ -67,10 +65,7 @@ const list = defineCommand(
         console.log(`  delivered: ${h.delivered}  failed: ${h.failed}  pending: ${h.pending}  failed attempts: ${h.failed_attempts}`);
         if (h.last_error) console.log(`  last error: ${h.last_error} (${h.last_error_at})`);
       }
-    } finally {
-      db.$client.close();
-    }
-  },
+    }),
 );
 
 const remove = defineCommand(
@@ -81,15 +76,11 @@ const remove = defineCommand(
     positionals: [{ name: "<id>", required: true }],
     settings: ["dataDir", "synchronous"],
   },
-  ({ positionals, config }) => {
-    const db = openDataDir(config);
-    try {
-      if (!removeWebhook(db, positionals[0]!)) throw new ConfigError(`no webhook with id "${positionals[0]}"`);
+  ({ positionals, config }) =>
+    withStorage(config, async (storage) => {
+      if (!(await removeWebhook(storage, positionals[0]!))) throw new ConfigError(`no webhook with id "${positionals[0]}"`);
       console.log(`removed webhook ${positionals[0]}`);
-    } finally {
-      db.$client.close();
-    }
-  },
+    }),
 );
 
 export const webhookCommand = defineGroup(

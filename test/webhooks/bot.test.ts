@@ -6,6 +6,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { API, client, restHistory, type Api } from "../support/api";
 import { startTestServer, type TestServer } from "../support/server";
 import { addWebhook } from "../../src/modules/webhooks/service";
+import { sqliteStorage } from "../../src/db/stores";
 
 // The README's verification snippet, verbatim.
 function verify(secret: string, header: string | null, rawBody: string): boolean {
@@ -48,7 +49,7 @@ test("a bot answers every message it did not send itself: webhook in, REST out",
     },
   });
   try {
-    secret = (await addWebhook(server.db, { url: `http://127.0.0.1:${receiver.port}/bot`, events: "message.created", allowPrivate: true })).secret;
+    secret = (await addWebhook(sqliteStorage(server.db), { url: `http://127.0.0.1:${receiver.port}/bot`, events: "message.created", allowPrivate: true })).secret;
     const dm = await api.dm(human.token, bot.user.id);
     await api.send(human.token, dm.body.id, "hello bot");
     await api.send(human.token, dm.body.id, "still there?");

@@ -9,7 +9,7 @@ import { client, type Api } from "../support/api";
 import { startTestServer, type TestServer } from "../support/server";
 import { webhooks } from "../../src/db/schema";
 import { verifySignature } from "../../src/modules/webhooks/signature";
-import { listWebhooks } from "../../src/modules/webhooks/service";
+import { hooksOf } from "./hooks";
 import { startReceiver, unique, type Receiver } from "./receiver";
 
 const ENTRY = resolve(import.meta.dir, "../../src/index.ts");
@@ -133,7 +133,7 @@ describe("SSRF", () => {
       expect(result.code, url).toBe(2);
       expect(result.stderr, url).toContain("--url");
     }
-    expect(listWebhooks(server.db)).toEqual([]);
+    expect(hooksOf(server.db)).toEqual([]);
   }, 60_000);
 
   test("a name that resolves to loopback at delivery time (DNS rebinding) is refused then too", async () => {
@@ -146,8 +146,8 @@ describe("SSRF", () => {
     const { token, conversationId } = await dm(api);
     await api.send(token, conversationId, "to an inner address");
     const deadline = Date.now() + 15_000;
-    while (!listWebhooks(server.db)[0]?.last_error && Date.now() < deadline) await Bun.sleep(25);
-    const [hook] = listWebhooks(server.db);
+    while (!hooksOf(server.db)[0]?.last_error && Date.now() < deadline) await Bun.sleep(25);
+    const [hook] = hooksOf(server.db);
     expect(hook!.last_error).toContain("a loopback address");
     expect(hook!.delivered).toBe(0);
     expect(r.deliveries).toEqual([]);

@@ -4,7 +4,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { client, API, type Api } from "../support/api";
 import { ISO_MS } from "../support/expect";
 import { startTestServer, type TestServer } from "../support/server";
-import { addWebhook, listWebhooks, removeWebhook } from "../../src/modules/webhooks/service";
+import { addWebhook, removeWebhook } from "../../src/modules/webhooks/service";
+import { sqliteStorage } from "../../src/db/stores";
+import { hooksOf } from "./hooks";
 import { verifySignature } from "../../src/modules/webhooks/signature";
 import { startReceiver, unique, type Receiver } from "./receiver";
 
@@ -28,7 +30,7 @@ function receiver(...args: Parameters<typeof startReceiver>) {
 }
 
 const hookFor = (r: Receiver, events: string, extra: { conversationId?: string; concurrency?: number; path?: string } = {}) =>
-  addWebhook(server.db, { url: r.url + (extra.path ?? "/hook"), events, allowPrivate: true, ...extra });
+  addWebhook(sqliteStorage(server.db), { url: r.url + (extra.path ?? "/hook"), events, allowPrivate: true, ...extra });
 
 async function pair() {
   const a = await api.newUser("wa");
@@ -38,7 +40,7 @@ async function pair() {
   return { a, b, conversationId: dm.body.id as string };
 }
 
-const stats = (id: string) => listWebhooks(server.db).find((h) => h.id === id)!;
+const stats = (id: string) => hooksOf(server.db).find((h) => h.id === id)!;
 
 async function untilStats(id: string, done: (s: ReturnType<typeof stats>) => boolean) {
   const deadline = Date.now() + 20_000;
@@ -78,7 +80,7 @@ describe("webhook deliveries", () => {
     expect(verifySignature(hook.secret, d!.signature, d!.raw.replace("hello", "jello"))).toBe(false);
     expect(verifySignature("whsec_wrong", d!.signature, d!.raw)).toBe(false);
     await untilStats(hook.id, (s) => s.delivered === 1 && s.pending === 0);
-    removeWebhook(server.db, hook.id);
+    removeWebhook(sqliteStorage(server.db), hook.id);
   });
 
   test("user.created, member.added and conversation.updated carry no private fields", async () => {
@@ -104,7 +106,7 @@ describe("webhook deliveries", () => {
       [group.body.id, b.user.id, "member"],
     ]);
     expect(r.deliveries.find((d) => d.type === "conversation.updated")!.data).toMatchObject({ id: group.body.id, name: "after", is_group: true });
-    removeWebhook(server.db, hook.id);
+    removeWebhook(sqliteStorage(server.db), hook.id);
   });
 
   test("edits, deletions, reactions and member removals made in SQL (as any code path makes them) emit their events", async () => {
@@ -130,7 +132,7 @@ describe("webhook deliveries", () => {
     expect(removed).toMatchObject({ action: "removed", emoji: "👍" });
     expect(deleted).toMatchObject({ id: sent.body.id, content: "", deleted_at: new Date(at + 1).toISOString() });
     expect(left).toMatchObject({ conversation_id: conversationId, user_id: b.user.id, role: "member" });
-    removeWebhook(server.db, hook.id);
+    removeWebhook(sqliteStorage(server.db), hook.id);
   });
 
   test("a conversation's events arrive in commit order: the next waits until the previous got a 2xx", async () => {
@@ -159,7 +161,7 @@ describe("webhook deliveries", () => {
     }
     await untilStats(hook.id, (s) => s.delivered === 14);
     expect(stats(hook.id).failed_attempts).toBe(4);
-    removeWebhook(server.db, hook.id);
+    removeWebhook(sqliteStorage(server.db), hook.id);
   }, 40_000);
 
   test("after a 500 and a timeout the same event (same id) is sent again until a 2xx; list and /metrics count the failures", async () => {
@@ -183,7 +185,7 @@ describe("webhook deliveries", () => {
     const failed = Number(metrics.match(/chat_webhook_deliveries_total\{result="failed"\} (\d+)/)?.[1]);
     expect(failed).toBeGreaterThanOrEqual(2);
     expect(metrics).toMatch(/chat_webhook_events_pending \d+/);
-    removeWebhook(server.db, hook.id);
+    removeWebhook(sqliteStorage(server.db), hook.id);
   }, 30_000);
 
   test("a redirect is a failed attempt and is never followed", async () => {
@@ -195,7 +197,7 @@ describe("webhook deliveries", () => {
     expect(stats(hook.id).last_error).toContain("HTTP 307 (redirects are not followed)");
     expect(stats(hook.id).delivered).toBe(0);
     expect(r.deliveries.every((d) => d.path === "/hook")).toBe(true);
-    removeWebhook(server.db, hook.id);
+    removeWebhook(sqliteStorage(server.db), hook.id);
   });
 });
 
@@ -203,7 +205,7 @@ test("messages committed on the writer thread (its own connection) reach the out
   const threaded = await startTestServer({ webhookAllowPrivate: true, rateLimit: false, writerThread: true });
   try {
     const r = receiver();
-    await addWebhook(threaded.db, { url: r.url, events: "message.created", allowPrivate: true });
+    await addWebhook(sqliteStorage(threaded.db), { url: r.url, events: "message.created", allowPrivate: true });
     const threadedApi = client(threaded.url);
     const a = await threadedApi.newUser("wt");
     const b = await threadedApi.newUser("wt");

@@ -9,7 +9,9 @@ import { loadConfig } from "../../src/config";
 import type { Db } from "../../src/db/client";
 import { DB_FILE, openDataDir } from "../../src/db/data-dir";
 import { silentLogger } from "../../src/lib/logger";
-import { addWebhook, listWebhooks } from "../../src/modules/webhooks/service";
+import { addWebhook } from "../../src/modules/webhooks/service";
+import { sqliteStorage } from "../../src/db/stores";
+import { hooksOf } from "./hooks";
 import { createWebhookWorker, type WebhookWorker } from "../../src/modules/webhooks/worker";
 import { startReceiver, type Receiver } from "./receiver";
 
@@ -66,11 +68,11 @@ test("an event failing past the retry window is kept as failed, and the conversa
   let poisonFailedFor = false;
   const r = startReceiver((d) => {
     if (d.data.content === "poison") return new Response("no", { status: 500 });
-    poisonFailedFor = listWebhooks(db)[0]!.failed === 1;
+    poisonFailedFor = hooksOf(db)[0]!.failed === 1;
     return new Response("ok");
   });
   receivers.push(r);
-  const hook = await addWebhook(db, { url: r.url, events: "message.created", allowPrivate: true });
+  const hook = await addWebhook(sqliteStorage(db), { url: r.url, events: "message.created", allowPrivate: true });
   conversation("c1");
   message("c1", 1, "poison");
   message("c1", 2, "fine");
@@ -78,8 +80,8 @@ test("an event failing past the retry window is kept as failed, and the conversa
   await until(() => r.deliveries.some((d) => d.data.content === "fine"), "the next event delivered");
   expect(poisonFailedFor).toBe(true);
   expect(r.deliveries.filter((d) => d.data.content === "poison").length).toBeGreaterThan(1);
-  await until(() => listWebhooks(db)[0]!.delivered === 1, "delivery recorded");
-  expect(listWebhooks(db)[0]).toMatchObject({ id: hook.id, delivered: 1, failed: 1, pending: 0, last_error: "HTTP 500" });
+  await until(() => hooksOf(db)[0]!.delivered === 1, "delivery recorded");
+  expect(hooksOf(db)[0]).toMatchObject({ id: hook.id, delivered: 1, failed: 1, pending: 0, last_error: "HTTP 500" });
   const kept = db.$client.query<{ status: string; attempts: number }, []>("SELECT status, attempts FROM webhook_outbox").all();
   expect(kept).toHaveLength(1);
   expect(kept[0]!.status).toBe("failed");
@@ -105,7 +107,7 @@ test("no more deliveries of one hook are in flight than its concurrency, one per
     return new Response("ok");
   });
   receivers.push(r);
-  await addWebhook(db, { url: r.url, events: "message.created", allowPrivate: true, concurrency: 2 });
+  await addWebhook(sqliteStorage(db), { url: r.url, events: "message.created", allowPrivate: true, concurrency: 2 });
   for (let c = 0; c < 6; c++) {
     conversation(`c${c}`);
     for (let seq = 1; seq <= 2; seq++) message(`c${c}`, seq, `m${c}.${seq}`);
@@ -115,7 +117,7 @@ test("no more deliveries of one hook are in flight than its concurrency, one per
   await Bun.sleep(200); // several polls: none may start a third
   expect(most).toBe(2);
   release();
-  await until(() => listWebhooks(db)[0]!.delivered === 12, "all delivered");
+  await until(() => hooksOf(db)[0]!.delivered === 12, "all delivered");
   expect(most).toBe(2);
   expect(r.deliveries.length).toBe(12);
   expect(twoAtOnce).toEqual([]);
@@ -133,13 +135,13 @@ test("a 2xx with an endless body counts as delivered without reading it", async 
       ),
   );
   receivers.push(r);
-  await addWebhook(db, { url: r.url, events: "message.created", allowPrivate: true });
+  await addWebhook(sqliteStorage(db), { url: r.url, events: "message.created", allowPrivate: true });
   conversation("c1");
   message("c1", 1, "one");
   message("c1", 2, "two");
   run();
-  await until(() => listWebhooks(db)[0]!.delivered === 2, "both delivered");
-  expect(listWebhooks(db)[0]!.last_error).toBeNull();
+  await until(() => hooksOf(db)[0]!.delivered === 2, "both delivered");
+  expect(hooksOf(db)[0]!.last_error).toBeNull();
 });
 
 test("a delivery connects to the address its check resolved, never resolving the name again (DNS rebinding)", async () => {

@@ -23,15 +23,4 @@ export const UploadQuery = t.Object({
   filename: t.Optional(t.String({ maxLength: 4096, description: "The file's name (raw uploads; multipart takes the part's)" })),
 });
 
-export interface AttachmentRow {
-  id: string;
-  owner_id: string;
-  sha256: string;
-  size: number;
-  content_type: string;
-  filename: string;
-  width: number | null;
-  height: number | null;
-  created_at: number;
-  claimed_at: number | null;
-}
+export type { AttachmentRow } from "../../ports/stores";

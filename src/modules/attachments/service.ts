@@ -1,14 +1,13 @@
 // Attachments in the database: rows of uploads, who may see them, quota, the checks of a send that
 // carries attachment_ids, releasing a deleted message's files and sweeping uploads no message used.
-import type { Database } from "bun:sqlite";
 import { dirname } from "node:path";
 import type { Db } from "../../db/client";
 import { notFound, unprocessable } from "../../errors";
 import { iso } from "../../lib/time";
-import { MAX_ATTACHMENTS_PER_MESSAGE, type AttachmentRow, type AttachmentView } from "./model";
+import type { AttachmentRow } from "../../ports/stores";
+import { sqliteStoresOf } from "../storage-bridge";
+import { MAX_ATTACHMENTS_PER_MESSAGE, type AttachmentView } from "./model";
 import { filesDirOf, removeUnusedBlobs } from "./store";
-
-const clientOf = (db: Db | Database): Database => ("$client" in db ? db.$client : db);
 
 export function toAttachmentView(row: AttachmentRow): AttachmentView {
   return {
@@ -22,41 +21,23 @@ export function toAttachmentView(row: AttachmentRow): AttachmentView {
   };
 }
 
-export function insertAttachment(db: Db, row: AttachmentRow): void {
-  db.$client
-    .query(
-      `INSERT INTO attachments (id, owner_id, sha256, size, content_type, filename, width, height, created_at, claimed_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
-    )
-    .run(row.id, row.owner_id, row.sha256, row.size, row.content_type, row.filename, row.width, row.height, row.created_at);
-}
+// The SQL is in the AttachmentStore; these still take the db and call the SQLite store synchronously:
+// an upload checks the quota again and inserts its row with nothing in between, and send.ts and
+// edit.ts (the messages hot path) call in with the db.
+export const insertAttachment = (db: Db, row: AttachmentRow): void => sqliteStoresOf(db).attachments.insert(row);
 
 /** Bytes of every attachment the user holds (each upload counts, even when its bytes are stored once). */
-export function usedBytes(db: Db, userId: string): number {
-  return db.$client.query<{ n: number }, [string]>("SELECT coalesce(sum(size), 0) AS n FROM attachments WHERE owner_id = ?").get(userId)!.n;
-}
+export const usedBytes = (db: Db, userId: string): number => sqliteStoresOf(db).attachments.usedBytes(userId);
 
 /** Uploads of this user no message has taken yet. */
-export function pendingUploads(db: Db, userId: string): number {
-  return db.$client
-    .query<{ n: number }, [string]>("SELECT count(*) AS n FROM attachments WHERE owner_id = ? AND claimed_at IS NULL")
-    .get(userId)!.n;
-}
+export const pendingUploads = (db: Db, userId: string): number => sqliteStoresOf(db).attachments.pendingUploads(userId);
 
 /**
  * The attachment if this user may read it: its uploader, or a member of the conversation of the
  * (not deleted) message holding it. Anything else is a 404, as if it did not exist.
  */
 export function findVisibleAttachment(db: Db, id: string, userId: string): AttachmentRow {
-  const row = db.$client
-    .query<AttachmentRow, [string, string, string]>(
-      `SELECT a.* FROM attachments a WHERE a.id = ?1 AND (a.owner_id = ?2 OR EXISTS (
-         SELECT 1 FROM message_attachments ma
-         JOIN messages m ON m.id = ma.message_id AND m.deleted_at IS NULL
-         JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.user_id = ?3
-         WHERE ma.attachment_id = a.id))`,
-    )
-    .get(id, userId, userId);
+  const row = sqliteStoresOf(db).attachments.visibleTo(id, userId);
   if (!row) throw notFound("Attachment");
   return row;
 }
@@ -82,15 +63,12 @@ export function checkAttachmentsForSend(
     return id.toLowerCase();
   });
   if (new Set(ids).size !== ids.length) throw unprocessable("attachment_ids", "must not repeat an attachment");
-  const find = db.$client.query<{ owner_id: string; claimed_at: number | null; conversation_id: string | null; client_msg_id: string | null }, [string]>(
-    `SELECT a.owner_id, a.claimed_at, m.conversation_id, m.client_msg_id FROM attachments a
-     LEFT JOIN message_attachments ma ON ma.attachment_id = a.id LEFT JOIN messages m ON m.id = ma.message_id WHERE a.id = ?`,
-  );
+  const uses = sqliteStoresOf(db).attachments.uses(ids);
   for (const id of ids) {
-    const row = find.get(id);
-    if (!row || row.owner_id !== senderId) throw unprocessable("attachment_ids", `attachment ${id} not found`);
-    if (row.claimed_at !== null) {
-      const sameSend = repeatOf.clientMsgId !== null && row.conversation_id === repeatOf.conversationId && row.client_msg_id === repeatOf.clientMsgId;
+    const use = uses.get(id);
+    if (!use || use.ownerId !== senderId) throw unprocessable("attachment_ids", `attachment ${id} not found`);
+    if (use.claimedAt !== null) {
+      const sameSend = repeatOf.clientMsgId !== null && use.conversationId === repeatOf.conversationId && use.clientMsgId === repeatOf.clientMsgId;
       if (!sameSend) throw unprocessable("attachment_ids", `attachment ${id} is already used by another message`);
     }
   }
@@ -98,11 +76,12 @@ export function checkAttachmentsForSend(
 }
 
 /** The files directory next to this database file. */
-const filesDirFor = (client: Database) => filesDirOf(dirname(client.filename));
+const filesDirFor = (db: Db) => filesDirOf(dirname(db.$client.filename));
 
-const stillUsed = (client: Database) => {
-  const q = client.query<{ one: number }, [string]>("SELECT 1 AS one FROM attachments WHERE sha256 = ? LIMIT 1");
-  return (sha256: string) => q.get(sha256) !== null;
+/** Unlinks the blobs among these no attachment names any more. */
+const dropUnusedBlobs = (db: Db, hashes: string[], filesDir?: string) => {
+  const { attachments } = sqliteStoresOf(db);
+  removeUnusedBlobs(filesDir ?? filesDirFor(db), hashes, (sha256) => attachments.blobInUse(sha256));
 };
 
 /**
@@ -111,35 +90,15 @@ const stillUsed = (client: Database) => {
  * transaction that could still roll back: the blobs are unlinked at once). Blobs go once their last
  * row has. Returns how many attachments were released.
  */
-export function releaseAttachments(db: Db | Database, messageId: string, filesDir?: string): number {
-  const client = clientOf(db);
-  const rows = client
-    .query<{ id: string; sha256: string }, [string]>(
-      "SELECT a.id, a.sha256 FROM message_attachments ma JOIN attachments a ON a.id = ma.attachment_id WHERE ma.message_id = ?",
-    )
-    .all(messageId);
-  if (rows.length === 0) return 0;
-  const remove = client.query("DELETE FROM attachments WHERE id = ?");
-  const drop = () => {
-    // message_attachments rows go with them (ON DELETE CASCADE).
-    for (const row of rows) remove.run(row.id);
-  };
-  client.transaction(drop)();
-  removeUnusedBlobs(filesDir ?? filesDirFor(client), rows.map((r) => r.sha256), stillUsed(client));
-  return rows.length;
+export function releaseAttachments(db: Db, messageId: string, filesDir?: string): number {
+  const hashes = sqliteStoresOf(db).attachments.releaseForMessage(messageId);
+  if (hashes.length > 0) dropUnusedBlobs(db, hashes, filesDir);
+  return hashes.length;
 }
 
 /** Deletes the uploads no message took that are older than `olderThan` (Unix ms), and their unused blobs. */
 export function sweepUnusedUploads(db: Db, olderThan: number, filesDir?: string): number {
-  const client = db.$client;
-  const rows = client
-    .query<{ id: string; sha256: string }, [number]>("SELECT id, sha256 FROM attachments WHERE claimed_at IS NULL AND created_at < ? LIMIT 10000")
-    .all(olderThan);
-  if (rows.length === 0) return 0;
-  const remove = client.query("DELETE FROM attachments WHERE id = ? AND claimed_at IS NULL");
-  client.transaction(() => {
-    for (const row of rows) remove.run(row.id);
-  })();
-  removeUnusedBlobs(filesDir ?? filesDirFor(client), rows.map((r) => r.sha256), stillUsed(client));
-  return rows.length;
+  const hashes = sqliteStoresOf(db).attachments.sweepUnclaimed(olderThan, 10_000);
+  if (hashes.length > 0) dropUnusedBlobs(db, hashes, filesDir);
+  return hashes.length;
 }

@@ -22,7 +22,7 @@ export const authModule = (deps: Deps) => {
       async ({ body, set, request }) => {
         const wait = await signupsPerAddress.hit(deps.clientAddress(request));
         if (wait) throw rateLimited("signups from this address", wait);
-        const user = await signup(deps.db, body);
+        const user = await signup(deps, body);
         set.status = 201;
         return toUserView(user, deps.hub, true);
       },
@@ -37,7 +37,7 @@ export const authModule = (deps: Deps) => {
       async ({ body, request, set }) => {
         const address = deps.clientAddress(request);
         // One lookup: it keys the account's budget (username and email alike) and is checked below.
-        const row = findUserByLogin(deps.db, body.username);
+        const row = await findUserByLogin(deps, body.username);
         const account = loginKeyOf(body.username, row);
         const wait = Math.max(await perAddress.hit(address), await perAccount.hit(account));
         if (wait) throw rateLimited("login attempts", wait);

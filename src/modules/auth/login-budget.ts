@@ -23,7 +23,7 @@ export interface LoginBudget {
 export const accountKeyOf = (userId: string) => `id:${userId}`;
 
 /** The key a login spends from: the account's id when the text names one, else the text itself. */
-export const loginKeyOf = (login: string, account: { id: string } | undefined) =>
+export const loginKeyOf = (login: string, account: { id: string } | null | undefined) =>
   account ? accountKeyOf(account.id) : `login:${login.toLowerCase()}`;
 
 export const rateLimited = (what: string, retryAfter: number) =>

@@ -14,7 +14,7 @@ export const blocksModule = (deps: Deps) =>
     .use(authPlugin(deps))
     .get(
       "/me/blocks",
-      ({ query, user }) => listBlocked(deps.db, user.id, query.limit ?? 50, query.offset ?? 0).map((row) => toUserView(row, deps.hub)),
+      async ({ query, user }) => (await listBlocked(deps, user.id, query.limit ?? 50, query.offset ?? 0)).map((row) => toUserView(row, deps.hub)),
       {
         auth: true,
         query: t.Object({ limit: Limit(50, 100), offset: Offset }),
@@ -24,8 +24,8 @@ export const blocksModule = (deps: Deps) =>
     )
     .put(
       "/:user_id/block",
-      ({ params, user, set }) => {
-        block(deps.db, user.id, params.user_id);
+      async ({ params, user, set }) => {
+        await block(deps, user.id, params.user_id);
         set.status = 204;
       },
       {
@@ -42,8 +42,8 @@ export const blocksModule = (deps: Deps) =>
     )
     .delete(
       "/:user_id/block",
-      ({ params, user, set }) => {
-        unblock(deps.db, user.id, params.user_id);
+      async ({ params, user, set }) => {
+        await unblock(deps, user.id, params.user_id);
         set.status = 204;
       },
       {

@@ -1,113 +1,77 @@
 // Blocks: who blocked whom. Every question the server asks is "who has blocked this user?" (may
 // X send in this direct conversation, add these people, reach these members with typing and
-// presence), so the in-memory cache is keyed by the blocked user: one set lookup per send.
-//
-// Kept exact in-process (block and unblock update the cached set after their commit) and dropped
-// whole when another process commits (SQLite's data_version, as in messages/conversation-state.ts).
-import type { Db } from "../../db/client";
-import { externalChanges } from "../../db/external-changes";
+// presence), so the blockers cache in Deps is keyed by the blocked user: one set lookup per send.
+// Block and unblock update the cached set after their commit; how else it stays exact is the
+// storage adapter's business (ports/stores.ts).
 import { ApiError, notFound, unprocessable } from "../../errors";
 import { now } from "../../lib/time";
-import { asc, desc, eq } from "drizzle-orm";
-import { blocks, users, type UserRow } from "../../db/schema";
-import { findUserById } from "../users/service";
+import { andThen, type Awaitable, type Storage, type UserRow } from "../../ports/stores";
+import { storageOf, type LegacyDb } from "../storage-bridge";
 
-/** Users whose blocker sets are kept; past it the cache starts over (a set is one indexed query). */
-const MAX_CACHED_USERS = 100_000;
 const EMPTY: ReadonlySet<string> = new Set();
 
-export class BlockCache {
-  private readonly blockers = new Map<string, Set<string>>();
-  private version: number;
-  private readonly changes;
-  private readonly load;
-
-  constructor(db: Db) {
-    this.changes = externalChanges(db);
-    this.version = this.changes.version();
-    this.load = db.$client.query<{ blocker_id: string }, [string]>("SELECT blocker_id FROM blocks WHERE blocked_id = ?");
-  }
-
-  /** The users who have blocked `userId`. */
-  blockersOf(userId: string): ReadonlySet<string> {
-    const version = this.changes.version();
-    if (version !== this.version) {
-      this.blockers.clear();
-      this.version = version;
-    }
-    const hit = this.blockers.get(userId);
-    if (hit) return hit;
-    const rows = this.load.all(userId);
-    if (this.blockers.size >= MAX_CACHED_USERS) this.blockers.clear();
-    if (rows.length === 0) {
-      // Most users are blocked by nobody: no set of their own, but remembered as such.
-      this.blockers.set(userId, EMPTY as Set<string>);
-      return EMPTY;
-    }
-    const set = new Set(rows.map((r) => r.blocker_id));
-    this.blockers.set(userId, set);
+/** The users who have blocked `userId` (synchronous when the store is). */
+export function blockersOf({ stores, caches }: Storage, userId: string): Awaitable<ReadonlySet<string>> {
+  const hit = caches.blockers.get(userId);
+  if (hit) return hit;
+  return andThen(stores.blocks.blockersOf(userId), (ids) => {
+    // Most users are blocked by nobody: no set of their own, but remembered as such.
+    const set = ids.length === 0 ? EMPTY : new Set(ids);
+    caches.blockers.set(userId, set);
     return set;
-  }
-
-  /** After a committed block (added) or unblock (removed). */
-  note(blockerId: string, blockedId: string, blocked: boolean) {
-    const current = this.blockers.get(blockedId);
-    if (!current) return;
-    const next = new Set(current);
-    if (blocked) next.add(blockerId);
-    else next.delete(blockerId);
-    this.blockers.set(blockedId, next);
-  }
+  });
 }
 
-const cacheByDb = new WeakMap<Db, BlockCache>();
-
-export function blockCache(db: Db): BlockCache {
-  let cache = cacheByDb.get(db);
-  if (!cache) cacheByDb.set(db, (cache = new BlockCache(db)));
-  return cache;
+/** After a committed block (added) or unblock (removed). */
+function note({ caches }: Storage, blockerId: string, blockedId: string, blocked: boolean) {
+  const current = caches.blockers.get(blockedId);
+  if (!current) return;
+  const next = new Set(current);
+  if (blocked) next.add(blockerId);
+  else next.delete(blockerId);
+  caches.blockers.set(blockedId, next);
 }
+
+/** For callers still holding the SQLite db (realtime/frames.ts, presence.ts): its store is synchronous. */
+export const blockCache = (db: LegacyDb) => ({
+  blockersOf: (userId: string) => blockersOf(storageOf(db), userId) as ReadonlySet<string>,
+});
 
 /** Whether `blocker` has blocked `blocked`. */
-export const hasBlocked = (db: Db, blocker: string, blocked: string) => blockCache(db).blockersOf(blocked).has(blocker);
+export function hasBlocked(db: LegacyDb, blocker: string, blocked: string): boolean;
+export function hasBlocked(s: Storage, blocker: string, blocked: string): Awaitable<boolean>;
+export function hasBlocked(from: Storage | LegacyDb, blocker: string, blocked: string): Awaitable<boolean> {
+  return andThen(blockersOf(storageOf(from), blocked), (set) => set.has(blocker));
+}
 
 export const blockedError = (detail: string) => new ApiError(403, "blocked", detail);
 
 /** 403 `blocked` when any of `userIds` has blocked `adder` (they cannot be put into a group by them). */
-export function assertNotBlockedBy(db: Db, adder: string, userIds: Iterable<string>) {
-  const blockers = blockCache(db).blockersOf(adder);
-  if (blockers.size === 0) return;
-  for (const id of userIds) {
-    if (blockers.has(id)) throw blockedError(`User ${id} cannot be added by you`);
-  }
+export function assertNotBlockedBy(db: LegacyDb, adder: string, userIds: Iterable<string>): void;
+export function assertNotBlockedBy(s: Storage, adder: string, userIds: Iterable<string>): Awaitable<void>;
+export function assertNotBlockedBy(from: Storage | LegacyDb, adder: string, userIds: Iterable<string>): Awaitable<void> {
+  return andThen(blockersOf(storageOf(from), adder), (blockers) => {
+    if (blockers.size === 0) return;
+    for (const id of userIds) {
+      if (blockers.has(id)) throw blockedError(`User ${id} cannot be added by you`);
+    }
+  });
 }
 
 /** Blocks a user; blocking again changes nothing. */
-export function block(db: Db, me: string, userId: string) {
+export async function block(s: Storage, me: string, userId: string) {
   if (userId === me) throw unprocessable("user_id", "you cannot block yourself");
-  if (!findUserById(db, userId)) throw notFound("User");
-  db.$client
-    .query("INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
-    .run(me, userId, now());
-  blockCache(db).note(me, userId, true);
+  if (!(await s.stores.users.byId(userId))) throw notFound("User");
+  await s.stores.blocks.add(me, userId, now());
+  note(s, me, userId, true);
 }
 
 /** Unblocks a user; unblocking someone not blocked (or nobody) changes nothing. */
-export function unblock(db: Db, me: string, userId: string) {
-  db.$client.query("DELETE FROM blocks WHERE blocker_id = ? AND blocked_id = ?").run(me, userId);
-  blockCache(db).note(me, userId, false);
+export async function unblock(s: Storage, me: string, userId: string) {
+  await s.stores.blocks.remove(me, userId);
+  note(s, me, userId, false);
 }
 
 /** The users the caller has blocked, most recently blocked first. */
-export function listBlocked(db: Db, me: string, limit: number, offset: number): UserRow[] {
-  return db
-    .select({ user: users })
-    .from(blocks)
-    .innerJoin(users, eq(users.id, blocks.blockedId))
-    .where(eq(blocks.blockerId, me))
-    .orderBy(desc(blocks.createdAt), asc(blocks.blockedId))
-    .limit(limit)
-    .offset(offset)
-    .all()
-    .map((r) => r.user);
-}
+export const listBlocked = ({ stores }: Storage, me: string, limit: number, offset: number): Awaitable<UserRow[]> =>
+  stores.blocks.blockedBy(me, limit, offset);

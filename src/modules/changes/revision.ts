@@ -6,20 +6,15 @@
 import type { Db } from "../../db/client";
 import { notFound } from "../../errors";
 import { now } from "../../lib/time";
+import { NO_CHANGE, type Revision } from "../../ports/stores";
+import { sqliteStoresOf } from "../storage-bridge";
 
-export const NO_CHANGE = Symbol("no change");
-
-export interface Revision<T> {
-  rev: number;
-  at: number;
-  result: T;
-}
-
-class Unchanged extends Error {}
+export { NO_CHANGE, type Revision };
 
 /**
  * `meta`: the change is to the conversation itself (name, members, roles), so /changes includes the
- * Conversation for clients behind it. Throws 404 when the conversation does not exist.
+ * Conversation for clients behind it. Throws 404 when the conversation does not exist. The SQL is
+ * ConversationStore.revise; the db stays here until the callers' changes take the stores it passes.
  */
 export function commitRevision<T>(
   db: Db,
@@ -27,26 +22,8 @@ export function commitRevision<T>(
   options: { meta?: boolean },
   change: (rev: number, at: number) => T | typeof NO_CHANGE,
 ): Revision<T> | null {
-  const client = db.$client;
   const at = now();
-  try {
-    return client
-      .transaction((): Revision<T> => {
-        // In an UPDATE every expression sees the old row, so `rev + 1` is the new rev in both places.
-        const row = client
-          .query<{ rev: number }, [number, number, string]>(
-            `UPDATE conversations SET rev = rev + 1, meta_rev = CASE WHEN ? THEN rev + 1 ELSE meta_rev END, updated_at = ?
-             WHERE id = ? RETURNING rev`,
-          )
-          .get(options.meta ? 1 : 0, at, conversationId);
-        if (!row) throw notFound("Conversation");
-        const result = change(row.rev, at);
-        if (result === NO_CHANGE) throw new Unchanged();
-        return { rev: row.rev, at, result };
-      })
-      .immediate();
-  } catch (error) {
-    if (error instanceof Unchanged) return null;
-    throw error;
-  }
+  const revision = sqliteStoresOf(db).conversations.revise(conversationId, { meta: options.meta, at }, (_tx, rev) => change(rev, at));
+  if (revision === "missing") throw notFound("Conversation");
+  return revision;
 }

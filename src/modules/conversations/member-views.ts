@@ -9,7 +9,7 @@
 // /conversations/{id} lists everyone), so a change in a big group does not send each member a
 // thousand users.
 import type { Db } from "../../db/client";
-import type { ConversationRow } from "../../db/schema";
+import type { ConversationRow } from "../../ports/stores";
 import { iso, now } from "../../lib/time";
 import type { Hub } from "../../ports/bus";
 import { conversationStates } from "../messages/conversation-state";
@@ -18,7 +18,8 @@ import { isReadFor } from "../messages/service";
 import { toUserView } from "../users/service";
 import { LIST_PARTICIPANTS, type ConversationView } from "./model";
 import { conversationView } from "./conversation-view";
-import { participantRows, type ParticipantRow } from "./participants";
+import type { ParticipantRow } from "./participants";
+import { sqliteStoresOf } from "../storage-bridge";
 
 interface Shared {
   rows: ParticipantRow[];
@@ -31,7 +32,7 @@ interface Shared {
 }
 
 function loadShared(db: Db, hub: Pick<Hub, "isOnline">, row: ConversationRow, cap: number): Shared {
-  const rows = participantRows(db, "", [row.id], Number.MAX_SAFE_INTEGER);
+  const rows = sqliteStoresOf(db).conversations.participants("", [row.id], Number.MAX_SAFE_INTEGER);
   const head = rows.slice(0, cap);
   const last = db.$client
     .query<MessageRecord, [string, number]>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq = ?`)

@@ -1,47 +1,33 @@
 // Conversations: create (direct ones unique per pair), list by activity, rename, and the full view.
-import { and, eq, inArray } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { conversations, members, users, type ConversationRow } from "../../db/schema";
 import { notFound, unprocessable } from "../../errors";
 import { iso, now } from "../../lib/time";
 import type { Hub } from "../../ports/bus";
 import type { ChangeFeed } from "../../ports/changes";
+import type { Awaitable, ConversationRow, Storage } from "../../ports/stores";
+import { sqliteStoresOf, storageOf, type LegacyDb } from "../storage-bridge";
 import { assertNotBlockedBy } from "../blocks/service";
 import { commitRevision } from "../changes/revision";
 import { isReadFor, messageColumns, readState, toMessageView, unreadCounts, type MessageRecord } from "../messages/service";
 import { toUserView } from "../users/service";
 import { conversationView } from "./conversation-view";
 import { memberViewRenderer } from "./member-views";
-import { participantRows, type ParticipantRow } from "./participants";
+import type { ParticipantRow } from "./participants";
 import type { ConversationView, CreateConversationBody, MemberView } from "./model";
 
 export const directKey = (a: string, b: string) => (a < b ? `${a}:${b}` : `${b}:${a}`);
 
-export function findDirect(db: Db, a: string, b: string): ConversationRow | undefined {
-  return db.select().from(conversations).where(eq(conversations.directKey, directKey(a, b))).get();
-}
+export const findDirect = (db: Db, a: string, b: string) => sqliteStoresOf(db).conversations.byDirectKey(directKey(a, b));
 
-function insertConversation(
-  db: Db,
-  row: Omit<ConversationRow, "lastSeq" | "rev" | "metaRev">,
-  memberIds: string[],
-): ConversationRow {
-  return db.transaction((tx) => {
-    const created = tx.insert(conversations).values(row).returning().get();
-    // The creator of a group owns it; roles do not matter in a direct conversation.
-    const roleOf = (userId: string) => (row.isGroup && userId === row.createdBy ? "owner" : "member");
-    tx.insert(members)
-      .values(memberIds.map((userId) => ({ conversationId: row.id, userId, role: roleOf(userId), joinedAt: row.createdAt })))
-      .run();
-    return created;
-  });
+function insertConversation(db: Db, row: Omit<ConversationRow, "lastSeq" | "rev" | "metaRev">, memberIds: string[]): ConversationRow {
+  // The creator of a group owns it; roles do not matter in a direct conversation.
+  const roleOf = (userId: string) => (row.isGroup && userId === row.createdBy ? "owner" : "member");
+  return sqliteStoresOf(db).conversations.create(row, memberIds.map((userId) => ({ userId, role: roleOf(userId) })));
 }
 
 export function assertUsersExist(db: Db, ids: string[], field = "participant_ids") {
   if (ids.length === 0) return;
-  const found = new Set(
-    db.select({ id: users.id }).from(users).where(inArray(users.id, ids)).all().map((r) => r.id),
-  );
+  const found = new Set(sqliteStoresOf(db).users.existingIds(ids));
   const missing = ids.find((id) => !found.has(id));
   if (missing) throw unprocessable(field, `unknown user ${missing}`);
 }
@@ -117,9 +103,7 @@ export function renameConversation(
   const trimmed = name?.trim();
   if (!trimmed) throw unprocessable("name", "a group needs a name");
   if (trimmed === row.name) return row;
-  const revision = commitRevision(db, conversationId, { meta: true }, () =>
-    db.update(conversations).set({ name: trimmed }).where(eq(conversations.id, conversationId)).returning().get()!,
-  );
+  const revision = commitRevision(db, conversationId, { meta: true }, () => sqliteStoresOf(db).conversations.rename(conversationId, trimmed)!);
   if (!revision) return row;
   reportConversationUpdated(db, feed, hub, revision.result, revision.rev, revision.at, { added: [], removed: [] });
   return revision.result;
@@ -139,7 +123,7 @@ export function reportConversationUpdated(
     type: "conversation_updated",
     conversationId: row.id,
     rev,
-    memberIds: memberIds(db, row.id),
+    memberIds: sqliteStoresOf(db).conversations.memberIds(row.id),
     ...moves,
     viewFor: memberViewRenderer(db, hub, row),
     at,
@@ -147,46 +131,13 @@ export function reportConversationUpdated(
 }
 
 export function getConversationRow(db: Db, me: string, conversationId: string): ConversationRow {
-  const row = db
-    .select({ c: conversations })
-    .from(conversations)
-    .innerJoin(members, and(eq(members.conversationId, conversations.id), eq(members.userId, me)))
-    .where(eq(conversations.id, conversationId))
-    .get();
+  const row = sqliteStoresOf(db).conversations.forMember(conversationId, me);
   if (!row) throw notFound("Conversation");
-  return row.c;
+  return row;
 }
 
-export function listConversationRows(db: Db, me: string, limit: number, offset: number): ConversationRow[] {
-  return db.$client
-    .query<Record<string, unknown>, [string, number, number]>(
-      `SELECT c.* FROM members mb JOIN conversations c ON c.id = mb.conversation_id
-       WHERE mb.user_id = ? ORDER BY mb.pinned DESC, c.last_activity_at DESC, c.id DESC LIMIT ? OFFSET ?`,
-    )
-    .all(me, limit, offset)
-    .map((r) => ({
-      id: r.id as string,
-      name: r.name as string | null,
-      isGroup: Boolean(r.is_group),
-      createdBy: r.created_by as string,
-      directKey: r.direct_key as string | null,
-      rev: r.rev as number,
-      metaRev: r.meta_rev as number,
-      lastSeq: r.last_seq as number,
-      lastActivityAt: r.last_activity_at as number,
-      createdAt: r.created_at as number,
-      updatedAt: r.updated_at as number,
-    }));
-}
-
-function memberCounts(db: Db, ids: string[]): Map<string, number> {
-  const rows = db.$client
-    .query<{ conversation_id: string; n: number }, string[]>(
-      `SELECT conversation_id, count(*) AS n FROM members WHERE conversation_id IN (${ids.map(() => "?").join(",")}) GROUP BY conversation_id`,
-    )
-    .all(...ids);
-  return new Map(rows.map((r) => [r.conversation_id, r.n]));
-}
+export const listConversationRows = (db: Db, me: string, limit: number, offset: number): ConversationRow[] =>
+  sqliteStoresOf(db).conversations.listForMember(me, limit, offset);
 
 /**
  * Builds views for a page of conversations with a fixed number of queries, not one per row. With
@@ -205,7 +156,8 @@ export function toConversationViews(
   const participants = new Map<string, ReturnType<typeof toUserView>[]>();
   const memberViews = new Map<string, MemberView[]>();
   const mine = new Map<string, ParticipantRow>();
-  for (const p of participantRows(db, me, ids, participantsCap)) {
+  const stores = sqliteStoresOf(db);
+  for (const p of stores.conversations.participants(me, ids, participantsCap)) {
     const list = participants.get(p.conversationId) ?? [];
     list.push(toUserView(p.user, hub, p.user.id === me));
     participants.set(p.conversationId, list);
@@ -215,7 +167,7 @@ export function toConversationViews(
     if (p.user.id === me) mine.set(p.conversationId, p);
   }
   const at = now();
-  const counts = memberCounts(db, ids);
+  const counts = stores.conversations.memberCounts(ids);
   const lastMessages = new Map(
     db.$client
       .query<MessageRecord, string[]>(
@@ -243,29 +195,16 @@ export function toConversationViews(
   });
 }
 
-/** Member ids of a conversation (for fan-out that must skip someone, such as typing). */
-export function memberIds(db: Db, conversationId: string): string[] {
-  return db.$client
-    .query<{ user_id: string }, [string]>("SELECT user_id FROM members WHERE conversation_id = ?")
-    .all(conversationId)
-    .map((r) => r.user_id);
-}
-
 /** The conversations a user is in (a socket subscribes to their topics when it authenticates). */
-export function conversationIdsOf(db: Db, userId: string): string[] {
-  return db.$client
-    .query<{ conversation_id: string }, [string]>("SELECT conversation_id FROM members WHERE user_id = ?")
-    .all(userId)
-    .map((r) => r.conversation_id);
+export function conversationIdsOf(db: LegacyDb, userId: string): string[];
+export function conversationIdsOf(s: Storage, userId: string): Awaitable<string[]>;
+export function conversationIdsOf(from: Storage | LegacyDb, userId: string): Awaitable<string[]> {
+  return storageOf(from).stores.conversations.conversationIdsOf(userId);
 }
 
 /** Everyone who shares a conversation with the user (presence goes to them). */
-export function contactIdsOf(db: Db, userId: string): string[] {
-  return db.$client
-    .query<{ user_id: string }, [string, string]>(
-      `SELECT DISTINCT o.user_id FROM members me JOIN members o ON o.conversation_id = me.conversation_id
-       WHERE me.user_id = ? AND o.user_id != ?`,
-    )
-    .all(userId, userId)
-    .map((r) => r.user_id);
+export function contactIdsOf(db: LegacyDb, userId: string): string[];
+export function contactIdsOf(s: Storage, userId: string): Awaitable<string[]>;
+export function contactIdsOf(from: Storage | LegacyDb, userId: string): Awaitable<string[]> {
+  return storageOf(from).stores.conversations.contactIdsOf(userId);
 }

@@ -4,8 +4,8 @@
 // removed: the change feed then drops the cached members and moves open sockets in or out of the
 // conversation's topic in the same step. Settings are the member's own and not a revision.
 import type { Db } from "../../db/client";
-import { eq } from "drizzle-orm";
-import { conversations, type ConversationRow } from "../../db/schema";
+import type { ConversationRow, MemberSettings } from "../../ports/stores";
+import { sqliteStoresOf } from "../storage-bridge";
 import { ApiError, notFound, unprocessable } from "../../errors";
 import { now } from "../../lib/time";
 import type { Hub } from "../../ports/bus";
@@ -21,28 +21,7 @@ const RANK: Record<Role, number> = { owner: 3, admin: 2, member: 1 };
 export const forbidden = (detail: string) => new ApiError(403, "forbidden", detail);
 const cannotAdd = () => forbidden("Only the owner or an admin can add members");
 
-interface MemberRow {
-  user_id: string;
-  role: Role;
-}
-
-function membersOf(db: Db, conversationId: string): MemberRow[] {
-  return db.$client
-    .query<MemberRow, [string]>("SELECT user_id, role FROM members WHERE conversation_id = ? ORDER BY joined_at, rowid")
-    .all(conversationId);
-}
-
-function roleOf(db: Db, conversationId: string, userId: string): Role | null {
-  return (
-    db.$client
-      .query<{ role: Role }, [string, string]>("SELECT role FROM members WHERE conversation_id = ? AND user_id = ?")
-      .get(conversationId, userId)?.role ?? null
-  );
-}
-
-function conversationRow(db: Db, conversationId: string): ConversationRow {
-  return db.select().from(conversations).where(eq(conversations.id, conversationId)).get()!;
-}
+const conversationRow = (db: Db, conversationId: string): ConversationRow => sqliteStoresOf(db).conversations.byId(conversationId)!;
 
 /** The group row for a membership change by `me`: 404 when not a member, 422 for a direct conversation. */
 function groupFor(db: Db, me: string, conversationId: string, field: string): ConversationRow {
@@ -60,15 +39,16 @@ function groupFor(db: Db, me: string, conversationId: string, field: string): Co
 export function addMembers(db: Db, feed: ChangeFeed, hub: Pick<Hub, "isOnline">, me: string, conversationId: string, userIds: string[]) {
   const row = groupFor(db, me, conversationId, "user_ids");
   // 403 before looking at the ids: a member who may not add learns nothing about them.
-  if (RANK[roleOf(db, conversationId, me) ?? "member"] < RANK.admin) throw cannotAdd();
+  const store = sqliteStoresOf(db).conversations;
+  if (RANK[store.roleOf(conversationId, me) ?? "member"] < RANK.admin) throw cannotAdd();
   const wanted = [...new Set(userIds)];
   assertUsersExist(db, wanted, "user_ids");
   const revision = commitRevision(db, conversationId, { meta: true }, (_rev, at) => {
-    const current = membersOf(db, conversationId);
-    const mine = current.find((m) => m.user_id === me);
+    const current = store.members(conversationId);
+    const mine = current.find((m) => m.userId === me);
     if (!mine) throw notFound("Conversation");
     if (RANK[mine.role] < RANK.admin) throw cannotAdd();
-    const present = new Set(current.map((m) => m.user_id));
+    const present = new Set(current.map((m) => m.userId));
     const added = wanted.filter((id) => !present.has(id));
     if (added.length === 0) return NO_CHANGE;
     if (current.length + added.length > MAX_MEMBERS) {
@@ -76,11 +56,7 @@ export function addMembers(db: Db, feed: ChangeFeed, hub: Pick<Hub, "isOnline">,
     }
     // Someone who blocked the caller cannot be put into a group by them.
     assertNotBlockedBy(db, me, added);
-    const insert = db.$client.query(
-      `INSERT INTO members (conversation_id, user_id, role, joined_at, last_read_seq, last_delivered_seq)
-       SELECT ?1, ?2, 'member', ?3, last_seq, last_seq FROM conversations WHERE id = ?1`,
-    );
-    for (const id of added) insert.run(conversationId, id, at);
+    store.addMembers(conversationId, added, at);
     return added;
   });
   if (!revision) return row;
@@ -91,11 +67,12 @@ export function addMembers(db: Db, feed: ChangeFeed, hub: Pick<Hub, "isOnline">,
 
 /** After someone left or was removed: a group with members but no owner gets one. */
 function ensureOwner(db: Db, conversationId: string) {
-  const rest = membersOf(db, conversationId);
+  const store = sqliteStoresOf(db).conversations;
+  const rest = store.members(conversationId);
   if (rest.length === 0 || rest.some((m) => m.role === "owner")) return;
   // The longest-standing admin, else the longest-standing member (joining order, then insertion).
   const heir = rest.find((m) => m.role === "admin") ?? rest[0]!;
-  db.$client.query("UPDATE members SET role = 'owner' WHERE conversation_id = ? AND user_id = ?").run(conversationId, heir.user_id);
+  store.setRole(conversationId, heir.userId, "owner");
 }
 
 /**
@@ -105,19 +82,18 @@ function ensureOwner(db: Db, conversationId: string) {
  */
 export function removeMember(db: Db, feed: ChangeFeed, hub: Pick<Hub, "isOnline">, me: string, conversationId: string, userId: string) {
   groupFor(db, me, conversationId, "conversation_id");
+  const store = sqliteStoresOf(db).conversations;
   const revision = commitRevision(db, conversationId, { meta: true }, () => {
-    const mine = roleOf(db, conversationId, me);
+    const mine = store.roleOf(conversationId, me);
     if (!mine) throw notFound("Conversation");
-    const theirs = userId === me ? mine : roleOf(db, conversationId, userId);
+    const theirs = userId === me ? mine : store.roleOf(conversationId, userId);
     if (!theirs) throw notFound("Member");
     if (userId !== me && RANK[mine] <= RANK[theirs]) {
       throw forbidden(mine === "member" ? "Only the owner or an admin can remove members" : `An ${mine} cannot remove an ${theirs}`);
     }
-    db.$client.query("DELETE FROM members WHERE conversation_id = ? AND user_id = ?").run(conversationId, userId);
-    const left = db.$client.query<{ n: number }, [string]>("SELECT count(*) AS n FROM members WHERE conversation_id = ?").get(conversationId)!.n;
-    if (left === 0) {
+    if (store.removeMember(conversationId, userId) === 0) {
       // Nobody can see it any more: its messages, reactions and cursors go with it (cascade).
-      db.$client.query("DELETE FROM conversations WHERE id = ?").run(conversationId);
+      store.delete(conversationId);
       return { deleted: true };
     }
     ensureOwner(db, conversationId);
@@ -150,17 +126,17 @@ export function removeMember(db: Db, feed: ChangeFeed, hub: Pick<Hub, "isOnline"
  */
 export function setRole(db: Db, feed: ChangeFeed, hub: Pick<Hub, "isOnline">, me: string, conversationId: string, userId: string, role: Role) {
   const row = groupFor(db, me, conversationId, "role");
+  const store = sqliteStoresOf(db).conversations;
   const revision = commitRevision(db, conversationId, { meta: true }, () => {
-    const mine = roleOf(db, conversationId, me);
+    const mine = store.roleOf(conversationId, me);
     if (!mine) throw notFound("Conversation");
     if (mine !== "owner") throw forbidden("Only the owner can change roles");
-    const theirs = roleOf(db, conversationId, userId);
+    const theirs = store.roleOf(conversationId, userId);
     if (!theirs) throw notFound("Member");
     if (theirs === role) return NO_CHANGE;
     if (userId === me) throw unprocessable("role", "the owner keeps the role until it is given to another member (or the owner leaves)");
-    const set = db.$client.query("UPDATE members SET role = ? WHERE conversation_id = ? AND user_id = ?");
-    set.run(role, conversationId, userId);
-    if (role === "owner") set.run("admin", conversationId, me);
+    store.setRole(conversationId, userId, role);
+    if (role === "owner") store.setRole(conversationId, me, "admin");
     return true;
   });
   if (!revision) return row;
@@ -175,27 +151,20 @@ export function setRole(db: Db, feed: ChangeFeed, hub: Pick<Hub, "isOnline">, me
  */
 export function updateSettings(db: Db, feed: ChangeFeed, hub: Pick<Hub, "isOnline">, me: string, conversationId: string, body: SettingsBody) {
   const row = getConversationRow(db, me, conversationId);
-  const patch: { muted?: boolean; muted_until?: number | null; pinned?: boolean } = {};
+  const patch: MemberSettings = {};
   if (body.muted_until !== undefined && body.muted_until !== null) {
     const until = Date.parse(body.muted_until);
     if (!Number.isFinite(until)) throw unprocessable("muted_until", "must be an ISO-8601 timestamp or null");
-    patch.muted_until = until;
+    patch.mutedUntil = until;
     // A mute with an end implies muting, unless the same request says otherwise.
     patch.muted = body.muted ?? true;
-  } else if (body.muted_until === null) patch.muted_until = null;
+  } else if (body.muted_until === null) patch.mutedUntil = null;
   if (body.muted !== undefined) patch.muted = body.muted;
   // Unmuting forgets the end time: the next mute starts from scratch.
-  if (patch.muted === false) patch.muted_until = null;
+  if (patch.muted === false) patch.mutedUntil = null;
   if (body.pinned !== undefined) patch.pinned = body.pinned;
-  const columns = Object.keys(patch);
-  if (columns.length > 0) {
-    const values = columns.map((c) => {
-      const v = patch[c as keyof typeof patch];
-      return typeof v === "boolean" ? (v ? 1 : 0) : v ?? null;
-    });
-    db.$client
-      .query(`UPDATE members SET ${columns.map((c) => `${c} = ?`).join(", ")} WHERE conversation_id = ? AND user_id = ?`)
-      .run(...values, conversationId, me);
+  if (Object.keys(patch).length > 0) {
+    sqliteStoresOf(db).conversations.updateSettings(conversationId, me, patch);
     feed.committed({ type: "settings_changed", conversationId, userId: me, viewFor: memberViewRenderer(db, hub, row), at: now() });
   }
   return row;

@@ -1,8 +1,8 @@
-// The search box's language (words, `hel*` prefixes, "quoted phrases") translated into an FTS5
-// expression of our own. User text never reaches FTS5's parser as syntax: every term becomes a
-// double-quoted FTS5 string, so NEAR, OR/AND/NOT, parentheses, `-`, `^`, `+` and `column:` filters
-// are literal text, and the only operators left are the implicit AND and a trailing `*`.
+// The search box's language (words, `hel*` prefixes, "quoted phrases") parsed into terms the
+// SearchStore matches (all required); the SQLite store turns them into an FTS5 expression in which
+// user text is never syntax (db/stores/search.ts).
 import { unprocessable } from "../../errors";
+import type { SearchTerm as Term } from "../../ports/stores";
 
 export const MAX_QUERY_LENGTH = 256;
 /**
@@ -22,11 +22,6 @@ export const MIN_PREFIX_CHARS = 3;
 const WORD_CHAR = /[\p{L}\p{N}\p{Co}]/u;
 /** Its words: runs of those, combining marks included (remove_diacritics folds them away). */
 const WORD = /[\p{L}\p{N}\p{Co}\p{M}]+/gu;
-
-export interface Term {
-  text: string;
-  prefix: boolean;
-}
 
 function term(text: string, prefix: boolean): Term | null {
   // Nothing the tokenizer would index ("!!!", "-", "*"): no term rather than a phrase matching nothing.
@@ -74,9 +69,4 @@ export function parseQuery(raw: string): Term[] {
   const words = terms.reduce((n, t) => n + (t.text.match(WORD)?.length ?? 0), 0);
   if (words > MAX_WORDS) throw unprocessable("q", `at most ${MAX_WORDS} words (a phrase counts each of its words)`);
   return terms;
-}
-
-/** Each term as an FTS5 string ("" escapes a quote inside it), all of them required. */
-export function toFtsExpression(terms: Term[]): string {
-  return terms.map((t) => `"${t.text.replaceAll('"', '""')}"${t.prefix ? "*" : ""}`).join(" AND ");
 }

@@ -15,8 +15,8 @@ export const usersModule = (deps: Deps) => {
     .onParse(parseBody(deps.config.maxBodyBytes))
     .get(
       "",
-      ({ query, user }) =>
-        searchUsers(deps.db, query.q, query.limit ?? 50, query.offset ?? 0).map((row) =>
+      async ({ query, user }) =>
+        (await searchUsers(deps, query.q, query.limit ?? 50, query.offset ?? 0)).map((row) =>
           toUserView(row, deps.hub, row.id === user.id),
         ),
       {
@@ -35,7 +35,7 @@ export const usersModule = (deps: Deps) => {
           const wait = await perAccount.hit(accountKeyOf(user.id));
           if (wait) throw rateLimited("password attempts", wait);
         }
-        const updated = await updateMe(deps.db, user, body, deps.hub);
+        const updated = await updateMe(deps, user, body, deps.hub);
         if (checksPassword) perAccount.reset(accountKeyOf(user.id));
         return toUserView(updated, deps.hub, true);
       },
@@ -50,7 +50,7 @@ export const usersModule = (deps: Deps) => {
         },
       },
     )
-    .get("/:user_id", ({ params, user }) => toUserView(getUser(deps.db, params.user_id), deps.hub, params.user_id === user.id), {
+    .get("/:user_id", async ({ params, user }) => toUserView(await getUser(deps, params.user_id), deps.hub, params.user_id === user.id), {
       auth: true,
       params: IdParams("user_id"),
       response: { 200: UserView, ...errorResponses },

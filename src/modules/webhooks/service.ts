@@ -1,10 +1,8 @@
 // Webhook administration on the database (used by `chat-server webhook`): add with a fresh secret,
 // list with delivery counts, remove with its undelivered events. The running server's delivery
 // worker reads the webhooks table every round, so changes take effect without a restart.
-import { count, eq } from "drizzle-orm";
-import type { Db } from "../../db/client";
-import { conversations, webhookOutbox, webhooks } from "../../db/schema";
 import { isoOrNull, iso, now } from "../../lib/time";
+import { andThen, type Awaitable, type Storage } from "../../ports/stores";
 import { checkTarget, parseTarget, TargetRefused } from "./address";
 import { WEBHOOK_EVENTS, type WebhookEvent, type WebhookSummary } from "./model";
 
@@ -33,7 +31,7 @@ export function parseEvents(raw: string): WebhookEvent[] {
 const newSecret = () => "whsec_" + Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64url");
 
 /** Registers a hook; the returned secret is never shown again. */
-export async function addWebhook(db: Db, input: AddWebhookInput): Promise<{ id: string; secret: string; url: string; events: WebhookEvent[] }> {
+export async function addWebhook({ stores }: Storage, input: AddWebhookInput): Promise<{ id: string; secret: string; url: string; events: WebhookEvent[] }> {
   const events = parseEvents(input.events);
   let url: URL;
   try {
@@ -43,61 +41,40 @@ export async function addWebhook(db: Db, input: AddWebhookInput): Promise<{ id: 
     if (error instanceof TargetRefused) throw new WebhookInputError(`--url: ${error.message}`);
     throw error;
   }
-  if (input.conversationId && !db.select({ id: conversations.id }).from(conversations).where(eq(conversations.id, input.conversationId)).get()) {
+  if (input.conversationId && !(await stores.conversations.exists(input.conversationId))) {
     throw new WebhookInputError(`--conversation: no conversation with id "${input.conversationId}"`);
   }
   const id = Bun.randomUUIDv7();
   const secret = newSecret();
-  db.insert(webhooks)
-    .values({
-      id,
-      url: url.href,
-      events: `,${events.join(",")},`,
-      conversationId: input.conversationId ?? null,
-      secret,
-      concurrency: input.concurrency ?? 4,
-      createdAt: now(),
-    })
-    .run();
+  await stores.webhooks.insert({
+    id,
+    url: url.href,
+    events: `,${events.join(",")},`,
+    conversationId: input.conversationId ?? null,
+    secret,
+    concurrency: input.concurrency ?? 4,
+    createdAt: now(),
+  });
   return { id, secret, url: url.href, events };
 }
 
-export function listWebhooks(db: Db): WebhookSummary[] {
-  const pending = new Map(
-    db
-      .select({ hookId: webhookOutbox.hookId, n: count() })
-      .from(webhookOutbox)
-      .where(eq(webhookOutbox.status, "pending"))
-      .groupBy(webhookOutbox.hookId)
-      .all()
-      .map((r) => [r.hookId, r.n]),
-  );
-  return db
-    .select()
-    .from(webhooks)
-    .orderBy(webhooks.createdAt)
-    .all()
-    .map((h) => ({
-      id: h.id,
-      url: h.url,
-      events: h.events.split(",").filter(Boolean) as WebhookEvent[],
-      conversation_id: h.conversationId,
-      concurrency: h.concurrency,
-      created_at: iso(h.createdAt),
-      delivered: h.deliveredCount,
-      failed: h.failedCount,
-      pending: pending.get(h.id) ?? 0,
-      failed_attempts: h.attemptFailures,
-      last_error: h.lastError,
-      last_error_at: isoOrNull(h.lastErrorAt),
-      last_delivered_at: isoOrNull(h.lastDeliveredAt),
-    }));
+export function listWebhooks({ stores }: Storage): Awaitable<WebhookSummary[]> {
+  return andThen(stores.webhooks.list(), (hooks) => hooks.map((h) => ({
+    id: h.id,
+    url: h.url,
+    events: h.events.split(",").filter(Boolean) as WebhookEvent[],
+    conversation_id: h.conversationId,
+    concurrency: h.concurrency,
+    created_at: iso(h.createdAt),
+    delivered: h.deliveredCount,
+    failed: h.failedCount,
+    pending: h.pending,
+    failed_attempts: h.attemptFailures,
+    last_error: h.lastError,
+    last_error_at: isoOrNull(h.lastErrorAt),
+    last_delivered_at: isoOrNull(h.lastDeliveredAt),
+  })));
 }
 
 /** Removes the hook and every event not yet delivered to it; false when there was no such hook. */
-export function removeWebhook(db: Db, id: string): boolean {
-  return db.transaction((tx) => {
-    tx.delete(webhookOutbox).where(eq(webhookOutbox.hookId, id)).run();
-    return tx.delete(webhooks).where(eq(webhooks.id, id)).returning({ id: webhooks.id }).all().length > 0;
-  });
-}
+export const removeWebhook = ({ stores }: Storage, id: string): Awaitable<boolean> => stores.webhooks.remove(id);

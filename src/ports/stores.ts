@@ -1,0 +1,344 @@
+// The storage ports: the rows features read and write, one store interface per aggregate, and the
+// caches in front of them. The SQLite adapter (src/db/stores/) implements them synchronously (its
+// methods return values); a PostgreSQL adapter returns promises. Services `await` what a store
+// returns, or keep a synchronous path through `andThen` where a hot path must not yield.
+
+/** A value now (SQLite) or later (a networked database). */
+export type Awaitable<T> = T | Promise<T>;
+
+/** Applies `next` to a value that may still be pending, without a microtask when it is not. */
+export function andThen<T, U>(value: Awaitable<T>, next: (value: T) => U): Awaitable<U> {
+  return value instanceof Promise ? value.then(next) : next(value);
+}
+
+// ---- Rows: plain types, in the application's units (ids are text, times Unix ms, flags booleans).
+
+export interface UserRow {
+  id: string;
+  username: string;
+  /** Lower-cased copies carry case-insensitive uniqueness and prefix search. */
+  usernameKey: string;
+  email: string;
+  emailKey: string;
+  passwordHash: string;
+  fullName: string | null;
+  fullNameKey: string | null;
+  avatarUrl: string | null;
+  bio: string | null;
+  /** Bumped on a password change or a disable: tokens carrying an older one stop working. */
+  tokenVersion: number;
+  lastSeenAt: number | null;
+  disabledAt: number | null;
+  isBot: boolean;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** The columns a profile update or a password reset may change. */
+export type UserPatch = Partial<Omit<UserRow, "id" | "createdAt" | "isBot" | "disabledAt" | "lastSeenAt">>;
+
+/** Which unique key a write would have duplicated; the row is not written. */
+export interface Taken {
+  taken: "username" | "email";
+}
+
+/** What decides whether a user's tokens still pass (the socket session watch re-reads it). */
+export interface SessionAccess {
+  id: string;
+  tokenVersion: number;
+  disabledAt: number | null;
+}
+
+export interface ApiTokenRow {
+  id: string;
+  userId: string;
+  name: string | null;
+  /** Hex SHA-256 of the token text; the text itself is never stored. */
+  hash: string;
+  createdAt: number;
+  expiresAt: number | null;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+export type ApiTokenListing = ApiTokenRow & { username: string };
+
+// ---- Stores
+
+export interface UserStore {
+  byId(id: string): Awaitable<UserRow | null>;
+  /** The account whose username key or email key is `key` (they never collide: emails have an @). */
+  byLoginKey(key: string): Awaitable<UserRow | null>;
+  /** Which of these keys another user (not `exceptId`) already holds, username checked first. */
+  taken(usernameKey: string | null, emailKey: string | null, exceptId?: string): Awaitable<Taken | null>;
+  /** Username or full-name prefix (lower-cased `term`, LIKE wildcards literal), by username; all users when null. */
+  search(term: string | null, limit: number, offset: number): Awaitable<UserRow[]>;
+  /** Inserts unless a key is taken, atomically. */
+  insert(row: UserRow): Awaitable<UserRow | Taken>;
+  /** Applies the patch unless a new key is taken, atomically; null when there is no such user. */
+  update(id: string, patch: UserPatch): Awaitable<UserRow | Taken | null>;
+  /** Sets or clears disabled_at (a disable also bumps token_version); false when already in that state. */
+  setDisabled(id: string, disabled: boolean, at: number): Awaitable<boolean>;
+  touchLastSeen(id: string, at: number): Awaitable<void>;
+  sessionAccess(ids: string[]): Awaitable<SessionAccess[]>;
+  /** Which of these ids are users. */
+  existingIds(ids: string[]): Awaitable<string[]>;
+}
+
+export interface ApiTokenStore {
+  insert(row: ApiTokenRow): Awaitable<ApiTokenRow>;
+  /** Newest first, of one user or everyone, with the owner's username. */
+  list(userId?: string): Awaitable<ApiTokenListing[]>;
+  byHash(hash: string): Awaitable<ApiTokenRow | null>;
+  byIds(ids: string[]): Awaitable<ApiTokenRow[]>;
+  /** Sets revoked_at unless already set: the row and whether this call revoked it; null when unknown. */
+  revoke(id: string, at: number): Awaitable<{ row: ApiTokenRow; revoked: boolean } | null>;
+  touch(id: string, at: number): Awaitable<void>;
+}
+
+export interface BlockStore {
+  /** The ids of the users who have blocked `userId`. */
+  blockersOf(userId: string): Awaitable<string[]>;
+  /** Blocking again changes nothing. */
+  add(blockerId: string, blockedId: string, at: number): Awaitable<void>;
+  remove(blockerId: string, blockedId: string): Awaitable<void>;
+  /** The users `blockerId` has blocked, most recently blocked first. */
+  blockedBy(blockerId: string, limit: number, offset: number): Awaitable<UserRow[]>;
+}
+
+export interface ConversationRow {
+  id: string;
+  name: string | null;
+  isGroup: boolean;
+  createdBy: string;
+  /** "<smaller user id>:<larger user id>" for direct conversations: one per pair. */
+  directKey: string | null;
+  /** Highest seq handed out. */
+  lastSeq: number;
+  /** +1 per committed change members must see, gap-free. */
+  rev: number;
+  /** The rev of the last change to the conversation itself (name, members, roles). */
+  metaRev: number;
+  lastActivityAt: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type MemberRole = "owner" | "admin" | "member";
+
+/** A member with its user, role and own settings: what every Conversation view is built from. */
+export interface ParticipantRow {
+  conversationId: string;
+  user: UserRow;
+  role: MemberRole;
+  joinedAt: number;
+  /** The member's own settings (only shown to that member). */
+  muted: boolean;
+  mutedUntil: number | null;
+  pinned: boolean;
+}
+
+/** What a revision's change returns when it turns out to change nothing: the rev is not spent. */
+export const NO_CHANGE = Symbol("no change");
+
+export interface Revision<T> {
+  rev: number;
+  at: number;
+  result: T;
+}
+
+export interface MemberSettings {
+  muted?: boolean;
+  /** Unix ms, null for no end. */
+  mutedUntil?: number | null;
+  pinned?: boolean;
+}
+
+export interface ConversationStore {
+  exists(id: string): Awaitable<boolean>;
+  /**
+   * One change other than a new message, in one write transaction that first takes the
+   * conversation's next rev (and with `meta` stamps it as the conversation's meta_rev) and then runs
+   * `change` with stores bound to that transaction. `change` returning NO_CHANGE rolls it all back
+   * (null: no rev spent, revs stay gap-free); "missing" when there is no such conversation. The SQLite
+   * adapter needs `change` to return synchronously (its transactions cannot span an await).
+   */
+  revise<T>(
+    conversationId: string,
+    options: { meta?: boolean; at: number },
+    change: (tx: Stores, rev: number) => Awaitable<T | typeof NO_CHANGE>,
+  ): Awaitable<Revision<T> | null | "missing">;
+  byId(id: string): Awaitable<ConversationRow | null>;
+  byDirectKey(directKey: string): Awaitable<ConversationRow | null>;
+  /** The conversation if `userId` is a member of it. */
+  forMember(conversationId: string, userId: string): Awaitable<ConversationRow | null>;
+  /** A member's conversations, pinned first, then by last activity (newest first). */
+  listForMember(userId: string, limit: number, offset: number): Awaitable<ConversationRow[]>;
+  /**
+   * The conversation and its members (rev 0) in one transaction; a second direct conversation of
+   * the same pair fails on the unique direct key (the caller then finds the winner's).
+   */
+  create(row: Omit<ConversationRow, "lastSeq" | "rev" | "metaRev">, members: { userId: string; role: MemberRole }[]): Awaitable<ConversationRow>;
+  // Writes that are part of a revision run inside its transaction (modules/changes/revision.ts).
+  /** Members and roles in joining order. */
+  members(conversationId: string): Awaitable<{ userId: string; role: MemberRole }[]>;
+  roleOf(conversationId: string, userId: string): Awaitable<MemberRole | null>;
+  /** New members with their read and delivered cursors at the conversation's last seq. */
+  addMembers(conversationId: string, userIds: string[], at: number): Awaitable<void>;
+  /** Removes a member; the members left. */
+  removeMember(conversationId: string, userId: string): Awaitable<number>;
+  /** Deletes the conversation with everything in it (messages, reactions, cursors). */
+  delete(conversationId: string): Awaitable<void>;
+  setRole(conversationId: string, userId: string, role: MemberRole): Awaitable<void>;
+  /** A member's own settings (not a revision). */
+  updateSettings(conversationId: string, userId: string, patch: MemberSettings): Awaitable<void>;
+  /** Sets the name. */
+  rename(conversationId: string, name: string): Awaitable<ConversationRow | null>;
+  memberCounts(conversationIds: string[]): Awaitable<Map<string, number>>;
+  memberIds(conversationId: string): Awaitable<string[]>;
+  /** The conversations a user is in (a socket subscribes to their topics). */
+  conversationIdsOf(userId: string): Awaitable<string[]>;
+  /** Everyone who shares a conversation with the user (presence goes to them). */
+  contactIdsOf(userId: string): Awaitable<string[]>;
+  /**
+   * Members of each conversation in joining order (then by username), at most `cap` per
+   * conversation plus `me`, with their users, roles and settings.
+   */
+  participants(me: string, conversationIds: string[], cap: number): Awaitable<ParticipantRow[]>;
+}
+
+/** An upload (snake_case, as the attachment JSON inside messages is rendered by SQL). */
+export interface AttachmentRow {
+  id: string;
+  owner_id: string;
+  sha256: string;
+  size: number;
+  content_type: string;
+  filename: string;
+  width: number | null;
+  height: number | null;
+  created_at: number;
+  /** When a message took it; null while it waits for one. */
+  claimed_at: number | null;
+}
+
+/** What a send naming an attachment must check: its owner, and the message holding it if any. */
+export interface AttachmentUse {
+  ownerId: string;
+  claimedAt: number | null;
+  conversationId: string | null;
+  clientMsgId: string | null;
+}
+
+export interface AttachmentStore {
+  insert(row: AttachmentRow): Awaitable<void>;
+  /** Bytes of every attachment the user holds (each upload counts, even when its bytes are stored once). */
+  usedBytes(userId: string): Awaitable<number>;
+  /** Uploads of this user no message has taken yet. */
+  pendingUploads(userId: string): Awaitable<number>;
+  /** The attachment if `userId` uploaded it or is a member of the conversation of the (not deleted) message holding it. */
+  visibleTo(id: string, userId: string): Awaitable<AttachmentRow | null>;
+  /** The uses of these attachments (absent: no such attachment). */
+  uses(ids: string[]): Awaitable<Map<string, AttachmentUse>>;
+  /** Deletes a message's attachments in one transaction; their sha256s (blobs to check). */
+  releaseForMessage(messageId: string): Awaitable<string[]>;
+  /** Deletes up to `max` uploads no message took, older than `olderThan`; their sha256s. */
+  sweepUnclaimed(olderThan: number, max: number): Awaitable<string[]>;
+  /** Whether any attachment still names these bytes. */
+  blobInUse(sha256: string): Awaitable<boolean>;
+}
+
+/** One search-box term: a word or quoted phrase, a prefix search when it ended in `*`. */
+export interface SearchTerm {
+  text: string;
+  prefix: boolean;
+}
+
+export interface SearchHit {
+  /** The hit's place in the newest-first order: the next page asks for positions below the last one. */
+  position: number;
+  messageId: string;
+  /** The content with each match between `open` and `close`, two characters the content does not hold. */
+  marked: { text: string; open: string; close: string };
+}
+
+export interface SearchStore {
+  /**
+   * Messages of the user's conversations (one when `conversationId` is set) matching every term,
+   * not deleted, newest first, below position `before`; `more` when another page exists. Throws
+   * SearchRefused when the engine refuses an expression built from valid terms (an engine upgrade).
+   */
+  hits(
+    userId: string,
+    terms: SearchTerm[],
+    page: { before: number; limit: number; conversationId?: string },
+  ): Awaitable<{ hits: SearchHit[]; more: boolean }>;
+}
+
+/** The search engine refused a query built from valid terms. */
+export class SearchRefused extends Error {}
+
+export interface WebhookRow {
+  id: string;
+  url: string;
+  /** The event names between commas (",message.created,reaction.changed,"), so a trigger matches one with instr(). */
+  events: string;
+  /** Only this conversation's events when set. */
+  conversationId: string | null;
+  secret: string;
+  concurrency: number;
+  deliveredCount: number;
+  failedCount: number;
+  /** Attempts that failed (each retry counts). */
+  attemptFailures: number;
+  lastError: string | null;
+  lastErrorAt: number | null;
+  lastDeliveredAt: number | null;
+  createdAt: number;
+}
+
+export interface WebhookStore {
+  insert(row: Pick<WebhookRow, "id" | "url" | "events" | "conversationId" | "secret" | "concurrency" | "createdAt">): Awaitable<void>;
+  /** Oldest first, each with its count of events not yet delivered. */
+  list(): Awaitable<(WebhookRow & { pending: number })[]>;
+  /** Removes the hook and its undelivered events; false when there was no such hook. */
+  remove(id: string): Awaitable<boolean>;
+}
+
+/** Every store, built once by the composition root (server.ts) or a CLI command. */
+export interface Stores {
+  users: UserStore;
+  apiTokens: ApiTokenStore;
+  blocks: BlockStore;
+  conversations: ConversationStore;
+  webhooks: WebhookStore;
+  search: SearchStore;
+  attachments: AttachmentStore;
+}
+
+// ---- Caches: each adapter says how its caches stay exact (SQLite: this process's writes drop
+// entries, another process's commit drops everything; a cluster would drop them on bus events).
+
+export interface Cache<K, V> {
+  /** The entry, unless it was dropped or the storage changed under it since it was set. */
+  get(key: K): V | undefined;
+  set(key: K, value: V): void;
+  delete(key: K): void;
+  clear(): void;
+  readonly size: number;
+}
+
+export interface Caches {
+  /** User rows by id, read on every authenticated request; services drop a row when they write it. */
+  users: Cache<string, UserRow>;
+  /** API token rows by token text (a hit costs no hash); dropped whole on a revoke, checked for expiry on use. */
+  apiTokens: Cache<string, ApiTokenRow>;
+  /** Who blocked a user, by blocked user; block and unblock update the set after their commit. */
+  blockers: Cache<string, ReadonlySet<string>>;
+}
+
+/** What a service needs to reach storage (Deps has both). */
+export interface Storage {
+  stores: Stores;
+  caches: Caches;
+}
