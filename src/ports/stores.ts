@@ -3,6 +3,28 @@
 // methods return values); a PostgreSQL adapter returns promises. Services `await` what a store
 // returns, or keep a synchronous path through `andThen` where a hot path must not yield.
 
+// The rows (plain types) live in rows.ts; importers take them from here.
+import type {
+  ApiTokenListing,
+  ApiTokenRow,
+  AttachmentRow,
+  AttachmentUse,
+  ConversationRow,
+  MemberRole,
+  MemberSettings,
+  ParticipantRow,
+  Revision,
+  SearchHit,
+  SearchTerm,
+  SessionAccess,
+  Taken,
+  UserPatch,
+  UserRow,
+  WebhookRow,
+} from "./rows";
+
+export type * from "./rows";
+
 /** A value now (SQLite) or later (a networked database). */
 export type Awaitable<T> = T | Promise<T>;
 
@@ -10,60 +32,6 @@ export type Awaitable<T> = T | Promise<T>;
 export function andThen<T, U>(value: Awaitable<T>, next: (value: T) => U): Awaitable<U> {
   return value instanceof Promise ? value.then(next) : next(value);
 }
-
-// ---- Rows: plain types, in the application's units (ids are text, times Unix ms, flags booleans).
-
-export interface UserRow {
-  id: string;
-  username: string;
-  /** Lower-cased copies carry case-insensitive uniqueness and prefix search. */
-  usernameKey: string;
-  email: string;
-  emailKey: string;
-  passwordHash: string;
-  fullName: string | null;
-  fullNameKey: string | null;
-  avatarUrl: string | null;
-  bio: string | null;
-  /** Bumped on a password change or a disable: tokens carrying an older one stop working. */
-  tokenVersion: number;
-  lastSeenAt: number | null;
-  disabledAt: number | null;
-  isBot: boolean;
-  createdAt: number;
-  updatedAt: number;
-}
-
-/** The columns a profile update or a password reset may change. */
-export type UserPatch = Partial<Omit<UserRow, "id" | "createdAt" | "isBot" | "disabledAt" | "lastSeenAt">>;
-
-/** Which unique key a write would have duplicated; the row is not written. */
-export interface Taken {
-  taken: "username" | "email";
-}
-
-/** What decides whether a user's tokens still pass (the socket session watch re-reads it). */
-export interface SessionAccess {
-  id: string;
-  tokenVersion: number;
-  disabledAt: number | null;
-}
-
-export interface ApiTokenRow {
-  id: string;
-  userId: string;
-  name: string | null;
-  /** Hex SHA-256 of the token text; the text itself is never stored. */
-  hash: string;
-  createdAt: number;
-  expiresAt: number | null;
-  lastUsedAt: number | null;
-  revokedAt: number | null;
-}
-
-export type ApiTokenListing = ApiTokenRow & { username: string };
-
-// ---- Stores
 
 export interface UserStore {
   byId(id: string): Awaitable<UserRow | null>;
@@ -106,53 +74,8 @@ export interface BlockStore {
   blockedBy(blockerId: string, limit: number, offset: number): Awaitable<UserRow[]>;
 }
 
-export interface ConversationRow {
-  id: string;
-  name: string | null;
-  isGroup: boolean;
-  createdBy: string;
-  /** "<smaller user id>:<larger user id>" for direct conversations: one per pair. */
-  directKey: string | null;
-  /** Highest seq handed out. */
-  lastSeq: number;
-  /** +1 per committed change members must see, gap-free. */
-  rev: number;
-  /** The rev of the last change to the conversation itself (name, members, roles). */
-  metaRev: number;
-  lastActivityAt: number;
-  createdAt: number;
-  updatedAt: number;
-}
-
-export type MemberRole = "owner" | "admin" | "member";
-
-/** A member with its user, role and own settings: what every Conversation view is built from. */
-export interface ParticipantRow {
-  conversationId: string;
-  user: UserRow;
-  role: MemberRole;
-  joinedAt: number;
-  /** The member's own settings (only shown to that member). */
-  muted: boolean;
-  mutedUntil: number | null;
-  pinned: boolean;
-}
-
 /** What a revision's change returns when it turns out to change nothing: the rev is not spent. */
 export const NO_CHANGE = Symbol("no change");
-
-export interface Revision<T> {
-  rev: number;
-  at: number;
-  result: T;
-}
-
-export interface MemberSettings {
-  muted?: boolean;
-  /** Unix ms, null for no end. */
-  mutedUntil?: number | null;
-  pinned?: boolean;
-}
 
 export interface ConversationStore {
   exists(id: string): Awaitable<boolean>;
@@ -207,29 +130,6 @@ export interface ConversationStore {
   participants(me: string, conversationIds: string[], cap: number): Awaitable<ParticipantRow[]>;
 }
 
-/** An upload (snake_case, as the attachment JSON inside messages is rendered by SQL). */
-export interface AttachmentRow {
-  id: string;
-  owner_id: string;
-  sha256: string;
-  size: number;
-  content_type: string;
-  filename: string;
-  width: number | null;
-  height: number | null;
-  created_at: number;
-  /** When a message took it; null while it waits for one. */
-  claimed_at: number | null;
-}
-
-/** What a send naming an attachment must check: its owner, and the message holding it if any. */
-export interface AttachmentUse {
-  ownerId: string;
-  claimedAt: number | null;
-  conversationId: string | null;
-  clientMsgId: string | null;
-}
-
 export interface AttachmentStore {
   insert(row: AttachmentRow): Awaitable<void>;
   /** Bytes of every attachment the user holds (each upload counts, even when its bytes are stored once). */
@@ -248,20 +148,6 @@ export interface AttachmentStore {
   blobInUse(sha256: string): Awaitable<boolean>;
 }
 
-/** One search-box term: a word or quoted phrase, a prefix search when it ended in `*`. */
-export interface SearchTerm {
-  text: string;
-  prefix: boolean;
-}
-
-export interface SearchHit {
-  /** The hit's place in the newest-first order: the next page asks for positions below the last one. */
-  position: number;
-  messageId: string;
-  /** The content with each match between `open` and `close`, two characters the content does not hold. */
-  marked: { text: string; open: string; close: string };
-}
-
 export interface SearchStore {
   /**
    * Messages of the user's conversations (one when `conversationId` is set) matching every term,
@@ -277,25 +163,6 @@ export interface SearchStore {
 
 /** The search engine refused a query built from valid terms. */
 export class SearchRefused extends Error {}
-
-export interface WebhookRow {
-  id: string;
-  url: string;
-  /** The event names between commas (",message.created,reaction.changed,"), so a trigger matches one with instr(). */
-  events: string;
-  /** Only this conversation's events when set. */
-  conversationId: string | null;
-  secret: string;
-  concurrency: number;
-  deliveredCount: number;
-  failedCount: number;
-  /** Attempts that failed (each retry counts). */
-  attemptFailures: number;
-  lastError: string | null;
-  lastErrorAt: number | null;
-  lastDeliveredAt: number | null;
-  createdAt: number;
-}
 
 export interface WebhookStore {
   insert(row: Pick<WebhookRow, "id" | "url" | "events" | "conversationId" | "secret" | "concurrency" | "createdAt">): Awaitable<void>;
@@ -316,7 +183,7 @@ export interface Stores {
   attachments: AttachmentStore;
 }
 
-// ---- Caches: each adapter says how its caches stay exact (SQLite: this process's writes drop
+// Caches: each adapter says how its caches stay exact (SQLite: this process's writes drop
 // entries, another process's commit drops everything; a cluster would drop them on bus events).
 
 export interface Cache<K, V> {
