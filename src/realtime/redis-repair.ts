@@ -21,7 +21,7 @@ export function repairFromDatabase(db: Db, changedSince: ChangedSince = createCh
   return (gap: Gap, bus: RedisBus): Repaired[] => {
     const rows = changedSince(gap.conversationId, gap.afterRev, REPAIR_LIMIT).filter((m) => m.rev <= gap.untilRev && !gap.seen.has(m.rev));
     if (rows.length === 0) return [];
-    const reactions = loadReactions(db.$client, rows.map((m) => m.id));
+    const reactions = loadReactions(db, rows.map((m) => m.id));
     const members = [...(conversationStates(db).get(gap.conversationId)?.cursors.keys() ?? [])].filter((id) => bus.socketCount(id) > 0);
     const timestamp = iso(now());
     const sent: Repaired[] = [];

@@ -10,6 +10,7 @@ import { SqliteApiTokenStore } from "./api-tokens";
 import { SqliteAttachmentStore } from "./attachments";
 import { SqliteBlockStore } from "./blocks";
 import { SqliteConversationStore } from "./conversations";
+import { SqliteMessageStore } from "./messages";
 import { SqliteSearchStore } from "./search";
 import { SqliteWebhookStore } from "./webhooks";
 import { SqliteUserStore } from "./users";
@@ -38,6 +39,7 @@ export type SqliteStores = {
   webhooks: SqliteWebhookStore;
   search: SqliteSearchStore;
   attachments: SqliteAttachmentStore;
+  messages: SqliteMessageStore;
 };
 
 export interface SqliteStorage extends Storage {
@@ -60,6 +62,7 @@ function createSqliteStorage(db: Db): SqliteStorage {
     webhooks: new SqliteWebhookStore(db),
     search: new SqliteSearchStore(db),
     attachments: new SqliteAttachmentStore(db),
+    messages: new SqliteMessageStore(db),
   };
   return { stores, caches };
 }

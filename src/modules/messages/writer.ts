@@ -252,7 +252,7 @@ export function createMessageWriter(db: Db, feed: ChangeFeed, options: WriterOpt
     for (const { view, parent } of published) {
       feed.committed({ type: "message_created", message: view, at });
       if (parent) {
-        const reactions = loadReactions(db.$client, [parent.id]).get(parent.id) ?? [];
+        const reactions = loadReactions(db, [parent.id]).get(parent.id) ?? [];
         feed.committed({ type: "message_updated", record: parent, reactions, at });
       }
     }
