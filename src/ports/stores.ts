@@ -247,6 +247,32 @@ export interface Cache<K, V> {
   readonly size: number;
 }
 
+/** The caller's read cursor and the lowest cursor among the other members: enough for is_read. */
+export interface ReadState {
+  mine: number;
+  othersMin: number;
+}
+
+/**
+ * What every send and page read asks about a conversation (kind, members, last_seq, rev, read
+ * cursors), from memory and synchronously. The change feed keeps it exact with this process's
+ * commits (note*, invalidate); the adapter drops it whole when storage changed underneath.
+ */
+export interface ConversationStateCache {
+  /** The conversation's state, or null when it does not exist. */
+  get(conversationId: string): ConversationHead | null;
+  /** The reader's cursors with the head, or null when the conversation does not exist or they are not a member. */
+  readState(conversationId: string, userId: string): (ReadState & { lastSeq: number; rev: number }) | null;
+  /** A committed message with this seq and rev. */
+  noteStored(conversationId: string, seq: number, rev: number): void;
+  /** A committed change other than a new message (edit, delete, reaction, rename). */
+  noteRev(conversationId: string, rev: number): void;
+  /** Members or roles changed: the entry is re-read on next use. */
+  invalidate(conversationId: string): void;
+  /** A read cursor moved forward in storage. */
+  noteRead(conversationId: string, userId: string, seq: number): void;
+}
+
 export interface Caches {
   /** User rows by id, read on every authenticated request; services drop a row when they write it. */
   users: Cache<string, UserRow>;
@@ -254,6 +280,8 @@ export interface Caches {
   apiTokens: Cache<string, ApiTokenRow>;
   /** Who blocked a user, by blocked user; block and unblock update the set after their commit. */
   blockers: Cache<string, ReadonlySet<string>>;
+  /** Kind, members, last_seq, rev and read cursors per conversation; moved by the change feed after each commit, dropped on membership changes. */
+  conversationStates: ConversationStateCache;
 }
 
 /** What a service needs to reach storage (Deps has both). */

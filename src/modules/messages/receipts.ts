@@ -91,12 +91,3 @@ export class DeliveryReceipts {
     return sqliteStoresOf(this.db).messages.cursors(conversationId);
   }
 }
-
-const byDb = new WeakMap<Db, DeliveryReceipts>();
-
-/** The process's receipts batcher for this database (one per server, like the other caches). */
-export function deliveryReceipts(db: Db, feed: ChangeFeed): DeliveryReceipts {
-  let receipts = byDb.get(db);
-  if (!receipts) byDb.set(db, (receipts = new DeliveryReceipts(db, feed)));
-  return receipts;
-}

@@ -9,7 +9,7 @@
 // window is current with; rows changed since are re-read in one indexed query (conversation_id,
 // rev) and appended or replaced by seq; anything odd (a restored database) refills it. Rows
 // written by another process are therefore picked up too.
-import type { MessageStore, Sync } from "../../ports/stores";
+import type { Caches, MessageStore, Sync } from "../../ports/stores";
 import { encodeMessage, type EncodedMessage, type MessageRecord } from "./message-view";
 import { MAX_PAGE_SIZE, type PageOptions } from "./model";
 
@@ -165,4 +165,10 @@ export class RecentMessages {
       this.bytes -= window.bytes;
     }
   }
+}
+
+/** The caches of the messages module in Deps.caches: the storage adapter's, plus the encoded window. */
+export interface MessageCaches extends Caches {
+  /** The latest messages of recently read conversations as encoded JSON; checked against the conversation's rev on every read. */
+  recentMessages: RecentMessages;
 }

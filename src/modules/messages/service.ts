@@ -5,9 +5,9 @@ import { notFound, unprocessable } from "../../errors";
 import { iso, now } from "../../lib/time";
 import type { ChangeFeed } from "../../ports/changes";
 import type { PageOptions, ReadReceipt } from "./model";
-import { conversationStates, type ReadState } from "./conversation-state";
+import type { ReadState } from "./conversation-state";
 import { encodeMessage, renderPage, type MessageRecord } from "./message-view";
-import { RecentMessages } from "./recent";
+import type { MessageCaches } from "./recent";
 import { sqliteStoresOf } from "../storage-bridge";
 
 export { MESSAGE_COLUMNS, messageColumns, toMessageView, type MessageRecord } from "./message-view";
@@ -33,27 +33,25 @@ export function encodeWithReactions(db: Db, rows: MessageRecord[]) {
   return rows.map((r) => encodeMessage(r, reactions.get(r.id)));
 }
 
-const recentByDb = new WeakMap<Db, RecentMessages>();
-function recentMessages(db: Db): RecentMessages {
-  let recent = recentByDb.get(db);
-  if (!recent) recentByDb.set(db, (recent = new RecentMessages(sqliteStoresOf(db).messages)));
-  return recent;
-}
-
 /**
  * A page of messages as the UTF-8 JSON array the route sends. Recent pages come from the in-memory
  * window; older history is read and encoded the same way, so both give byte-identical bodies.
  */
-export function messagePageJson(db: Db, userId: string, conversationId: string, page: PageOptions): Uint8Array<ArrayBuffer> {
+export function messagePageJson(
+  { db, caches }: { db: Db; caches: Pick<MessageCaches, "recentMessages" | "conversationStates"> },
+  userId: string,
+  conversationId: string,
+  page: PageOptions,
+): Uint8Array<ArrayBuffer> {
   if (page.before !== undefined && page.after !== undefined) {
     throw unprocessable("before", "use either before or after, not both");
   }
-  const head = conversationStates(db).readState(conversationId, userId);
+  const head = caches.conversationStates.readState(conversationId, userId);
   if (!head) throw notFound("Conversation");
   const messages =
     page.replyTo !== undefined
       ? encodeWithReactions(db, fetchReplies(db, conversationId, page.replyTo, page))
-      : (recentMessages(db).page(conversationId, head, page) ?? encodeWithReactions(db, fetchMessages(db, conversationId, page)));
+      : (caches.recentMessages.page(conversationId, head, page) ?? encodeWithReactions(db, fetchMessages(db, conversationId, page)));
   const { mine, othersMin } = head;
   return renderPage(messages, (m) => (m.senderId === userId ? othersMin >= m.seq : mine >= m.seq), userId);
 }
