@@ -7,7 +7,7 @@
 import type { Db } from "../db/client";
 import { iso, now } from "../lib/time";
 import { conversationStates } from "../modules/messages/conversation-state";
-import { createChangedSince, type ChangedSince } from "../modules/messages/changed-since";
+import { createChangedSince, type ChangedSince } from "../db/stores/messages-changed-since";
 import { toMessageView } from "../modules/messages/message-view";
 import { loadReactions } from "../modules/messages/reaction-tallies";
 import { conversationTopic, userTopic } from "../ports/bus";

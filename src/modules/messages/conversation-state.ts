@@ -4,7 +4,6 @@ import type { Db } from "../../db/client";
 import type { ConversationHead, ConversationStateCache, ReadState } from "../../ports/stores";
 import { storageOf } from "../storage-bridge";
 
-export { ConversationStates } from "../../db/stores/conversation-states";
 export type { ConversationHead as ConversationState, ConversationStateCache, ReadState };
 
 export const conversationStates = (db: Db): ConversationStateCache => storageOf(db).caches.conversationStates;

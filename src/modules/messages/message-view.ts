@@ -5,7 +5,6 @@ import { iso } from "../../lib/time";
 import type { MessageRecord, ReactionTally } from "../../ports/stores";
 import type { MessageView } from "./model";
 
-export { MESSAGE_COLUMNS, messageColumns } from "../../db/message-sql";
 export type { MessageRecord, ReactionTally };
 
 // Attachments (issue 14): '[]' is by far the most common value, and costs no parse.

@@ -10,7 +10,7 @@ import { encodeMessage, renderPage, type MessageRecord } from "./message-view";
 import type { MessageCaches } from "./recent";
 import { sqliteStoresOf } from "../storage-bridge";
 
-export { MESSAGE_COLUMNS, messageColumns, toMessageView, type MessageRecord } from "./message-view";
+export { toMessageView, type MessageRecord } from "./message-view";
 export type { PageOptions } from "./model";
 
 export type { ReadState };
