@@ -35,7 +35,7 @@ module.exports = {
       name: "converted-features-use-storage-ports",
       severity: "error",
       comment:
-        "Modules behind the storage ports (ports/stores.ts) reach storage only through Deps.stores and Deps.caches, so a second database slots in without touching them. Still to convert: conversations, members, messages, changes, search, attachments, health, and the webhook delivery worker (its own connection) (see README, Architecture). storage-bridge.ts is the one exception, for callers that still pass the SQLite db.",
+        "Modules behind the storage ports (ports/stores.ts) reach storage only through Deps.stores and Deps.caches, so a second database slots in without touching them. Still taking the db (their SQL is in db/stores/, see README, Architecture): conversations, members, search, attachments, changes/revision; not yet behind ports: messages, changes/service, health and the webhook delivery worker (its own connection). storage-bridge.ts is the one exception, for callers that still pass the SQLite db.",
       from: { path: ["^src/modules/(users|auth|blocks)/", "^src/modules/webhooks/(service|model|address|signature)\\.ts$"] },
       to: { path: ["^src/db/", "drizzle-orm"] },
     },
