@@ -9,6 +9,7 @@
 import type { Db } from "../../db/client";
 import { notFound } from "../../errors";
 import type { ChangeFeed } from "../../ports/changes";
+import type { CursorRow } from "../../ports/stores";
 import { sqliteStoresOf } from "../storage-bridge";
 import { conversationStates } from "./conversation-state";
 
@@ -24,11 +25,8 @@ export interface DeliveryReceipt {
   last_delivered_seq: number;
 }
 
-export interface Receipt {
-  user_id: string;
-  last_read_seq: number;
-  last_delivered_seq: number;
-}
+/** A member's read and delivered cursors (delivered never below read). */
+export type Receipt = CursorRow;
 
 export class DeliveryReceipts {
   private readonly pending = new Map<string, { conversationId: string; userId: string; seq: number }>();

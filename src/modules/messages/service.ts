@@ -4,6 +4,7 @@ import type { Db } from "../../db/client";
 import { notFound, unprocessable } from "../../errors";
 import { iso, now } from "../../lib/time";
 import type { ChangeFeed } from "../../ports/changes";
+import type { UnreadRow } from "../../ports/stores";
 import type { PageOptions, ReadReceipt } from "./model";
 import type { ReadState } from "./conversation-state";
 import { encodeMessage, renderPage, type MessageRecord } from "./message-view";
@@ -88,14 +89,8 @@ export function markRead(db: Db, feed: ChangeFeed, userId: string, messageId: st
   return receipt;
 }
 
-export interface UnreadCount {
-  conversation_id: string;
-  unread_count: number;
-  /** Of those, the messages that mention the caller. */
-  mention_count: number;
-  /** Muted for the caller now (muted, and muted_until unset or ahead): left out of the total. */
-  muted: boolean;
-}
+/** Unread messages of one conversation, with the ones that mention the caller; muted ones are left out of the total. */
+export type UnreadCount = UnreadRow;
 
 /**
  * Messages from others above the caller's cursor, per conversation with any (zeros omitted), with
