@@ -40,6 +40,21 @@ module.exports = {
       to: { path: ["^src/db/", "drizzle-orm"] },
     },
     {
+      name: "messages-and-changes-use-storage-ports",
+      severity: "error",
+      comment:
+        "The messages and changes modules read and write through MessageStore, ConversationStore.revise, the MessageCommitter and Deps.caches (ports/). They may name the SQLite `Db` type (callers still pass it; storage-bridge.ts resolves it to the stores) but import no drizzle-orm and nothing else of db/. writer.ts and writer-worker.ts are the exception: they start SQLite's committer inline or on the writer thread (a Worker needs a file to load) and watch SQLite's data_version.",
+      from: { path: "^src/modules/(messages|changes)/", pathNot: "^src/modules/messages/writer(-worker)?\\.ts$" },
+      to: { path: ["^src/db/", "drizzle-orm"], pathNot: "^src/db/client\\.ts$" },
+    },
+    {
+      name: "messages-and-changes-name-only-the-db-type",
+      severity: "error",
+      comment: "The SQLite connection is only passed through (as a type), never used directly, in messages and changes.",
+      from: { path: "^src/modules/(messages|changes)/", pathNot: "^src/modules/messages/writer(-worker)?\\.ts$" },
+      to: { path: "^src/db/client\\.ts$", dependencyTypesNot: ["type-only"] },
+    },
+    {
       name: "ports-import-only-ports",
       severity: "error",
       comment: "Ports are interfaces and plain types any adapter implements: they know no adapter (storage, transport) nor the wiring.",

@@ -8,7 +8,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { seedGroups } from "./lib/seed-groups";
 import { join } from "node:path";
-import { createCommitter } from "../src/modules/messages/commit";
+import { createCommitter } from "../src/db/stores/message-commit";
 
 const variant = process.argv[2] ?? "base";
 const batch = Number(process.argv[3] ?? 1);

@@ -9,7 +9,9 @@ import type { Telemetry } from "./modules/metrics/telemetry";
 import type { MessageWriter } from "./modules/messages/writer";
 import type { Hub } from "./ports/bus";
 import type { ChangeFeed } from "./ports/changes";
-import type { Caches, Stores } from "./ports/stores";
+import type { Stores } from "./ports/stores";
+import type { MessageCaches } from "./modules/messages/recent";
+import type { DeliveryReceipts } from "./modules/messages/receipts";
 import type { StorageHealth } from "./storage-health";
 
 export interface Deps {
@@ -18,7 +20,9 @@ export interface Deps {
   /** The storage ports (ports/stores.ts): the SQLite adapter today (db/stores/). */
   stores: Stores;
   /** The caches in front of the stores; each field says what it holds and what keeps it exact. */
-  caches: Caches;
+  caches: MessageCaches;
+  /** Delivery receipts: `received` frames coalesced in memory and written together (messages/receipts.ts). */
+  receipts: DeliveryReceipts;
   config: Config;
   hub: Hub;
   tokens: TokenService;

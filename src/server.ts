@@ -16,7 +16,8 @@ import { configurePasswords } from "./modules/auth/passwords";
 import { createTokenService } from "./modules/auth/tokens";
 import { Telemetry } from "./modules/metrics/telemetry";
 import { createChangeFeed } from "./modules/changes/feed";
-import { conversationStates } from "./modules/messages/conversation-state";
+import { DeliveryReceipts } from "./modules/messages/receipts";
+import { RecentMessages } from "./modules/messages/recent";
 import { filesDirOf, prepareFilesDir } from "./modules/attachments/store";
 import { startUploadSweeper } from "./modules/attachments/sweeper";
 import { createMessageWriter, type MessageWriter } from "./modules/messages/writer";
@@ -85,9 +86,11 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   // Attachments: the files directory (temporaries of unfinished uploads removed) and the sweep of unused uploads.
   prepareFilesDir(filesDirOf(config.dataDir));
   const stopUploadSweeper = startUploadSweeper(db, filesDirOf(config.dataDir), config.unusedUploadTtlSeconds, log);
+  // The storage ports over this connection, and the caches in front of them (Deps.caches).
+  const sqlite = sqliteStorage(db);
   // --broker-url: the same local hub, plus the other instances' events through Redis.
   const hub = config.brokerUrl
-    ? new RedisBus({ url: config.brokerUrl, log, repair: repairFromDatabase(db), onRemote: followRemoteChanges(conversationStates(db)) })
+    ? new RedisBus({ url: config.brokerUrl, log, repair: repairFromDatabase(db), onRemote: followRemoteChanges(sqlite.caches.conversationStates) })
     : new BunHub();
   const storage = new StorageHealth(log, undefined, () => walBacklog(join(config.dataDir, DB_FILE)));
   const stopStorageWatch = storage.watch();
@@ -95,7 +98,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const storageLost = new Promise<string>((resolve) => (lost = resolve));
   const stopFileWatch = storage.watchFile(join(config.dataDir, DB_FILE), lost);
   const telemetry = new Telemetry(log, VERSION, storage);
-  const changes = createChangeFeed(conversationStates(db), hub, log);
+  const changes = createChangeFeed(sqlite.caches.conversationStates, hub, log);
   const writer = createMessageWriter(db, changes, {
     thread: config.writerThread,
     path: join(config.dataDir, DB_FILE),
@@ -112,7 +115,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const deps: Deps & { hub: BunHub } = {
     ...(hub instanceof RedisBus ? { limiters: sharedLimiters(config.brokerUrl, log) } : {}),
     db,
-    ...sqliteStorage(db),
+    stores: sqlite.stores,
+    caches: { ...sqlite.caches, recentMessages: new RecentMessages(sqlite.stores.messages) },
+    receipts: new DeliveryReceipts(db, changes),
     config,
     hub,
     log,

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "../src/db/client";
 import { runMigrations } from "../src/db/migrate";
-import { createChangedSince } from "../src/modules/messages/changed-since";
+import { createChangedSince } from "../src/db/stores/messages-changed-since";
 import { propertyParams } from "./support/property";
 
 const dir = mkdtempSync(join(tmpdir(), "chat-changed-since-"));

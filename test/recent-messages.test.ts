@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase, type Db } from "../src/db/client";
 import { runMigrations } from "../src/db/migrate";
+import { sqliteStorage } from "../src/db/stores";
 import { encodeMessage, renderPage } from "../src/modules/messages/message-view";
 import { RecentMessages } from "../src/modules/messages/recent";
 import { encodeWithReactions, fetchMessages, toMessageView, type PageOptions } from "../src/modules/messages/service";
@@ -110,7 +111,7 @@ test("every page the window answers equals the database's, across appends, evict
     fc.property(fc.array(opArb, { minLength: 1, maxLength: 40 }), fc.boolean(), (ops, tinyBudget) => {
       const { db, userId, ids } = freshDb(3);
       // A tiny budget keeps at most one window, so eviction and refills happen all the time.
-      const recent = new RecentMessages(db, tinyBudget ? 1 : 32 * 1024 * 1024);
+      const recent = new RecentMessages(sqliteStorage(db).stores.messages, tinyBudget ? 1 : 32 * 1024 * 1024);
       try {
         for (const op of ops) {
           const id = ids[op.conversation]!;

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { openDatabase } from "../src/db/client";
 import { runMigrations } from "../src/db/migrate";
 import { sqliteStorage } from "../src/db/stores";
-import { describeStores, newUser } from "./support/stores";
+import { describeStores, newUser, type NewMessage } from "./support/stores";
 
 const dir = mkdtempSync(join(tmpdir(), "chat-stores-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,10 +18,15 @@ const openSqlite = () => {
   return {
     db,
     storage: sqliteStorage(db),
-    insertMessage(m: { id: string; conversationId: string; seq: number; senderId: string; content: string; deleted?: boolean }) {
+    insertMessage(m: NewMessage) {
+      const rev = m.rev ?? 0;
       db.$client
-        .query("INSERT INTO messages (id, conversation_id, seq, sender_id, content, deleted_at, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, 1)")
-        .run(m.id, m.conversationId, m.seq, m.senderId, m.content, m.deleted ? 1 : null);
+        .query(
+          `INSERT INTO messages (id, conversation_id, seq, sender_id, content, deleted_at, rev, created_rev, reply_to_id, mentions, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1)`,
+        )
+        .run(m.id, m.conversationId, m.seq, m.senderId, m.content, m.deleted ? 1 : null, rev, rev, m.replyToId ?? null, m.mentions?.length ? JSON.stringify(m.mentions) : null);
+      db.$client.query("UPDATE conversations SET last_seq = max(last_seq, ?), rev = max(rev, ?) WHERE id = ?").run(m.seq, rev, m.conversationId);
     },
     close: () => db.$client.close(),
   };

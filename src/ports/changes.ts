@@ -6,7 +6,7 @@
 // Every change a conversation's members must see took the conversation's next `rev` in its own
 // transaction (gap-free, like seq); read and delivery cursors are not revisions.
 import type { ConversationView } from "../modules/conversations/model";
-import type { MessageRecord, ReactionTally } from "../modules/messages/message-view";
+import type { MessageRecord, ReactionTally } from "./rows";
 import type { MessageView, ReadReceipt } from "../modules/messages/model";
 
 export type Change =

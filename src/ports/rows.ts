@@ -153,3 +153,64 @@ export interface WebhookRow {
   lastDeliveredAt: number | null;
   createdAt: number;
 }
+
+// ---- Messages
+
+/** A message row as every read returns it (snake_case: the SQL renders the attachments JSON too). */
+export interface MessageRecord {
+  id: string;
+  conversation_id: string;
+  seq: number;
+  sender_id: string;
+  recipient_id: string | null;
+  content: string;
+  client_msg_id: string | null;
+  rev: number;
+  edited_at: number | null;
+  deleted_at: number | null;
+  reply_to_id: string | null;
+  reply_count: number;
+  /** JSON array of member ids, null when none. */
+  mentions: string | null;
+  created_at: number;
+  updated_at: number;
+  /** Attachments (issue 14): the JSON array of the message's Attachments as the database renders it; absent = none. */
+  attachments?: string;
+}
+
+/** One emoji on one message: who reacted, in the order they did. */
+export interface ReactionTally {
+  emoji: string;
+  userIds: string[];
+}
+
+/** A page by seq: `after` reads forward, else the `limit` newest (below `before` when set); ascending either way. */
+export interface SeqPage {
+  before?: number;
+  after?: number;
+  limit: number;
+}
+
+/** What the conversation-state cache loads per conversation: its kind, head and each member's read cursor. */
+export interface ConversationHead {
+  isGroup: boolean;
+  lastSeq: number;
+  rev: number;
+  /** Member id → last_read_seq; the keys are the members. */
+  cursors: Map<string, number>;
+}
+
+export interface UnreadRow {
+  conversation_id: string;
+  unread_count: number;
+  mention_count: number;
+  /** Muted for the member at `at` (muted, and muted_until unset or ahead). */
+  muted: boolean;
+}
+
+export interface CursorRow {
+  user_id: string;
+  last_read_seq: number;
+  /** Never below last_read_seq (reading implies delivery). */
+  last_delivered_seq: number;
+}

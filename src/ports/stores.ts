@@ -21,12 +21,21 @@ import type {
   UserPatch,
   UserRow,
   WebhookRow,
+  ConversationHead,
+  CursorRow,
+  MessageRecord,
+  ReactionTally,
+  SeqPage,
+  UnreadRow,
 } from "./rows";
 
 export type * from "./rows";
 
 /** A value now (SQLite) or later (a networked database). */
 export type Awaitable<T> = T | Promise<T>;
+
+/** A store as the SQLite adapter implements it: every method returns its value, never a promise. */
+export type Sync<S> = { [K in keyof S]: S[K] extends (...args: infer A) => Awaitable<infer R> ? (...args: A) => R : S[K] };
 
 /** Applies `next` to a value that may still be pending, without a microtask when it is not. */
 export function andThen<T, U>(value: Awaitable<T>, next: (value: T) => U): Awaitable<U> {
@@ -172,6 +181,48 @@ export interface WebhookStore {
   remove(id: string): Awaitable<boolean>;
 }
 
+// ---- Messages
+
+export interface MessageStore {
+  /** Messages of a conversation by seq, ascending. */
+  page(conversationId: string, page: SeqPage): Awaitable<MessageRecord[]>;
+  /** The replies to a message by seq, ascending (same paging). */
+  replies(parentId: string, page: SeqPage): Awaitable<MessageRecord[]>;
+  byId(id: string): Awaitable<MessageRecord | null>;
+  /** These messages, in no particular order (absent ids left out). */
+  byIds(ids: string[]): Awaitable<MessageRecord[]>;
+  /** The conversation of a message and whether it is a tombstone, without rendering it (a reply's parent check). */
+  replyTarget(id: string): Awaitable<{ conversationId: string; deleted: boolean } | null>;
+  /** Messages created or changed after `sinceRev`, in (rev, seq) order, tombstones included. */
+  changedSince(conversationId: string, sinceRev: number, limit: number): Awaitable<MessageRecord[]>;
+  /** The reactions of these messages, each emoji in the order of its first reaction. */
+  reactions(messageIds: string[]): Awaitable<Map<string, ReactionTally[]>>;
+  /** Null when there is no such conversation (or it has no members). */
+  head(conversationId: string): Awaitable<ConversationHead | null>;
+  /** The member's read cursor and the lowest of the others' (MAX_SAFE_INTEGER alone); null when not a member. */
+  readCursors(conversationId: string, userId: string): Awaitable<{ mine: number; othersMin: number } | null>;
+  /** Of the conversations the user is in (only `onlyIds` when set): others' live messages above the cursor, zeros omitted. */
+  unread(userId: string, at: number, onlyIds?: string[]): Awaitable<UnreadRow[]>;
+  /** Mentionable members of a conversation among these username keys. */
+  membersByUsernameKey(conversationId: string, keys: string[]): Awaitable<{ id: string; key: string }[]>;
+  /** Moves the read cursor forward to `seq` (and delivered with it); the stored cursor and whether it moved. */
+  markRead(conversationId: string, userId: string, seq: number, at: number): Awaitable<{ lastReadSeq: number; lastReadAt: number | null; moved: boolean } | null>;
+  /** Moves delivered cursors forward in one transaction; the ones that moved. */
+  markDelivered<T extends { conversationId: string; userId: string; seq: number }>(batch: T[]): Awaitable<T[]>;
+  /** Every member's cursors, in joining order. */
+  cursors(conversationId: string): Awaitable<CursorRow[]>;
+  // Writes that run inside a ConversationStore.revise transaction (they stamp the message with `rev`):
+  /** New content and mentions; null when the message is gone or a tombstone. */
+  edit(messageId: string, content: string, mentions: string | null, rev: number, at: number): Awaitable<MessageRecord | null>;
+  /** Makes it a tombstone and drops its reactions; null when it already was one. */
+  tombstone(messageId: string, rev: number, at: number): Awaitable<MessageRecord | null>;
+  /** Stamps a live message with `rev` (a reaction changed it); null when it is a tombstone. */
+  touch(messageId: string, rev: number, at: number): Awaitable<MessageRecord | null>;
+  /** "exists" when the user already has it; "full" when it would be emoji number `maxDistinct` + 1. */
+  addReaction(messageId: string, userId: string, emoji: string, at: number, maxDistinct: number): Awaitable<"added" | "exists" | "full">;
+  removeReaction(messageId: string, userId: string, emoji: string): Awaitable<boolean>;
+}
+
 /** Every store, built once by the composition root (server.ts) or a CLI command. */
 export interface Stores {
   users: UserStore;
@@ -181,6 +232,7 @@ export interface Stores {
   webhooks: WebhookStore;
   search: SearchStore;
   attachments: AttachmentStore;
+  messages: MessageStore;
 }
 
 // Caches: each adapter says how its caches stay exact (SQLite: this process's writes drop
@@ -195,6 +247,32 @@ export interface Cache<K, V> {
   readonly size: number;
 }
 
+/** The caller's read cursor and the lowest cursor among the other members: enough for is_read. */
+export interface ReadState {
+  mine: number;
+  othersMin: number;
+}
+
+/**
+ * What every send and page read asks about a conversation (kind, members, last_seq, rev, read
+ * cursors), from memory and synchronously. The change feed keeps it exact with this process's
+ * commits (note*, invalidate); the adapter drops it whole when storage changed underneath.
+ */
+export interface ConversationStateCache {
+  /** The conversation's state, or null when it does not exist. */
+  get(conversationId: string): ConversationHead | null;
+  /** The reader's cursors with the head, or null when the conversation does not exist or they are not a member. */
+  readState(conversationId: string, userId: string): (ReadState & { lastSeq: number; rev: number }) | null;
+  /** A committed message with this seq and rev. */
+  noteStored(conversationId: string, seq: number, rev: number): void;
+  /** A committed change other than a new message (edit, delete, reaction, rename). */
+  noteRev(conversationId: string, rev: number): void;
+  /** Members or roles changed: the entry is re-read on next use. */
+  invalidate(conversationId: string): void;
+  /** A read cursor moved forward in storage. */
+  noteRead(conversationId: string, userId: string, seq: number): void;
+}
+
 export interface Caches {
   /** User rows by id, read on every authenticated request; services drop a row when they write it. */
   users: Cache<string, UserRow>;
@@ -202,6 +280,8 @@ export interface Caches {
   apiTokens: Cache<string, ApiTokenRow>;
   /** Who blocked a user, by blocked user; block and unblock update the set after their commit. */
   blockers: Cache<string, ReadonlySet<string>>;
+  /** Kind, members, last_seq, rev and read cursors per conversation; moved by the change feed after each commit, dropped on membership changes. */
+  conversationStates: ConversationStateCache;
 }
 
 /** What a service needs to reach storage (Deps has both). */

@@ -4,7 +4,7 @@
 // instance over a shared database (PostgreSQL) would keep a stale member list and refuse the
 // first send of a member another instance just added. Read cursors are not relayed as changes:
 // unread counts read them from the database on a cache miss and from this instance's own marks.
-import type { ConversationStates } from "../modules/messages/conversation-state";
+import type { ConversationStateCache as ConversationStates } from "../ports/stores";
 import type { RemoteChange } from "./redis-bus";
 
 export function followRemoteChanges(states: ConversationStates) {

@@ -7,7 +7,7 @@
 import type { Db } from "../db/client";
 import { iso, now } from "../lib/time";
 import { conversationStates } from "../modules/messages/conversation-state";
-import { createChangedSince, type ChangedSince } from "../modules/messages/changed-since";
+import { createChangedSince, type ChangedSince } from "../db/stores/messages-changed-since";
 import { toMessageView } from "../modules/messages/message-view";
 import { loadReactions } from "../modules/messages/reaction-tallies";
 import { conversationTopic, userTopic } from "../ports/bus";
@@ -21,7 +21,7 @@ export function repairFromDatabase(db: Db, changedSince: ChangedSince = createCh
   return (gap: Gap, bus: RedisBus): Repaired[] => {
     const rows = changedSince(gap.conversationId, gap.afterRev, REPAIR_LIMIT).filter((m) => m.rev <= gap.untilRev && !gap.seen.has(m.rev));
     if (rows.length === 0) return [];
-    const reactions = loadReactions(db.$client, rows.map((m) => m.id));
+    const reactions = loadReactions(db, rows.map((m) => m.id));
     const members = [...(conversationStates(db).get(gap.conversationId)?.cursors.keys() ?? [])].filter((id) => bus.socketCount(id) > 0);
     const timestamp = iso(now());
     const sent: Repaired[] = [];

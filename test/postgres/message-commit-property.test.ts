@@ -5,7 +5,7 @@
 // A connection that cannot reach the server fails the batch once, with no per-request retries.
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import type { SendRequest } from "../../src/modules/messages/commit";
+import type { SendRequest } from "../../src/ports/message-commit";
 import { openPostgres } from "../../src/storage/postgres/client";
 import { createPgCommitter } from "../../src/storage/postgres/message-commit";
 import { postgresMissing } from "../support/postgres";

@@ -2,7 +2,7 @@
 // instances would): seq and rev gap-free per conversation, one message per client_msg_id, batches
 // over the same conversations in opposite orders never deadlock, replies and attachments as SQLite.
 import { describe, expect, test } from "bun:test";
-import type { CommitResult, SendRequest } from "../../src/modules/messages/commit";
+import type { CommitResult, SendRequest } from "../../src/ports/message-commit";
 import { pgWriterBackend } from "../../src/storage/postgres";
 import { createPgCommitter } from "../../src/storage/postgres/message-commit";
 import { postgresMissing } from "../support/postgres";

@@ -3,7 +3,7 @@
 // presence is the cluster's.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { API, client, type Api } from "../support/api";
-import { ConversationStates } from "../../src/modules/messages/conversation-state";
+import { ConversationStates } from "../../src/db/stores/conversation-states";
 import type { RemoteChange } from "../../src/realtime/redis-bus";
 import { followRemoteChanges } from "../../src/realtime/redis-caches";
 import { redisAvailable, startCluster, type SecondInstance, type TestCluster } from "../support/redis";

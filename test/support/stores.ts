@@ -2,12 +2,28 @@
 // run against any adapter: `describeStores(name, open)` takes a function that gives a fresh, empty,
 // migrated storage. test/stores.test.ts runs it on SQLite; a PostgreSQL adapter adds one call.
 import { afterAll, describe, expect, test } from "bun:test";
+import { describeMessageStore } from "./message-store-cases";
 import { NO_CHANGE, type ConversationRow, type Storage, type UserRow } from "../../src/ports/stores";
+
+export interface NewMessage {
+  id: string;
+  conversationId: string;
+  seq: number;
+  senderId: string;
+  content: string;
+  deleted?: boolean;
+  rev?: number;
+  replyToId?: string;
+  mentions?: string[];
+}
 
 export interface Opened {
   storage: Storage;
-  /** Writes a message the way the adapter's writer would (there is no MessageStore port yet). */
-  insertMessage(message: { id: string; conversationId: string; seq: number; senderId: string; content: string; deleted?: boolean }): void | Promise<void>;
+  /**
+   * Writes a message as the group commit would (MessageCommitter writes batches; this is one row):
+   * at `rev` (default 0), moving the conversation's last_seq and rev up to it.
+   */
+  insertMessage(message: NewMessage): void | Promise<void>;
   close(): void | Promise<void>;
 }
 
@@ -383,6 +399,8 @@ export function describeStores(name: string, open: () => Opened | Promise<Opened
       expect(await stores.attachments.blobInUse(old.sha256)).toBe(false);
     });
   });
+
+  describeMessageStore(name, openFresh);
 
   describe(`${name}: WebhookStore`, () => {
     test("a hook is listed with no pending events and removed once", async () => {

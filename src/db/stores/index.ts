@@ -10,6 +10,8 @@ import { SqliteApiTokenStore } from "./api-tokens";
 import { SqliteAttachmentStore } from "./attachments";
 import { SqliteBlockStore } from "./blocks";
 import { SqliteConversationStore } from "./conversations";
+import { ConversationStates } from "./conversation-states";
+import { SqliteMessageStore } from "./messages";
 import { SqliteSearchStore } from "./search";
 import { SqliteWebhookStore } from "./webhooks";
 import { SqliteUserStore } from "./users";
@@ -38,6 +40,7 @@ export type SqliteStores = {
   webhooks: SqliteWebhookStore;
   search: SqliteSearchStore;
   attachments: SqliteAttachmentStore;
+  messages: SqliteMessageStore;
 };
 
 export interface SqliteStorage extends Storage {
@@ -46,7 +49,9 @@ export interface SqliteStorage extends Storage {
 
 function createSqliteStorage(db: Db): SqliteStorage {
   const version = externalChanges(db).version;
+  const messages = new SqliteMessageStore(db);
   const caches: Caches = {
+    conversationStates: new ConversationStates(db, messages),
     users: new VersionedCache(version, MAX_CACHED_USERS),
     apiTokens: new VersionedCache(version, MAX_CACHED_TOKENS),
     blockers: new VersionedCache(version, MAX_CACHED_BLOCKED),
@@ -60,6 +65,7 @@ function createSqliteStorage(db: Db): SqliteStorage {
     webhooks: new SqliteWebhookStore(db),
     search: new SqliteSearchStore(db),
     attachments: new SqliteAttachmentStore(db),
+    messages,
   };
   return { stores, caches };
 }

@@ -1,25 +1,2 @@
-// The SQL the message paths share with this module, as plain strings with no imports: commit.ts runs
-// on the writer thread too, where only bun:sqlite is at hand.
-
-const created = "strftime('%Y-%m-%dT%H:%M:%fZ', a.created_at / 1000.0, 'unixepoch')";
-const common = "'id', a.id, 'filename', a.filename, 'content_type', a.content_type, 'size', a.size, 'sha256', a.sha256";
-
-/** One Attachment as JSON, fields in the schema's order; width/height only when known. */
-const ATTACHMENT_JSON =
-  `json(CASE WHEN a.width IS NULL THEN json_object(${common}, 'created_at', ${created}) ` +
-  `ELSE json_object(${common}, 'width', a.width, 'height', a.height, 'created_at', ${created}) END)`;
-
-/**
- * A column expression: the JSON array of the attachments of the message whose id is `messageId`
- * (an SQL expression such as `messages.id`), in the order they were sent; '[]' when none.
- */
-export const attachmentsJson = (messageId: string) =>
-  `(SELECT json_group_array(${ATTACHMENT_JSON} ORDER BY ma.position) FROM message_attachments ma ` +
-  `JOIN attachments a ON a.id = ma.attachment_id WHERE ma.message_id = ${messageId})`;
-
-/** Takes an upload for a message: only the owner's, and only once (changes() is 0 otherwise). */
-export const CLAIM_ATTACHMENT = "UPDATE attachments SET claimed_at = ? WHERE id = ? AND owner_id = ? AND claimed_at IS NULL";
-export const LINK_ATTACHMENT = "INSERT INTO message_attachments (message_id, attachment_id, position) VALUES (?, ?, ?)";
-
-/** The code of the error commit.ts throws when a claim fails (a race the send's checks could not see). */
-export const ATTACHMENT_CLAIM_FAILED = "ATTACHMENT_CLAIM_FAILED";
+// The attachment SQL the message paths share lives with the storage adapter (db/message-sql.ts).
+export { ATTACHMENT_CLAIM_FAILED, attachmentsJson, CLAIM_ATTACHMENT, LINK_ATTACHMENT } from "../../db/message-sql";

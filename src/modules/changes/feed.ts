@@ -8,7 +8,7 @@ import type { Logger } from "../../lib/logger";
 import { conversationTopic, userTopic, type Hub } from "../../ports/bus";
 import type { Change, ChangeConsumer, ChangeFeed } from "../../ports/changes";
 import { iso } from "../../lib/time";
-import type { ConversationStates } from "../messages/conversation-state";
+import type { ConversationStateCache as ConversationStates } from "../../ports/stores";
 import { toMessageView } from "../messages/message-view";
 
 export function createChangeFeed(states: ConversationStates, hub: Hub, log: Pick<Logger, "warn">): ChangeFeed {

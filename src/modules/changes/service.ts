@@ -7,11 +7,11 @@ import type { Hub } from "../../ports/bus";
 import { getConversationRow, toConversationViews } from "../conversations/service";
 import type { ConversationView } from "../conversations/model";
 import { conversationStates } from "../messages/conversation-state";
-import { createChangedSince } from "../messages/changed-since";
 import { toMessageView } from "../messages/message-view";
 import type { MessageView } from "../messages/model";
 import { loadReactions } from "../messages/reaction-tallies";
 import { isReadFor } from "../messages/service";
+import { sqliteStoresOf } from "../storage-bridge";
 
 export const DEFAULT_CHANGES_LIMIT = 100;
 export const MAX_CHANGES_LIMIT = 500;
@@ -28,8 +28,7 @@ export function changesSince(db: Db, hub: Pick<Hub, "isOnline">, me: string, con
   const state = conversationStates(db).readState(conversationId, me);
   if (!state) throw notFound("Conversation");
   const row = getConversationRow(db, me, conversationId);
-  // bun:sqlite caches the statements by their SQL, so building this per call costs lookups only.
-  const rows = createChangedSince(db.$client)(conversationId, sinceRev, limit + 1);
+  const rows = sqliteStoresOf(db).messages.changedSince(conversationId, sinceRev, limit + 1);
   let hasMore = false;
   if (rows.length > limit) {
     hasMore = true;
@@ -39,7 +38,7 @@ export function changesSince(db: Db, hub: Pick<Hub, "isOnline">, me: string, con
     while (rows.length > 0 && rows.at(-1)!.rev === cut) rows.pop();
   }
   const rev = hasMore ? (rows.at(-1)?.rev ?? sinceRev) : Math.max(row.rev, sinceRev);
-  const reactions = loadReactions(db.$client, rows.map((m) => m.id));
+  const reactions = loadReactions(db, rows.map((m) => m.id));
   return {
     rev,
     has_more: hasMore,

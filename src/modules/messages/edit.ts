@@ -14,9 +14,9 @@ import { commitRevision, NO_CHANGE } from "../changes/revision";
 import { normalizeContent } from "./content";
 import { conversationStates } from "./conversation-state";
 import { findMentions } from "./mentions";
-import { MESSAGE_COLUMNS, toMessageView, type MessageRecord } from "./message-view";
+import { toMessageView, type MessageRecord } from "./message-view";
 import type { MessageView } from "./model";
-import { loadReactions } from "./reaction-tallies";
+import { sqliteStoresOf } from "../storage-bridge";
 import { findMessage, isReadFor } from "./service";
 
 export const forbidden = (detail: string) => new ApiError(403, "forbidden", detail);
@@ -32,13 +32,13 @@ export function visibleMessage(db: Db, userId: string, messageId: string): Messa
 /** The message as this caller sees it (is_read and reactions[].me are per reader). */
 export function viewFor(db: Db, userId: string, record: MessageRecord): MessageView {
   const state = conversationStates(db).readState(record.conversation_id, userId);
-  const reactions = loadReactions(db.$client, [record.id]).get(record.id);
+  const reactions = sqliteStoresOf(db).messages.reactions([record.id]).get(record.id);
   return toMessageView(record, state ? isReadFor(record, userId, state) : false, reactions, userId);
 }
 
 /** Reports a committed change to one message to the feed (the feed renders per reader when needed). */
 export function reportMessageUpdated(db: Db, feed: ChangeFeed, record: MessageRecord, at: number) {
-  const reactions = record.deleted_at === null ? (loadReactions(db.$client, [record.id]).get(record.id) ?? []) : [];
+  const reactions = record.deleted_at === null ? (sqliteStoresOf(db).messages.reactions([record.id]).get(record.id) ?? []) : [];
   feed.committed({ type: "message_updated", record, reactions, at });
 }
 
@@ -49,17 +49,13 @@ export function editMessage(db: Db, feed: ChangeFeed, userId: string, messageId:
   const content = normalizeContent(rawContent);
   if (content === message.content) return viewFor(db, userId, message);
   const mentions = findMentions(db, message.conversation_id, content);
-  const update = db.$client.query<MessageRecord, [string, string | null, number, number, number, string]>(
-    `UPDATE messages SET content = ?, mentions = ?, edited_at = ?, rev = ?, updated_at = ?
-     WHERE id = ? AND deleted_at IS NULL RETURNING ${MESSAGE_COLUMNS}`,
-  );
   let gone = false;
   const committed = commitRevision(db, message.conversation_id, {}, (rev, at) => {
     // Re-checked under the write lock: a delete or the same edit may have committed meanwhile.
     const current = findMessage(db, messageId);
     if (!current || current.deleted_at !== null) return (gone = true), NO_CHANGE;
     if (current.content === content) return NO_CHANGE;
-    return update.get(content, mentions.length ? JSON.stringify(mentions) : null, at, rev, at, messageId)!;
+    return sqliteStoresOf(db).messages.edit(messageId, content, mentions.length ? JSON.stringify(mentions) : null, rev, at)!;
   });
   if (gone) throw deletedMessage();
   if (!committed) return viewFor(db, userId, findMessage(db, messageId)!);
@@ -71,10 +67,8 @@ export function editMessage(db: Db, feed: ChangeFeed, userId: string, messageId:
 function mayDelete(db: Db, userId: string, message: MessageRecord): boolean {
   if (message.sender_id === userId) return true;
   if (!conversationStates(db).get(message.conversation_id)?.isGroup) return false;
-  const row = db.$client
-    .query<{ role: string }, [string, string]>("SELECT role FROM members WHERE conversation_id = ? AND user_id = ?")
-    .get(message.conversation_id, userId);
-  return row?.role === "owner" || row?.role === "admin";
+  const role = sqliteStoresOf(db).conversations.roleOf(message.conversation_id, userId);
+  return role === "owner" || role === "admin";
 }
 
 /** Turns the message into a tombstone; true when this call did it (false: it already was one). */
@@ -82,17 +76,7 @@ export function deleteMessage(db: Db, feed: ChangeFeed, userId: string, messageI
   const message = visibleMessage(db, userId, messageId);
   if (!mayDelete(db, userId, message)) throw forbidden("Only the sender or an owner or admin of the group can delete this message");
   if (message.deleted_at !== null) return false;
-  const tombstone = db.$client.query<MessageRecord, [number, number, number, string]>(
-    `UPDATE messages SET content = '', mentions = NULL, deleted_at = ?, rev = ?, updated_at = ?
-     WHERE id = ? AND deleted_at IS NULL RETURNING ${MESSAGE_COLUMNS}`,
-  );
-  const dropReactions = db.$client.query<null, [string]>("DELETE FROM reactions WHERE message_id = ?");
-  const committed = commitRevision(db, message.conversation_id, {}, (rev, at) => {
-    const record = tombstone.get(at, rev, at, messageId);
-    if (!record) return NO_CHANGE;
-    dropReactions.run(messageId);
-    return record;
-  });
+  const committed = commitRevision(db, message.conversation_id, {}, (rev, at) => sqliteStoresOf(db).messages.tombstone(messageId, rev, at) ?? NO_CHANGE);
   if (!committed) return false;
   // A deleted message's files go with it: after the commit (a rolled-back delete keeps them).
   releaseAttachments(db, messageId);

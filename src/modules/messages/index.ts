@@ -49,7 +49,7 @@ export const messagesModule = (deps: Deps) =>
       ({ params, query, user }) =>
         // Encoded by the service (mostly from memory); the schema below documents it.
         new Response(
-          messagePageJson(deps.db, user.id, params.conversation_id, {
+          messagePageJson(deps, user.id, params.conversation_id, {
             limit: query.limit ?? DEFAULT_PAGE_SIZE,
             before: query.before,
             after: query.after,

@@ -7,7 +7,6 @@ import { ErrorBody, errorResponses, IdParams, parseBody, UuidInput } from "../sh
 import { deleteMessage, editMessage } from "./edit";
 import { DeliveredBody, DeliveryReceiptView, EditMessageBody, MessageView, ReceiptView } from "./model";
 import { MAX_DISTINCT_EMOJI, setReaction } from "./reactions";
-import { deliveryReceipts } from "./receipts";
 
 const withForbidden = { ...errorResponses, 403: ErrorBody };
 const ReactionParams = t.Object({
@@ -16,7 +15,7 @@ const ReactionParams = t.Object({
 });
 
 export const messageLifeRoutes = (deps: Deps) => {
-  const receipts = deliveryReceipts(deps.db, deps.changes);
+  const { receipts } = deps;
   const react = (on: boolean) => ({ params, user }: { params: { message_id: string; emoji: string }; user: { id: string } }) =>
     setReaction(deps.db, deps.changes, user.id, params.message_id, params.emoji, on);
   const reactionDoc = (summary: string) => ({

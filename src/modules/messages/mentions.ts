@@ -9,6 +9,7 @@
 // Only content containing '@' costs a query: one indexed lookup of the candidate names among the
 // conversation's members.
 import type { Db } from "../../db/client";
+import { sqliteStoresOf } from "../storage-bridge";
 
 const MENTION = /(?<![A-Za-z0-9_.+\-@])@([A-Za-z0-9_.\-]{1,64})(?!@)/g;
 /** A message mentioning more names than this only notifies the first ones. */
@@ -38,12 +39,7 @@ export function findMentions(db: Db, conversationId: string, content: string): s
   const candidates = mentionCandidates(content);
   if (candidates.length === 0) return [];
   const names = [...new Set(candidates.flat())];
-  const rows = db.$client
-    .query<{ id: string; key: string }, string[]>(
-      `SELECT u.id AS id, u.username_key AS key FROM users u JOIN members mb ON mb.user_id = u.id AND mb.conversation_id = ?
-       WHERE u.username_key IN (${names.map(() => "?").join(",")})`,
-    )
-    .all(conversationId, ...names);
+  const rows = sqliteStoresOf(db).messages.membersByUsernameKey(conversationId, names);
   if (rows.length === 0) return [];
   const idByName = new Map(rows.map((r) => [r.key, r.id]));
   const ids: string[] = [];

@@ -2,62 +2,13 @@
 // and frames) and encodeMessage (pre-encoded UTF-8 JSON for the recent-messages window). One file
 // so a new field is added to both; test/message-encoding.test.ts checks both against the schema.
 import { iso } from "../../lib/time";
-import { attachmentsJson } from "../attachments/sql";
+import type { MessageRecord, ReactionTally } from "../../ports/stores";
 import type { MessageView } from "./model";
 
-export interface MessageRecord {
-  id: string;
-  conversation_id: string;
-  seq: number;
-  sender_id: string;
-  recipient_id: string | null;
-  content: string;
-  client_msg_id: string | null;
-  rev: number;
-  edited_at: number | null;
-  deleted_at: number | null;
-  reply_to_id: string | null;
-  reply_count: number;
-  /** JSON array of member ids, null when none. */
-  mentions: string | null;
-  created_at: number;
-  updated_at: number;
-  /** Attachments (issue 14): the JSON array of the message's Attachments as SQLite renders it; absent = none. */
-  attachments?: string;
-}
-
-const COLUMN_NAMES = [
-  "id",
-  "conversation_id",
-  "seq",
-  "sender_id",
-  "recipient_id",
-  "content",
-  "client_msg_id",
-  "rev",
-  "edited_at",
-  "deleted_at",
-  "reply_to_id",
-  "reply_count",
-  "mentions",
-  "created_at",
-  "updated_at",
-];
-
-/** The columns of a MessageRecord from `table` (a name or alias of messages), attachments included. */
-export const messageColumns = (table = "messages") =>
-  `${COLUMN_NAMES.map((c) => `${table}.${c}`).join(", ")}, ${attachmentsJson(`${table}.id`)} AS attachments`;
-
-export const MESSAGE_COLUMNS = messageColumns();
+export type { MessageRecord, ReactionTally };
 
 // Attachments (issue 14): '[]' is by far the most common value, and costs no parse.
 const attachmentsOf = (m: MessageRecord) => (m.attachments === undefined || m.attachments === "[]" ? [] : JSON.parse(m.attachments));
-
-/** One emoji on one message: who reacted, in the order they did. */
-export interface ReactionTally {
-  emoji: string;
-  userIds: string[];
-}
 
 const mentionsOf = (m: MessageRecord): string[] => (m.mentions ? (JSON.parse(m.mentions) as string[]) : []);
 

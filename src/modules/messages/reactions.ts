@@ -6,7 +6,7 @@ import { unprocessable } from "../../errors";
 import type { ChangeFeed } from "../../ports/changes";
 import { commitRevision, NO_CHANGE } from "../changes/revision";
 import { deletedMessage, reportMessageUpdated, viewFor, visibleMessage } from "./edit";
-import { MESSAGE_COLUMNS, type MessageRecord } from "./message-view";
+import { sqliteStoresOf } from "../storage-bridge";
 import type { MessageView } from "./model";
 import { findMessage } from "./service";
 
@@ -35,30 +35,17 @@ export function setReaction(db: Db, feed: ChangeFeed, userId: string, messageId:
   const emoji = checkEmoji(rawEmoji);
   const message = visibleMessage(db, userId, messageId);
   if (message.deleted_at !== null) throw deletedMessage();
-  const client = db.$client;
-  const touch = client.query<MessageRecord, [number, number, string]>(
-    `UPDATE messages SET rev = ?, updated_at = ? WHERE id = ? AND deleted_at IS NULL RETURNING ${MESSAGE_COLUMNS}`,
-  );
+  const { messages } = sqliteStoresOf(db);
   let gone = false;
   const committed = commitRevision(db, message.conversation_id, {}, (rev, at) => {
-    const record = touch.get(rev, at, messageId);
+    const record = messages.touch(messageId, rev, at);
     if (!record) return (gone = true), NO_CHANGE;
     if (on) {
-      const distinct = client
-        .query<{ n: number; mine: number }, [string, string]>(
-          "SELECT count(DISTINCT emoji) AS n, coalesce(max(emoji = ?), 0) AS mine FROM reactions WHERE message_id = ?",
-        )
-        .get(emoji, messageId)!;
-      if (!distinct.mine && distinct.n >= MAX_DISTINCT_EMOJI) {
-        throw unprocessable("emoji", `a message has at most ${MAX_DISTINCT_EMOJI} distinct emoji`);
-      }
-      const added = client
-        .query("INSERT OR IGNORE INTO reactions (message_id, user_id, emoji, created_at) VALUES (?, ?, ?, ?)")
-        .run(messageId, userId, emoji, at);
-      if (added.changes === 0) return NO_CHANGE;
-    } else {
-      const removed = client.query("DELETE FROM reactions WHERE message_id = ? AND user_id = ? AND emoji = ?").run(messageId, userId, emoji);
-      if (removed.changes === 0) return NO_CHANGE;
+      const added = messages.addReaction(messageId, userId, emoji, at, MAX_DISTINCT_EMOJI);
+      if (added === "full") throw unprocessable("emoji", `a message has at most ${MAX_DISTINCT_EMOJI} distinct emoji`);
+      if (added === "exists") return NO_CHANGE;
+    } else if (!messages.removeReaction(messageId, userId, emoji)) {
+      return NO_CHANGE;
     }
     return record;
   });

@@ -9,6 +9,8 @@
 import type { Db } from "../../db/client";
 import { notFound } from "../../errors";
 import type { ChangeFeed } from "../../ports/changes";
+import type { CursorRow } from "../../ports/stores";
+import { sqliteStoresOf } from "../storage-bridge";
 import { conversationStates } from "./conversation-state";
 
 export const FLUSH_MS = 200;
@@ -23,28 +25,19 @@ export interface DeliveryReceipt {
   last_delivered_seq: number;
 }
 
-export interface Receipt {
-  user_id: string;
-  last_read_seq: number;
-  last_delivered_seq: number;
-}
+/** A member's read and delivered cursors (delivered never below read). */
+export type Receipt = CursorRow;
 
 export class DeliveryReceipts {
   private readonly pending = new Map<string, { conversationId: string; userId: string; seq: number }>();
   /** conversation:user → a seq the stored cursor is known to have reached. */
   private readonly known = new Map<string, number>();
   private timer: ReturnType<typeof setTimeout> | null = null;
-  private readonly move;
 
   constructor(
     private readonly db: Db,
     private readonly feed: ChangeFeed,
-  ) {
-    this.move = db.$client.query<{ last_delivered_seq: number }, [number, string, string, number]>(
-      `UPDATE members SET last_delivered_seq = ? WHERE conversation_id = ? AND user_id = ? AND last_delivered_seq < ?
-       RETURNING last_delivered_seq`,
-    );
-  }
+  ) {}
 
   /** Notes that the user's devices hold the conversation up to seq; 404 when not a member. */
   note(userId: string, conversationId: string, seq: number) {
@@ -69,9 +62,7 @@ export class DeliveryReceipts {
     const at = Date.now();
     let moved: typeof batch;
     try {
-      moved = this.db.$client
-        .transaction(() => batch.filter((p) => this.move.get(p.seq, p.conversationId, p.userId, p.seq) !== null))
-        .immediate();
+      moved = sqliteStoresOf(this.db).messages.markDelivered(batch);
     } catch {
       // A failing or busy disk: receipts are best effort (clients send them again), sends are not.
       return;
@@ -86,33 +77,15 @@ export class DeliveryReceipts {
   markNow(userId: string, conversationId: string, seq: number): DeliveryReceipt {
     this.note(userId, conversationId, seq);
     this.flush();
-    const row = this.db.$client
-      .query<{ seq: number }, [string, string]>(
-        "SELECT max(last_delivered_seq, last_read_seq) AS seq FROM members WHERE conversation_id = ? AND user_id = ?",
-      )
-      .get(conversationId, userId);
+    const row = sqliteStoresOf(this.db).messages.cursors(conversationId).find((c) => c.user_id === userId);
     if (!row) throw notFound("Conversation");
-    return { conversation_id: conversationId, user_id: userId, last_delivered_seq: row.seq };
+    return { conversation_id: conversationId, user_id: userId, last_delivered_seq: row.last_delivered_seq };
   }
 
   /** Every member's read and delivered cursors (members are capped, so the list is bounded). */
   list(userId: string, conversationId: string): Receipt[] {
     if (!conversationStates(this.db).get(conversationId)?.cursors.has(userId)) throw notFound("Conversation");
     this.flush();
-    return this.db.$client
-      .query<Receipt, [string]>(
-        `SELECT user_id, last_read_seq, max(last_delivered_seq, last_read_seq) AS last_delivered_seq
-         FROM members WHERE conversation_id = ? ORDER BY joined_at, user_id`,
-      )
-      .all(conversationId);
+    return sqliteStoresOf(this.db).messages.cursors(conversationId);
   }
-}
-
-const byDb = new WeakMap<Db, DeliveryReceipts>();
-
-/** The process's receipts batcher for this database (one per server, like the other caches). */
-export function deliveryReceipts(db: Db, feed: ChangeFeed): DeliveryReceipts {
-  let receipts = byDb.get(db);
-  if (!receipts) byDb.set(db, (receipts = new DeliveryReceipts(db, feed)));
-  return receipts;
 }

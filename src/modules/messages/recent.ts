@@ -9,10 +9,8 @@
 // window is current with; rows changed since are re-read in one indexed query (conversation_id,
 // rev) and appended or replaced by seq; anything odd (a restored database) refills it. Rows
 // written by another process are therefore picked up too.
-import type { Db } from "../../db/client";
-import { encodeMessage, MESSAGE_COLUMNS, type EncodedMessage, type MessageRecord } from "./message-view";
-import { createChangedSince } from "./changed-since";
-import { loadReactions } from "./reaction-tallies";
+import type { Caches, MessageStore, Sync } from "../../ports/stores";
+import { encodeMessage, type EncodedMessage, type MessageRecord } from "./message-view";
 import { MAX_PAGE_SIZE, type PageOptions } from "./model";
 
 interface Window {
@@ -48,29 +46,16 @@ export class RecentMessages {
   /** Insertion order is recency: a read moves its window to the end, eviction takes the front. */
   private readonly windows = new Map<string, Window>();
   private bytes = 0;
-  private readonly latest;
-  private readonly changed;
-  private readonly newer;
-  private readonly client;
-
   constructor(
-    db: Db,
+    /** Synchronous reads (the SQLite adapter): a page from the window never waits. */
+    private readonly store: Sync<Pick<MessageStore, "page" | "changedSince" | "reactions">>,
     private readonly budgetBytes = DEFAULT_BUDGET_BYTES,
     private readonly size = MAX_PAGE_SIZE,
-  ) {
-    this.latest = db.$client.query<MessageRecord, [string, number]>(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?`,
-    );
-    this.changed = createChangedSince(db.$client);
-    this.newer = db.$client.query<MessageRecord, [string, number, number]>(
-      `SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq ASC LIMIT ?`,
-    );
-    this.client = db.$client;
-  }
+  ) {}
 
   /** Encodes rows with their reactions (one query for all of them). */
   private encode(rows: MessageRecord[]): EncodedMessage[] {
-    const reactions = loadReactions(this.client, rows.map((r) => r.id));
+    const reactions = this.store.reactions(rows.map((r) => r.id));
     return rows.map((r) => encodeMessage(r, reactions.get(r.id)));
   }
 
@@ -121,7 +106,7 @@ export class RecentMessages {
   }
 
   private fill(conversationId: string, rev: number): Window {
-    const rows = this.latest.all(conversationId, this.size).reverse();
+    const rows = this.store.page(conversationId, { limit: this.size });
     const messages = this.encode(rows);
     const bytes = messages.reduce((sum, m) => sum + sizeOf(m), WINDOW_OVERHEAD_BYTES);
     this.bytes += bytes;
@@ -136,13 +121,13 @@ export class RecentMessages {
    */
   private catchUp(conversationId: string, window: Window, rev: number, lastSeq: number): boolean {
     if (rev < window.syncedTo) return false;
-    const rows = this.changed(conversationId, window.syncedTo, this.size + 1);
+    const rows = this.store.changedSince(conversationId, window.syncedTo, this.size + 1);
     if (rows.length > this.size) return false;
     const top = window.messages.at(-1)?.seq ?? 0;
     // Rows written without a rev (another process importing history) are still found by seq.
     const newest = rows.reduce((max, r) => Math.max(max, r.seq), top);
     if (newest < lastSeq) {
-      const newer = this.newer.all(conversationId, newest, this.size + 1);
+      const newer = this.store.page(conversationId, { after: newest, limit: this.size + 1 });
       if (newer.length > this.size) return false;
       rows.push(...newer);
     }
@@ -180,4 +165,10 @@ export class RecentMessages {
       this.bytes -= window.bytes;
     }
   }
+}
+
+/** The caches of the messages module in Deps.caches: the storage adapter's, plus the encoded window. */
+export interface MessageCaches extends Caches {
+  /** The latest messages of recently read conversations as encoded JSON; checked against the conversation's rev on every read. */
+  recentMessages: RecentMessages;
 }

@@ -5,6 +5,7 @@ import type { ChangeFeed } from "../../ports/changes";
 import { checkAttachmentsForSend } from "../attachments/service";
 import { blockedError, hasBlocked } from "../blocks/service";
 import { findOrCreateDirect } from "../conversations/service";
+import { sqliteStoresOf } from "../storage-bridge";
 import { normalizeContent } from "./content";
 import { conversationStates } from "./conversation-state";
 import { findMentions } from "./mentions";
@@ -51,12 +52,10 @@ export function prepareSend(db: Db, feed: ChangeFeed, senderId: string, input: S
 
 /** A reply answers a live message of the same conversation; anything else is the client's mistake. */
 function checkReplyTo(db: Db, conversationId: string, replyToId: string): string {
-  const parent = db.$client
-    .query<{ conversation_id: string; deleted_at: number | null }, [string]>("SELECT conversation_id, deleted_at FROM messages WHERE id = ?")
-    .get(replyToId);
-  if (!parent || parent.conversation_id !== conversationId) {
+  const parent = sqliteStoresOf(db).messages.replyTarget(replyToId);
+  if (!parent || parent.conversationId !== conversationId) {
     throw unprocessable("reply_to_id", "must be the id of a message in this conversation");
   }
-  if (parent.deleted_at !== null) throw unprocessable("reply_to_id", "the message replied to was deleted");
+  if (parent.deleted) throw unprocessable("reply_to_id", "the message replied to was deleted");
   return replyToId;
 }

@@ -2,7 +2,8 @@
 // waiting on the disk (fsync under load, a frozen or failing file system) never stops the event
 // loop. It only writes; the main thread keeps the caches, acks and publishes (writer.ts).
 import { Database } from "bun:sqlite";
-import { createCommitter, type CommitResult, type SendRequest } from "./commit";
+import { createCommitter } from "../../db/stores/message-commit";
+import type { CommitResult, SendRequest } from "../../ports/message-commit";
 
 declare const self: Worker;
 

@@ -11,14 +11,15 @@
 // with one message in flight per sender every send is its own batch and pays a thread round trip
 // (W2 at 1 in flight ~30 % lower with the thread, alternating runs on a shared 2-core machine);
 // with batches (W2 at 16 in flight) it is within noise and W5 POST was higher with it.
-import { BUSY_TIMEOUT_MS, type Db } from "../../db/client";
+import type { Db } from "../../db/client";
 import { ApiError, storageError, unprocessable } from "../../errors";
 import { ATTACHMENT_CLAIM_FAILED } from "../attachments/sql";
 import { storageFaultOf, type StorageFault } from "../../storage-faults";
 import { now } from "../../lib/time";
 import type { ChangeFeed } from "../../ports/changes";
 import type { StorageHealth } from "../../storage-health";
-import { createCommitter, isBusyFailure, REPLY_TO_GONE, type CommitResult, type SendRequest, type WriteFailure } from "./commit";
+import { isBusyFailure, sqliteCommitter, WRITE_BUSY_TIMEOUT_MS } from "../../db/stores/message-commit";
+import { REPLY_TO_GONE, type CommitResult, type MessageCommitter, type SendRequest, type WriteFailure } from "../../ports/message-commit";
 import { externalChanges } from "../../db/external-changes";
 import { toMessageView } from "./service";
 import type { MessageRecord } from "./message-view";
@@ -59,11 +60,11 @@ export interface WriterOptions {
   stats?: WriterStats;
   storage?: StorageHealth;
   log?: { error(msg: string, fields?: Record<string, unknown>): void };
+  /** Another database's group commit (PostgreSQL: pgWriterBackend); default SQLite's, inline or threaded. */
+  committer?: MessageCommitter;
 }
 
 const MAX_BATCH = 512;
-/** How long one attempt may wait for the write lock (inline: inside the event loop). */
-const WRITE_BUSY_TIMEOUT_MS = 20;
 /** How long sends wait for a lock held by another process before failing with 503. */
 const BUSY_GIVE_UP_MS = 10_000;
 /** How long close() waits for queued sends to be written. */
@@ -85,31 +86,7 @@ function errorFor(failure: WriteFailure): Error {
   return fault ? storageError(fault) : asError(failure);
 }
 
-interface Backend {
-  commit(requests: SendRequest[], at: number, done: (result: CommitResult) => void): void;
-  close(): Promise<void>;
-}
-
-function inlineBackend(db: Db): Backend {
-  const client = db.$client;
-  const commit = createCommitter(client);
-  return {
-    commit(requests, at, done) {
-      // Short busy timeout: a lock held by another process is retried later, off the event loop.
-      client.run(`PRAGMA busy_timeout = ${WRITE_BUSY_TIMEOUT_MS}`);
-      let result: CommitResult;
-      try {
-        result = commit(requests, at);
-      } finally {
-        client.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-      }
-      done(result);
-    },
-    close: async () => {},
-  };
-}
-
-function threadBackend(path: string, synchronous: "FULL" | "NORMAL", log: WriterOptions["log"], onForeign: () => void): Backend {
+function threadBackend(path: string, synchronous: "FULL" | "NORMAL", log: WriterOptions["log"], onForeign: () => void): MessageCommitter {
   let worker: Worker;
   let waiting: ((result: CommitResult) => void) | null = null;
   let closed: (() => void) | null = null;
@@ -167,9 +144,9 @@ export function createMessageWriter(db: Db, feed: ChangeFeed, options: WriterOpt
   const storage = options.storage;
   const changes = externalChanges(db);
   const threaded = Boolean(options.thread && options.path);
-  const backend = threaded
-    ? threadBackend(options.path!, options.synchronous ?? "FULL", options.log, () => changes.reported())
-    : inlineBackend(db);
+  const backend =
+    options.committer ??
+    (threaded ? threadBackend(options.path!, options.synchronous ?? "FULL", options.log, () => changes.reported()) : sqliteCommitter(db));
 
   let queue: { request: SendRequest; done: Done }[] = [];
   let scheduled = false;
@@ -252,7 +229,7 @@ export function createMessageWriter(db: Db, feed: ChangeFeed, options: WriterOpt
     for (const { view, parent } of published) {
       feed.committed({ type: "message_created", message: view, at });
       if (parent) {
-        const reactions = loadReactions(db.$client, [parent.id]).get(parent.id) ?? [];
+        const reactions = loadReactions(db, [parent.id]).get(parent.id) ?? [];
         feed.committed({ type: "message_updated", record: parent, reactions, at });
       }
     }

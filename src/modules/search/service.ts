@@ -6,7 +6,7 @@ import type { Db } from "../../db/client";
 import { notFound, unprocessable } from "../../errors";
 import { conversationStates } from "../messages/conversation-state";
 import { loadReactions } from "../messages/reaction-tallies";
-import { isReadFor, MESSAGE_COLUMNS, toMessageView, type MessageRecord } from "../messages/service";
+import { isReadFor, toMessageView, type MessageRecord } from "../messages/service";
 import type { SearchPage, SearchResult } from "./model";
 import { parseQuery } from "./query";
 import { SearchRefused } from "../../ports/stores";
@@ -61,14 +61,9 @@ export function searchMessages(db: Db, userId: string, options: SearchOptions): 
       sqliteStoresOf(db).search.hits(userId, terms, { before, limit: options.limit, conversationId: options.conversationId }),
     );
     const records = new Map<string, MessageRecord>();
-    if (hits.length) {
-      const rows = client
-        .query<MessageRecord, string[]>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE id IN (${hits.map(() => "?").join(",")})`)
-        .all(...hits.map((h) => h.messageId));
-      for (const row of rows) records.set(row.id, row);
-    }
+    for (const row of sqliteStoresOf(db).messages.byIds(hits.map((h) => h.messageId))) records.set(row.id, row);
     const results: SearchResult[] = [];
-    const reactions = loadReactions(client, [...records.values()].map((r) => r.id));
+    const reactions = loadReactions(db, [...records.values()].map((r) => r.id));
     for (const { messageId, marked } of hits) {
       const record = records.get(messageId)!;
       const state = states.readState(record.conversation_id, userId);

@@ -3,7 +3,6 @@
 // frame, checks its type and turns every problem into an error frame.
 import type { Deps } from "../../deps";
 import { iso, now } from "../../lib/time";
-import { deliveryReceipts } from "../../modules/messages/receipts";
 import { markRead } from "../../modules/messages/service";
 import type { BunHub, ChatSocket } from "../bun-hub";
 import { field, frameError, seqField, syncPositions, syncRevs } from "../protocol";
@@ -16,7 +15,7 @@ export function createFrameHandler(deps: Deps & { hub: BunHub }) {
   const { db } = deps;
   const reply = createReply(deps);
   const { send, sendError } = reply;
-  const receipts = deliveryReceipts(db, deps.changes);
+  const { receipts } = deps;
   const onMessage = createMessageFrame(deps, reply);
   const onTyping = createTypingFrame(deps);
   const onSync = createSyncFrame(deps, reply);

@@ -87,7 +87,7 @@ export function createSyncFrame(deps: Deps & { hub: BunHub }, { send }: Reply) {
         hasMore = true;
         rows.length = limit;
       }
-      const reactions = loadReactions(db.$client, rows.map((m) => m.id));
+      const reactions = loadReactions(db, rows.map((m) => m.id));
       for (const m of rows) {
         const message = toMessageView(m, isReadFor(m, userId, state), reactions.get(m.id), userId);
         const frame = JSON.stringify({ type: "new_message", message, rev: m.rev, timestamp });

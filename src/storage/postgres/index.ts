@@ -2,7 +2,7 @@
 // binary, apply pending migrations under the advisory lock. What server.ts calls instead of
 // openDataDir when the URL is set; every failure is a ConfigError naming the URL (exit 2).
 import { ConfigError } from "../../config";
-import type { CommitResult, SendRequest } from "../../modules/messages/commit";
+import type { CommitResult, MessageCommitter, SendRequest } from "../../ports/message-commit";
 import { checkConnection, openPostgres, redactUrl, type PgDb, type PgOptions } from "./client";
 import { createPgCommitter, pgFailureOf } from "./message-commit";
 import { runPgMigrations } from "./migrate";
@@ -36,10 +36,9 @@ export async function openPostgresStorage(url: string, options: PgOptions = {}):
 }
 
 /**
- * The group commit in the callback shape of the message writer's backends (modules/messages/writer.ts
- * `Backend`), so the writer's batching, acks and busy retries run unchanged over PostgreSQL.
+ * The group commit as the MessageCommitter port (ports/message-commit.ts, the writer's `committer`), so the writer's batching, acks and busy retries run unchanged over PostgreSQL.
  */
-export function pgWriterBackend(db: PgDb) {
+export function pgWriterBackend(db: PgDb): MessageCommitter {
   const commit = createPgCommitter(db);
   return {
     commit(requests: SendRequest[], at: number, done: (result: CommitResult) => void): void {

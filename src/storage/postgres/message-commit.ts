@@ -11,7 +11,7 @@
 // so one bad request fails alone; a lost connection or a full disk fails the batch once.
 import type { SQL } from "bun";
 import { ATTACHMENT_CLAIM_FAILED } from "../../modules/attachments/sql";
-import { newMessageRecord, REPLY_TO_GONE, type CommitResult, type Outcome, type SendRequest, type WriteFailure } from "../../modules/messages/commit";
+import { newMessageRecord, REPLY_TO_GONE, type CommitResult, type Outcome, type SendRequest, type WriteFailure } from "../../ports/message-commit";
 import type { MessageRecord } from "../../modules/messages/message-view";
 import type { PgDb } from "./client";
 import { attachmentsJsonPg, messageColumnsPg, toMessageRecord } from "./message-sql";

@@ -1,78 +1,26 @@
-// The SQL of one group commit: every queued send in one IMMEDIATE transaction, each taking its
-// conversation's next seq. Plain bun:sqlite and plain-data results, so the same code runs in the
-// writer worker (src/modules/messages/writer-worker.ts, with --writer-thread true) and inline on
-// the event loop.
+// SQLite's MessageCommitter (ports/message-commit.ts): every queued send in one IMMEDIATE
+// transaction, each taking its conversation's next seq. Plain bun:sqlite and plain-data results, so
+// the same code runs in the writer worker (src/modules/messages/writer-worker.ts, with
+// --writer-thread true) and inline on the event loop (sqliteCommitter).
 import type { Database } from "bun:sqlite";
 import { storageFaultOf } from "../../storage-faults";
-import { ATTACHMENT_CLAIM_FAILED, attachmentsJson, CLAIM_ATTACHMENT, LINK_ATTACHMENT } from "../attachments/sql";
-import { MESSAGE_COLUMNS, type MessageRecord } from "./message-view";
-
-export interface SendRequest {
-  conversationId: string;
-  senderId: string;
-  /** The other member of a direct conversation, null in a group. */
-  recipientId: string | null;
-  content: string;
-  clientMsgId: string | null;
-  /** A message of the same conversation this one answers (checked by prepareSend). */
-  replyToId?: string | null;
-  /** Ids of the members mentioned in the content. */
-  mentions?: string[] | null;
-  /** Attachments (issue 14): checked by prepareSend, claimed in the message's transaction. */
-  attachmentIds?: string[];
-}
-
-/** A failure as plain data (it crosses the thread boundary): SQLite's code and message. */
-export interface WriteFailure {
-  code: string;
-  message: string;
-}
-
-/** `parent`: the message replied to, after its reply_count grew in the same change. */
-export type Outcome = { record: MessageRecord; created: boolean; parent?: MessageRecord } | { error: WriteFailure };
-
-export type CommitResult =
-  /** The write lock is held elsewhere: nothing was written, try again later. */
-  | { busy: true }
-  /**
-   * One outcome per request, in order; `failed` is set when the whole batch failed with that error;
-   * `foreign` when another connection committed since this one's previous transaction.
-   */
-  | { busy: false; outcomes: Outcome[]; failed?: WriteFailure; foreign?: boolean };
-
-
-export const failureOf = (error: unknown): WriteFailure => ({
-  code: String((error as { code?: unknown } | null)?.code ?? ""),
-  message: error instanceof Error ? error.message : String(error),
-});
-
-/** The failure of a reply whose parent was deleted after prepareSend checked it (a 422 for the sender). */
-export const REPLY_TO_GONE = "reply_to_id: the message replied to no longer exists";
+import { ATTACHMENT_CLAIM_FAILED, attachmentsJson, CLAIM_ATTACHMENT, LINK_ATTACHMENT, MESSAGE_COLUMNS } from "../message-sql";
+import {
+  failureOf,
+  newMessageRecord,
+  REPLY_TO_GONE,
+  type CommitResult,
+  type MessageCommitter,
+  type Outcome,
+  type SendRequest,
+  type WriteFailure,
+} from "../../ports/message-commit";
+import type { MessageRecord } from "../../ports/rows";
+import type { Db } from "../client";
 
 export const isBusyFailure = (f: WriteFailure) => /SQLITE_BUSY|database is locked/i.test(`${f.code} ${f.message}`);
 /** Errors of the disk, not of one request: retrying the batch one by one would not help. */
 const isStorageFailure = (f: WriteFailure) => storageFaultOf(f.code, f.message) !== null;
-
-/** The row of a new message at its seq and rev (shared with the PostgreSQL commit). */
-export function newMessageRecord(r: SendRequest, seq: number, rev: number, at: number): MessageRecord {
-  return {
-    id: Bun.randomUUIDv7(),
-    conversation_id: r.conversationId,
-    seq,
-    sender_id: r.senderId,
-    recipient_id: r.recipientId,
-    content: r.content,
-    client_msg_id: r.clientMsgId,
-    rev,
-    edited_at: null,
-    deleted_at: null,
-    reply_to_id: r.replyToId ?? null,
-    reply_count: 0,
-    mentions: r.mentions?.length ? JSON.stringify(r.mentions) : null,
-    created_at: at,
-    updated_at: at,
-  };
-}
 
 /** `watchForeign`: note other connections' commits (the writer thread; inline it costs a read for nothing). */
 export function createCommitter(client: Database, watchForeign = false) {
@@ -200,3 +148,29 @@ export function createCommitter(client: Database, watchForeign = false) {
 }
 
 export type Committer = ReturnType<typeof createCommitter>;
+
+/** How long one attempt may wait for the write lock (inline: inside the event loop). */
+export const WRITE_BUSY_TIMEOUT_MS = 20;
+
+/** The group commit inline on the event loop, over the main connection. */
+export function sqliteCommitter(db: Db): MessageCommitter {
+  const client = db.$client;
+  const commit = createCommitter(client);
+  // The connection's own timeout, restored after each attempt (no import of client.ts: this file is
+  // also bundled into the writer thread, which needs bun:sqlite only).
+  const usual = Object.values(client.query("PRAGMA busy_timeout").get() as Record<string, number>)[0]!;
+  return {
+    commit(requests, at, done) {
+      // Short busy timeout: a lock held by another process is retried later, off the event loop.
+      client.run(`PRAGMA busy_timeout = ${WRITE_BUSY_TIMEOUT_MS}`);
+      let result: CommitResult;
+      try {
+        result = commit(requests, at);
+      } finally {
+        client.run(`PRAGMA busy_timeout = ${usual}`);
+      }
+      done(result);
+    },
+    close: async () => {},
+  };
+}

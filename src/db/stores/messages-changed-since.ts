@@ -4,7 +4,8 @@
 // the seq index. Only messages changed after creation (rev != created_rev) are in the partial index
 // messages_changed_rev. The two streams are merged by (rev, seq).
 import type { Database } from "bun:sqlite";
-import { MESSAGE_COLUMNS, type MessageRecord } from "./message-view";
+import { MESSAGE_COLUMNS } from "../message-sql";
+import type { MessageRecord } from "../../ports/stores";
 
 const byRevThenSeq = (a: MessageRecord, b: MessageRecord) => a.rev - b.rev || a.seq - b.seq;
 
