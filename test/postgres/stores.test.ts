@@ -3,10 +3,10 @@
 // unique-key races between instances, U+0000, byte order whatever the locale, search positions.
 import { afterEach, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
-import { NO_CHANGE, type Stores } from "../../src/ports/stores";
+import { NO_CHANGE, type Storage, type Stores } from "../../src/ports/stores";
 import { openPostgres, type PgDb } from "../../src/storage/postgres/client";
 import { runPgMigrations } from "../../src/storage/postgres/migrate";
-import { openPostgresStores, postgresStorage } from "../../src/storage/postgres/stores";
+import { openPostgresStores, postgresStorage, type PostgresStores } from "../../src/storage/postgres/stores";
 import { postgresMissing, sharedPostgres } from "../support/postgres";
 import { describeStores, newUser } from "../support/stores";
 
@@ -40,9 +40,10 @@ const insertMessage = (db: PgDb) => async (m: { id: string; conversationId: stri
 if (postgresMissing === null) {
   describeStores("postgres", async () => {
     const { db } = await database();
-    // The pools are closed after each test.
-    return { storage: postgresStorage(db), insertMessage: insertMessage(db), close: () => {} };
-  });
+    // The pools are closed after each test. No PostgreSQL MessageStore yet: its cases are left out
+    // (and the storage is the full Storage only for the other stores' cases).
+    return { storage: postgresStorage(db) as unknown as Storage, insertMessage: insertMessage(db), close: () => {} };
+  }, { messages: false });
 }
 
 describe.skipIf(postgresMissing !== null)("postgres stores", () => {
@@ -59,7 +60,7 @@ describe.skipIf(postgresMissing !== null)("postgres stores", () => {
 
   test("one username claimed by four instances at once: one user, three answers of Taken, no error", async () => {
     const { connect } = await database();
-    const instances: Stores[] = [0, 1, 2, 3].map(() => openPostgresStores(connect(1)));
+    const instances: PostgresStores[] = [0, 1, 2, 3].map(() => openPostgresStores(connect(1)));
     const results = await Promise.all(instances.map((s, i) => s.users.insert(newUser({ usernameKey: "race", emailKey: `race${i}@x.test` }))));
     expect(results.filter((r) => "taken" in r)).toEqual([{ taken: "username" }, { taken: "username" }, { taken: "username" }]);
     const emails = await Promise.all(instances.map((s) => s.users.insert(newUser({ emailKey: "same@x.test" }))));

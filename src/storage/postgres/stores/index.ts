@@ -43,13 +43,23 @@ export class NoCache<K, V> implements Cache<K, V> {
   }
 }
 
-function storesOn(db: PgHandle): Stores {
-  const stores: Stores = {
+/**
+ * Not built yet on PostgreSQL: the MessageStore (messages, reactions, cursors) and the conversation
+ * state cache. These objects are therefore typed without them, and `serve --database-url` does not
+ * use them yet (README, "PostgreSQL").
+ */
+export type PostgresStores = Omit<Stores, "messages">;
+export type PostgresCaches = Omit<Caches, "conversationStates">;
+
+function storesOn(db: PgHandle): PostgresStores {
+  const stores: PostgresStores = {
     users: new PgUserStore(db),
     apiTokens: new PgApiTokenStore(db),
     blocks: new PgBlockStore(db),
     // A revision's change gets these stores built on its transaction.
-    conversations: new PgConversationStore(db, storesOn),
+    // (Typed as the full Stores for the change callback; a change that reaches for `messages` fails
+    // loudly until the PostgreSQL MessageStore exists.)
+    conversations: new PgConversationStore(db, (tx) => storesOn(tx) as Stores),
     webhooks: new PgWebhookStore(db),
     search: new PgSearchStore(db),
     attachments: new PgAttachmentStore(db),
@@ -58,12 +68,12 @@ function storesOn(db: PgHandle): Stores {
 }
 
 /** Every store over this pool; their methods return promises. */
-export function openPostgresStores(db: PgDb): Stores {
+export function openPostgresStores(db: PgDb): PostgresStores {
   return storesOn(db as unknown as PgHandle);
 }
 
 /** The stores and their caches (none kept: see above) for Deps. */
-export function postgresStorage(db: PgDb): Storage {
-  const caches: Caches = { users: new NoCache(), apiTokens: new NoCache(), blockers: new NoCache() };
+export function postgresStorage(db: PgDb): { stores: PostgresStores; caches: PostgresCaches } {
+  const caches: PostgresCaches = { users: new NoCache(), apiTokens: new NoCache(), blockers: new NoCache() };
   return { stores: openPostgresStores(db), caches };
 }
