@@ -32,7 +32,7 @@ import { CLOSE } from "./realtime/protocol";
 import { createSocketEndpoint, WS_PATH } from "./realtime/socket";
 import { routable } from "./http/routing";
 import { JSON_CSP, withResponsePolicy } from "./http/response-policy";
-import { loadOrCreateSecret, requireSharedSecret } from "./secret";
+import { loadOrCreateSecret, refuseUnservedDatabaseUrl, requireSharedSecret } from "./secret";
 import { VERSION } from "./version";
 
 const CHECKPOINTER_DELAY_MS = 100;
@@ -56,6 +56,7 @@ export interface RunningServer {
 
 export async function startServer(config: Config, log: Logger = createLogger(config.logLevel, config.logFormat)): Promise<RunningServer> {
   requireSharedSecret(config);
+  refuseUnservedDatabaseUrl(config);
   ensureDataDir(config.dataDir);
   // Before anything touches the data: a second server must not even migrate under the first.
   const lock = lockDataDir(config.dataDir);

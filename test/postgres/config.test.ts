@@ -45,4 +45,21 @@ describe("--database-url", () => {
       rmSync(join(dataDir, ".."), { recursive: true, force: true });
     }
   });
+
+  test("serve with --database-url and a secret exits 2 saying this build cannot serve from PostgreSQL yet, and writes no SQLite data", async () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), "chat-pgcfg-")), "data");
+    try {
+      const proc = Bun.spawn([process.execPath, "run", ENTRY, "serve", "--port", "0", "--data-dir", dataDir, "--database-url", "postgres://127.0.0.1:1/chat"], {
+        env: { PATH: process.env.PATH ?? "", CHAT_JWT_SECRET: "k".repeat(20) + "0123456789abcdefghijklmnopqrstuv" },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+      const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+      expect(code).toBe(2);
+      expect(stderr).toContain("cannot serve from PostgreSQL yet");
+      expect(existsSync(join(dataDir, "chat.db"))).toBe(false);
+    } finally {
+      rmSync(join(dataDir, ".."), { recursive: true, force: true });
+    }
+  });
 });
