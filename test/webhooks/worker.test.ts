@@ -57,6 +57,9 @@ function message(conversationId: string, seq: number, content: string) {
   ]);
 }
 
+/** Outbox rows not yet recorded as delivered (or given up on). */
+const pending = () => db.$client.query<{ n: number }, []>("SELECT count(*) AS n FROM webhook_outbox").get()!.n;
+
 async function until(done: () => boolean, what: string) {
   const deadline = Date.now() + 15_000;
   while (!done()) {
@@ -193,7 +196,6 @@ test("on the server's own connection, recorded deliveries are not another proces
   for (let seq = 1; seq <= 5; seq++) message("c1", seq, `m${seq}`);
   run({ client: db.$client });
   await r.until((d) => d.length >= 5);
-  const pending = () => db.$client.query<{ n: number }, []>("SELECT count(*) AS n FROM webhook_outbox").get()!.n;
   await until(() => pending() === 0, "every delivery recorded");
   await Bun.sleep(5); // past external-changes' re-read interval
   expect(changes.version()).toBe(before);
@@ -212,7 +214,6 @@ test("on its own connection, recorded deliveries are another connection's commit
   message("c1", 1, "m1");
   run();
   await r.until((d) => d.length >= 1);
-  const pending = () => db.$client.query<{ n: number }, []>("SELECT count(*) AS n FROM webhook_outbox").get()!.n;
   await until(() => pending() === 0, "the delivery recorded");
   await Bun.sleep(5);
   expect(changes.version()).toBeGreaterThan(before);

@@ -4,12 +4,8 @@
 // trailing `*`.
 import type { SearchHit, SearchStore, SearchTerm } from "../../ports/stores";
 import { SearchRefused } from "../../ports/stores";
+import { markersFor, MATCH_CLOSE, MATCH_OPEN } from "../../ports/search-markers";
 import type { Db } from "../client";
-
-// highlight()'s markers: private-use characters, which no tokenizer output or escape produces.
-// A message that itself holds one gets its highlight again with markers it does not contain.
-const OPEN = "\uE000";
-const CLOSE = "\uE001";
 
 /** Each term as an FTS5 string ("" escapes a quote inside it), all of them required. */
 export const toFtsExpression = (terms: SearchTerm[]) =>
@@ -29,15 +25,6 @@ const searchSql = (inConversation: boolean) => `
   WHERE messages_fts MATCH ?4 AND f.rowid < ?5 AND m.deleted_at IS NULL ${inConversation ? "AND m.conversation_id = ?7" : ""}
   ORDER BY f.rowid DESC LIMIT ?6`;
 
-/** Two private-use characters absent from the text (4,000 characters cannot hold all 6,400). */
-function markersFor(content: string): [string, string] {
-  const free: string[] = [];
-  for (let c = 0xe002; free.length < 2; c++) {
-    const ch = String.fromCharCode(c);
-    if (!content.includes(ch)) free.push(ch);
-  }
-  return [free[0]!, free[1]!];
-}
 
 interface Row {
   position: number;
@@ -52,7 +39,7 @@ export class SqliteSearchStore implements SearchStore {
   hits(userId: string, terms: SearchTerm[], page: { before: number; limit: number; conversationId?: string }) {
     const client = this.db.$client;
     const expression = toFtsExpression(terms);
-    const args: (string | number)[] = [OPEN, CLOSE, userId, expression, page.before, page.limit + 1];
+    const args: (string | number)[] = [MATCH_OPEN, MATCH_CLOSE, userId, expression, page.before, page.limit + 1];
     if (page.conversationId !== undefined) args.push(page.conversationId);
     let rows: Row[];
     try {
@@ -64,7 +51,7 @@ export class SqliteSearchStore implements SearchStore {
     const more = rows.length > page.limit;
     if (more) rows.pop();
     const hits: SearchHit[] = rows.map(({ position, messageId, content, marked }) => {
-      if (!content.includes(OPEN) && !content.includes(CLOSE)) return { position, messageId, marked: { text: marked, open: OPEN, close: CLOSE } };
+      if (!content.includes(MATCH_OPEN) && !content.includes(MATCH_CLOSE)) return { position, messageId, marked: { text: marked, open: MATCH_OPEN, close: MATCH_CLOSE } };
       const [open, close] = markersFor(content);
       const again = client
         .query<{ marked: string }, [string, string, string, number]>(

@@ -6,22 +6,8 @@ import { sql } from "drizzle-orm";
 import type { SearchHit, SearchStore, SearchTerm } from "../../../ports/stores";
 import { SearchRefused } from "../../../ports/stores";
 import { toTsQueryText } from "../search";
+import { markersFor, MATCH_CLOSE, MATCH_OPEN } from "../../../ports/search-markers";
 import { rowsOf, type PgHandle } from "./common";
-
-// ts_headline's markers: private-use characters, which no tokenizer output produces. A message that
-// itself holds one gets its headline again with markers it does not contain.
-const OPEN = "\uE000";
-const CLOSE = "\uE001";
-
-/** Two private-use characters absent from the text (4,000 characters cannot hold all 6,400). */
-function markersFor(content: string): [string, string] {
-  const free: string[] = [];
-  for (let c = 0xe002; free.length < 2; c++) {
-    const ch = String.fromCharCode(c);
-    if (!content.includes(ch)) free.push(ch);
-  }
-  return [free[0]!, free[1]!];
-}
 
 /** The whole content with every match marked (HighlightAll: no fragments, nothing cut). */
 const headlineOptions = (open: string, close: string) => `HighlightAll=true, StartSel="${open}", StopSel="${close}"`;
@@ -52,7 +38,7 @@ export class PgSearchStore implements SearchStore {
     // The page first, then the headlines of its rows only.
     const statement = sql`
       SELECT p.position, p.id AS "messageId", p.content,
-             ts_headline('chat_search', p.content, to_tsquery('chat_search', ${query}), ${headlineOptions(OPEN, CLOSE)}) AS marked
+             ts_headline('chat_search', p.content, to_tsquery('chat_search', ${query}), ${headlineOptions(MATCH_OPEN, MATCH_CLOSE)}) AS marked
       FROM (
         SELECT m.search_position AS position, m.id, m.content
         FROM messages m JOIN members mb ON mb.conversation_id = m.conversation_id AND mb.user_id = ${userId}
@@ -72,8 +58,8 @@ export class PgSearchStore implements SearchStore {
     if (more) rows.pop();
     const hits: SearchHit[] = [];
     for (const { position, messageId, content, marked } of rows) {
-      if (!content.includes(OPEN) && !content.includes(CLOSE)) {
-        hits.push({ position: Number(position), messageId, marked: { text: marked, open: OPEN, close: CLOSE } });
+      if (!content.includes(MATCH_OPEN) && !content.includes(MATCH_CLOSE)) {
+        hits.push({ position: Number(position), messageId, marked: { text: marked, open: MATCH_OPEN, close: MATCH_CLOSE } });
         continue;
       }
       const [open, close] = markersFor(content);
