@@ -122,8 +122,8 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
     inFlight.add(event.id);
     busyByHook.set(hook.id, busy(hook.id) + 1);
     const task = deliver(hook, event).then(async (error) => {
-      busyByHook.set(hook.id, busy(hook.id) - 1);
       if (stopped && aborter.signal.aborted && error !== null) {
+        busyByHook.set(hook.id, busy(hook.id) - 1);
         inFlight.delete(event.id); // aborted by stop(): stays pending for the next start
         unsent.push(event);
         return;
@@ -133,17 +133,20 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
       else stats.failedAttempts++;
       outcomes.push(error === null ? { event, at, error } : { event, at, error, retryAt: retryAt(event, at) });
       flushSoon(0);
-      // A busy conversation keeps its slot for a while, then yields it to the others' heads.
+      // A busy conversation keeps its slot (held while the next is claimed) for a while, then yields
+      // it to the others' heads.
+      let next: OutboxEvent | null = null;
       if (error === null && !stopped && chained < MAX_CHAIN) {
         try {
-          const next = await outbox.claimNext(event, Date.now(), leaseMs);
-          if (next && !inFlight.has(next.id)) {
-            if (stopped) unsent.push(next);
-            else start(hook, next, chained + 1);
-          }
+          next = await outbox.claimNext(event, Date.now(), leaseMs);
         } catch {
           // The next round finds it.
         }
+      }
+      busyByHook.set(hook.id, busy(hook.id) - 1);
+      if (next && !inFlight.has(next.id)) {
+        if (stopped) unsent.push(next);
+        else start(hook, next, chained + 1);
       }
     });
     running.add(task);
