@@ -1,7 +1,8 @@
 // The webhook outbox on PostgreSQL with several workers over one database (as several instances
 // run them) and a real local receiver: every event is delivered, in order per conversation, never
 // by two workers at once; a worker killed mid-delivery has its events sent by another after its
-// lease; a waiting event nobody promoted (the promotion race) is made due by the repair.
+// lease; a waiting event nobody promoted (the promotion race) is made due by the repair; and the
+// claims themselves, step by step through the adapter.
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { silentLogger } from "../../src/lib/logger";
@@ -165,5 +166,30 @@ describe.skipIf(postgresMissing !== null)("webhook outbox on PostgreSQL, several
     const before = r.deliveries.length;
     await until(async () => (await outboxRows()) === 0, "the waiting events delivered");
     expect(seqsOf(r.deliveries.slice(before), "c0").filter((s) => s !== 1)).toEqual([2, 3]);
+  });
+
+  test("claims: only a key's oldest pending event, never one another worker holds; the next only under the holder's lease", async () => {
+    const r = startReceiver();
+    receivers.push(r);
+    const { db, send } = await setup(r, 2);
+    await send("c0", 3);
+    await send("c1", 1);
+    const a = new PgWebhookOutbox(db);
+    const b = new PgWebhookOutbox(db);
+    const none = new Set<number>();
+    const claimed = await a.claimDue("h1", 10, Date.now(), 60_000, none);
+    expect(claimed.map((e) => e.payload).map((p) => JSON.parse(p).content)).toEqual(["c0:1", "c1:1"]);
+    expect(await b.claimDue("h1", 10, Date.now(), 60_000, none)).toEqual([]);
+    const [c01] = claimed;
+    // Another worker cannot chain behind an event it does not hold.
+    expect(await b.claimNext({ ...c01!, leaseUntil: c01!.leaseUntil! + 1 }, Date.now(), 60_000)).toBeNull();
+    const c02 = await a.claimNext(c01!, Date.now(), 60_000);
+    expect(JSON.parse(c02!.payload).content).toBe("c0:2");
+    // As after a crash of `a` with both leases run out: only the oldest goes out again, not its successor.
+    await db.$client`UPDATE webhook_outbox SET next_attempt_at = 1 WHERE next_attempt_at > 1`;
+    expect((await b.claimDue("h1", 10, Date.now(), 60_000, none)).map((e) => JSON.parse(e.payload).content)).toEqual(["c0:1", "c1:1"]);
+    // The old holder's outcome no longer counts: its lease is gone.
+    await a.record([{ event: c01!, at: Date.now(), error: null }]);
+    expect(await a.pending()).toBe(4);
   });
 });

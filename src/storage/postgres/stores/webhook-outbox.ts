@@ -8,10 +8,13 @@
 // killed mid-delivery leaves the lease to run out; the event is then due again and another worker
 // sends it with the same id (at least once).
 //
-// Order per (hook, key): only an event with no pending predecessor is ever claimed (NOT EXISTS
-// below), whatever its next_attempt_at says, so a stale due time or a lease run out behind a
-// pending event never overtakes it. The next event of a key is claimed right after its
-// predecessor's 2xx only while that predecessor still carries this worker's lease.
+// Order per (hook, key): only an event with no pending predecessor is ever claimed, whatever its
+// next_attempt_at says, so a stale due time or a lease run out behind a pending event never
+// overtakes it. "The oldest pending of its key" is `id = (SELECT min(p.id) ...)`: a correlated
+// subquery is one probe of webhook_outbox_key per candidate, where a NOT EXISTS anti-join was
+// planned as a scan of the hook's whole backlog per candidate (fresh table, no statistics). The
+// next event of a key is claimed right after its predecessor's 2xx only while that predecessor
+// still carries this worker's lease.
 //
 // Promotion race: a change that commits an event while its key's head is being recorded as
 // delivered saw the head pending (so wrote NULL: waiting), and the recording did not see the new row
@@ -61,7 +64,8 @@ export class PgWebhookOutbox implements WebhookOutbox {
     return await this.sql`SELECT id, url, secret, concurrency FROM webhooks`;
   }
 
-  async claimDue(hookId: string, limit: number, _at: number, leaseMs: number): Promise<OutboxEvent[]> {
+  // Events this worker is sending hold a lease, so they are not due: `sending` is not needed here.
+  async claimDue(hookId: string, limit: number, _at: number, leaseMs: number, _sending?: ReadonlySet<number>): Promise<OutboxEvent[]> {
     if (limit <= 0) return [];
     if (Date.now() - this.lastRepair >= this.repairEveryMs) await this.repair();
     const rows: Row[] = await this.sql`
@@ -69,9 +73,7 @@ export class PgWebhookOutbox implements WebhookOutbox {
       heads AS (
         SELECT o.id FROM webhook_outbox o, clock
         WHERE o.hook_id = ${hookId} AND o.status = 'pending' AND o.next_attempt_at IS NOT NULL AND o.next_attempt_at <= clock.ms
-          AND NOT EXISTS (
-            SELECT 1 FROM webhook_outbox p
-            WHERE p.hook_id = o.hook_id AND p.order_key = o.order_key AND p.status = 'pending' AND p.id < o.id)
+          AND o.id = (SELECT min(p.id) FROM webhook_outbox p WHERE p.hook_id = o.hook_id AND p.order_key = o.order_key AND p.status = 'pending')
         ORDER BY o.next_attempt_at, o.id LIMIT ${limit}
         FOR UPDATE OF o SKIP LOCKED
       )
@@ -93,10 +95,13 @@ export class PgWebhookOutbox implements WebhookOutbox {
       UPDATE webhook_outbox w SET next_attempt_at = clock.ms + ${leaseMs}
       FROM next, clock
       WHERE w.id = next.id AND (w.next_attempt_at IS NULL OR w.next_attempt_at <= clock.ms)
+        -- Its one pending predecessor may be the delivered event, and only while it carries this worker's lease.
+        AND w.id = (
+          SELECT min(p.id) FROM webhook_outbox p
+          WHERE p.hook_id = w.hook_id AND p.order_key = w.order_key AND p.status = 'pending' AND p.id <> ${delivered.id})
         AND NOT EXISTS (
-          SELECT 1 FROM webhook_outbox p
-          WHERE p.hook_id = w.hook_id AND p.order_key = w.order_key AND p.status = 'pending' AND p.id < w.id
-            AND NOT (p.id = ${delivered.id} AND p.next_attempt_at = ${delivered.leaseUntil}))
+          SELECT 1 FROM webhook_outbox d
+          WHERE d.id = ${delivered.id} AND d.status = 'pending' AND d.next_attempt_at IS DISTINCT FROM ${delivered.leaseUntil})
       RETURNING w.id, w.hook_id, w.type, w.order_key, w.created_at, w.payload, w.attempts, w.next_attempt_at`;
     return rows[0] ? eventOf(rows[0]) : null;
   }
@@ -137,9 +142,7 @@ export class PgWebhookOutbox implements WebhookOutbox {
   async release(events: OutboxEvent[]): Promise<void> {
     for (const event of events) {
       await this.sql`
-        UPDATE webhook_outbox w SET next_attempt_at = CASE WHEN EXISTS (
-          SELECT 1 FROM webhook_outbox p
-          WHERE p.hook_id = w.hook_id AND p.order_key = w.order_key AND p.status = 'pending' AND p.id < w.id) THEN NULL ELSE 0 END
+        UPDATE webhook_outbox w SET next_attempt_at = CASE WHEN w.id = (SELECT min(p.id) FROM webhook_outbox p WHERE p.hook_id = w.hook_id AND p.order_key = w.order_key AND p.status = 'pending') THEN 0 ELSE NULL END
         WHERE w.id = ${event.id} AND w.status = 'pending' AND w.next_attempt_at = ${event.leaseUntil}`;
     }
   }
@@ -154,9 +157,7 @@ export class PgWebhookOutbox implements WebhookOutbox {
     this.lastRepair = Date.now();
     const rows = await this.sql`
       UPDATE webhook_outbox o SET next_attempt_at = 0
-      WHERE o.status = 'pending' AND o.next_attempt_at IS NULL AND NOT EXISTS (
-        SELECT 1 FROM webhook_outbox p
-        WHERE p.hook_id = o.hook_id AND p.order_key = o.order_key AND p.status = 'pending' AND p.id < o.id)
+      WHERE o.status = 'pending' AND o.next_attempt_at IS NULL AND o.id = (SELECT min(p.id) FROM webhook_outbox p WHERE p.hook_id = o.hook_id AND p.order_key = o.order_key AND p.status = 'pending')
       RETURNING o.id`;
     return rows.length;
   }
