@@ -192,4 +192,24 @@ describe.skipIf(postgresMissing !== null)("webhook outbox on PostgreSQL, several
     await a.record([{ event: c01!, at: Date.now(), error: null }]);
     expect(await a.pending()).toBe(4);
   });
+
+  test("a worker that stops gives its claims back: another sends them at once, not after the lease", async () => {
+    let held = false;
+    const r = startReceiver((d, attempt) => {
+      if (d.data.content === "c0:1" && attempt === 0) {
+        held = true;
+        return new Promise<Response>(() => {});
+      }
+      return new Response("ok");
+    });
+    receivers.push(r);
+    const { send, connect, outboxRows } = await setup(r, 1);
+    await send("c0", 3);
+    worker(connect()); // the default lease: the webhook timeout + 60 s
+    await r.until(() => held);
+    await workers.pop()!.stop();
+    worker(connect());
+    await until(async () => (await outboxRows()) === 0, "the given-back events delivered by the other worker");
+    expect(seqsOf(r.deliveries, "c0")).toEqual([1, 1, 2, 3]);
+  });
 });
