@@ -107,9 +107,11 @@ export class PgWebhookOutbox implements WebhookOutbox {
   }
 
   async record(outcomes: DeliveryOutcome[]): Promise<DeliveryOutcome[]> {
+    // Hooks' rows are updated in one order in every instance, so two batches never deadlock.
+    const ordered = [...outcomes].sort((a, b) => (a.event.hookId < b.event.hookId ? -1 : a.event.hookId > b.event.hookId ? 1 : a.event.id - b.event.id));
     return await this.sql.begin(async (tx) => {
       const gaveUp: DeliveryOutcome[] = [];
-      for (const outcome of outcomes) {
+      for (const outcome of ordered) {
         const { event, at } = outcome;
         // Each statement applies only while the row still carries this claim's lease.
         if (outcome.error === null) {
