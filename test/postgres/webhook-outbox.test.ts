@@ -9,6 +9,7 @@ import { silentLogger } from "../../src/lib/logger";
 import { createWebhookWorker, type WebhookWorker } from "../../src/modules/webhooks/worker";
 import type { PgDb } from "../../src/storage/postgres/client";
 import { PgWebhookOutbox } from "../../src/storage/postgres/stores/webhook-outbox";
+import { PgWebhookStore } from "../../src/storage/postgres/stores/webhooks";
 import { postgresMissing } from "../support/postgres";
 import { startReceiver, unique, type Delivery, type Receiver } from "../webhooks/receiver";
 import { pgDatabases, seedConversation, seedUsers } from "./helpers";
@@ -26,7 +27,7 @@ afterEach(async () => {
 afterAll(() => receivers.forEach((r) => r.close()));
 
 /** A worker over its own pool; `delivered` counts the deliveries it made (its resolver is asked once per delivery). */
-function worker(db: PgDb, options: { leaseMs?: number; repairEveryMs?: number } = {}) {
+function worker(db: PgDb, options: { leaseMs?: number; repairEveryMs?: number; retryWindowMs?: number } = {}) {
   const made = { count: 0 };
   const w = createWebhookWorker({
     outbox: new PgWebhookOutbox(db, { repairEveryMs: options.repairEveryMs }),
@@ -36,6 +37,7 @@ function worker(db: PgDb, options: { leaseMs?: number; repairEveryMs?: number } 
     pollMs: 20,
     baseBackoffMs: 50,
     ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}),
+    ...(options.retryWindowMs ? { retryWindowMs: options.retryWindowMs } : {}),
     lookup: async () => {
       made.count++;
       return ["127.0.0.1"];
@@ -211,5 +213,19 @@ describe.skipIf(postgresMissing !== null)("webhook outbox on PostgreSQL, several
     worker(connect());
     await until(async () => (await outboxRows()) === 0, "the given-back events delivered by the other worker");
     expect(seqsOf(r.deliveries, "c0")).toEqual([1, 1, 2, 3]);
+  });
+
+  test("an event failing past the retry window is kept as failed and counted; its conversation's next event goes out", async () => {
+    const r = startReceiver((d) => (d.data.content === "c0:1" ? new Response("no", { status: 500 }) : new Response("ok")));
+    receivers.push(r);
+    const { db, send, connect } = await setup(r, 1);
+    await send("c0", 2);
+    worker(connect(), { retryWindowMs: 300 });
+    await r.until((d) => d.some((x) => x.data.content === "c0:2"));
+    const hooks = new PgWebhookStore(db);
+    await until(async () => (await hooks.list())[0]!.deliveredCount === 1, "the delivery recorded");
+    expect((await hooks.list())[0]).toMatchObject({ deliveredCount: 1, failedCount: 1, pending: 0, lastError: "HTTP 500" });
+    expect(await db.$client`SELECT status FROM webhook_outbox`).toEqual([{ status: "failed" }]);
+    expect(r.deliveries.filter((d) => d.data.content === "c0:1").length).toBeGreaterThan(1);
   });
 });
