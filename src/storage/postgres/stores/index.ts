@@ -15,6 +15,7 @@ import { PgAttachmentStore } from "./attachments";
 import { PgBlockStore } from "./blocks";
 import type { PgHandle } from "./common";
 import { PgConversationStore } from "./conversations";
+import { PgMessageStore } from "./messages";
 import { PgSearchStore } from "./search";
 import { PgUserStore } from "./users";
 import { PgWebhookStore } from "./webhooks";
@@ -43,28 +44,21 @@ export class NoCache<K, V> implements Cache<K, V> {
   }
 }
 
-/**
- * Not built yet on PostgreSQL: the MessageStore (messages, reactions, cursors) and the conversation
- * state cache. These objects are therefore typed without them, and `serve --database-url` does not
- * use them yet (README, "PostgreSQL").
- */
-export type PostgresStores = Omit<Stores, "messages">;
+export type PostgresStores = Stores;
 export type PostgresCaches = Omit<Caches, "conversationStates">;
 
-function storesOn(db: PgHandle): PostgresStores {
-  const stores: PostgresStores = {
+function storesOn(db: PgHandle): Stores {
+  return {
     users: new PgUserStore(db),
     apiTokens: new PgApiTokenStore(db),
     blocks: new PgBlockStore(db),
-    // A revision's change gets these stores built on its transaction.
-    // (Typed as the full Stores for the change callback; a change that reaches for `messages` fails
-    // loudly until the PostgreSQL MessageStore exists.)
-    conversations: new PgConversationStore(db, (tx) => storesOn(tx) as Stores),
+    // A revision's change gets these stores built on its transaction (its message writes stamp its rev).
+    conversations: new PgConversationStore(db, storesOn),
     webhooks: new PgWebhookStore(db),
     search: new PgSearchStore(db),
     attachments: new PgAttachmentStore(db),
+    messages: new PgMessageStore(db),
   };
-  return stores;
 }
 
 /** Every store over this pool; their methods return promises. */
