@@ -165,7 +165,7 @@ describe.skipIf(postgresMissing !== null)("postgres stores", () => {
     expect(await stores.search.hits(a.id, [{ text: "!!", prefix: false }], { before: Number.MAX_SAFE_INTEGER, limit: 10 })).toEqual({ hits: [], more: false });
   });
 
-  test("postgresStorage keeps no cache: nothing another instance could make stale", async () => {
+  test("postgresStorage keeps no user, token or blocker cache: nothing tells it of another instance's writes to them", async () => {
     const { db } = await database();
     const { caches } = postgresStorage(db);
     const row = newUser();
