@@ -50,18 +50,24 @@ export class PgMessageCursors {
     return { mine: row.mine, othersMin: row.others_min ?? Number.MAX_SAFE_INTEGER };
   }
 
-  /** One pass over the unread ranges (messages_conversation_seq); mentions by a substring check on the row already read. */
+  /**
+   * Per membership, a count over its unread range of messages_conversation_seq (a LATERAL subquery,
+   * so each range is an index scan from the member's cursor; a plain join leaves the planner
+   * guessing how many rows `seq > last_read_seq` keeps, and it reads every message of the user's
+   * conversations). Mentions by a substring check on the row already read.
+   */
   async unread(userId: string, at: number, onlyIds?: string[]): Promise<UnreadRow[]> {
     if (onlyIds && onlyIds.length === 0) return [];
     const u = stripNul(userId);
     const only = onlyIds ? sql`AND mb.conversation_id IN (${listOf(stripNul(onlyIds))})` : sql``;
     const rows = await rowsOf<{ conversation_id: string; unread_count: string | number; mention_count: string | number; muted: boolean }>(
       this.db,
-      sql`SELECT m.conversation_id, count(*) AS unread_count, count(*) FILTER (WHERE strpos(m.mentions, ${u}) > 0) AS mention_count,
-                 mb.muted AND (mb.muted_until IS NULL OR mb.muted_until > ${at}) AS muted
-          FROM members mb JOIN messages m ON m.conversation_id = mb.conversation_id AND m.seq > mb.last_read_seq
-          WHERE mb.user_id = ${u} AND m.sender_id <> ${u} AND m.deleted_at IS NULL ${only}
-          GROUP BY m.conversation_id, mb.muted, mb.muted_until ORDER BY m.conversation_id COLLATE "C"`,
+      sql`SELECT mb.conversation_id, n.unread_count, n.mention_count, mb.muted AND (mb.muted_until IS NULL OR mb.muted_until > ${at}) AS muted
+          FROM members mb CROSS JOIN LATERAL (
+            SELECT count(*) AS unread_count, count(*) FILTER (WHERE strpos(m.mentions, ${u}) > 0) AS mention_count
+            FROM messages m WHERE m.conversation_id = mb.conversation_id AND m.seq > mb.last_read_seq AND m.sender_id <> ${u} AND m.deleted_at IS NULL
+          ) n
+          WHERE mb.user_id = ${u} AND n.unread_count > 0 ${only} ORDER BY mb.conversation_id COLLATE "C"`,
     );
     return rows.map((r) => ({ conversation_id: r.conversation_id, unread_count: Number(r.unread_count), mention_count: Number(r.mention_count), muted: r.muted }));
   }

@@ -23,7 +23,7 @@ const lastCreatedBy = (conversationId: string, sinceRev: number): SQL => sql`
       SELECT b.lo, b.hi, (b.lo + b.hi) / 2 AS mid,
              coalesce((SELECT p.created_rev <= ${sinceRev} FROM messages p
                        WHERE p.conversation_id = ${conversationId} AND p.seq >= (b.lo + b.hi) / 2 ORDER BY p.seq LIMIT 1), false) AS created
-      FROM bisect b WHERE b.hi - b.lo > 1
+      FROM bisect b WHERE b.hi - b.lo > 1 OFFSET 0
     ) probe
   )
   SELECT max(lo) AS lo FROM bisect`;
@@ -32,13 +32,13 @@ export async function changedSince(db: PgHandle, conversationId: string, sinceRe
   const id = stripNul(conversationId);
   const rows = await rowsOf<Record<string, unknown>>(
     db,
-    sql`WITH boundary AS (${lastCreatedBy(id, sinceRev)})
-      SELECT * FROM (
+    // The boundary is a scalar subquery (computed once, first), so the seq index can range over it.
+    sql`SELECT * FROM (
         (SELECT ${sql.raw(messageColumnsPg("m"))} FROM messages m
          WHERE m.conversation_id = ${id} AND m.rev != m.created_rev AND m.rev > ${sinceRev} ORDER BY m.rev, m.seq LIMIT ${limit})
         UNION ALL
-        (SELECT ${sql.raw(messageColumnsPg("m"))} FROM messages m, boundary
-         WHERE m.conversation_id = ${id} AND m.seq > boundary.lo AND m.rev = m.created_rev ORDER BY m.seq LIMIT ${limit})
+        (SELECT ${sql.raw(messageColumnsPg("m"))} FROM messages m
+         WHERE m.conversation_id = ${id} AND m.seq > (${lastCreatedBy(id, sinceRev)}) AND m.rev = m.created_rev ORDER BY m.seq LIMIT ${limit})
       ) changed ORDER BY rev, seq LIMIT ${limit}`,
   );
   return rows.map(toMessageRecord);
