@@ -94,6 +94,14 @@ export function describeMessageStore(name: string, openFresh: () => Promise<Open
       ]);
       expect(tallies.get(two)).toEqual([{ emoji: "🎉", userIds: [a.id] }]);
       expect(tallies.size).toBe(2);
+      // Reactions at the same moment: emoji, then users, in byte order.
+      const [first, second] = [a.id, b.id].sort() as [string, string];
+      for (const [user, emoji] of [[second, "b"], [first, "b"], [first, "B"]] as const) expect(await m.addReaction(two, user, emoji, 7, 5)).toBe("added");
+      expect((await m.reactions([two])).get(two)).toEqual([
+        { emoji: "🎉", userIds: [a.id] },
+        { emoji: "B", userIds: [first] },
+        { emoji: "b", userIds: [first, second] },
+      ]);
       expect(await m.removeReaction(one, b.id, ":tada:")).toBe(true);
       expect(await m.removeReaction(one, b.id, ":tada:")).toBe(false);
       expect((await m.reactions([one])).get(one)).toEqual([{ emoji: "👍", userIds: [a.id, b.id] }]);
