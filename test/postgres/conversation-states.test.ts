@@ -108,6 +108,18 @@ describe.skipIf(postgresMissing !== null)("PostgreSQL conversation-state cache",
     expect((later.get(id) as ConversationHead).cursors.has(c.id)).toBe(true);
   });
 
+  test("a failed read is not kept: its callers get the error, the next use reads again", async () => {
+    const { stores, id } = await setup();
+    let fail = true;
+    const states = new PgConversationStates({ head: (conversationId) => (fail ? Promise.reject(new Error("connection lost")) : stores.messages.head(conversationId)) });
+    const [one, two] = [states.get(id), states.get(id)];
+    expect(one).toBe(two);
+    await expect(one).rejects.toThrow("connection lost");
+    fail = false;
+    expect(await states.get(id)).toMatchObject({ lastSeq: 0 });
+    expect(states.get(id)).not.toBeInstanceOf(Promise);
+  });
+
   test("another instance's read cursor is seen once the entry is older than maxAgeMs", async () => {
     const { connect, head, counted, id, a, b } = await setup();
     let clock = 0;
