@@ -20,11 +20,11 @@ export const isReadFor = (m: Pick<MessageRecord, "sender_id" | "seq">, userId: s
 export const readState = ({ stores }: Storage, conversationId: string, userId: string): Awaitable<ReadState | null> =>
   stores.messages.readCursors(conversationId, userId);
 
-export const fetchMessages = ({ stores }: Storage, conversationId: string, page: PageOptions): Awaitable<MessageRecord[]> =>
+export const fetchMessages = ({ stores }: Pick<Storage, "stores">, conversationId: string, page: PageOptions): Awaitable<MessageRecord[]> =>
   stores.messages.page(conversationId, page);
 
 /** Encodes rows for a page with their reactions (one query for all of them). */
-export function encodeWithReactions({ stores }: Storage, rows: MessageRecord[]) {
+export function encodeWithReactions({ stores }: Pick<Storage, "stores">, rows: MessageRecord[]) {
   return andThen(stores.messages.reactions(rows.map((r) => r.id)), (reactions) => rows.map((r) => encodeMessage(r, reactions.get(r.id))));
 }
 
