@@ -43,28 +43,28 @@ export const attachmentsModule = (deps: Deps) => {
         // (uploads of one user may have run in parallel), and the blob is linked and its row
         // inserted with no sweep in between.
         return andThen(usedBytes(deps, user.id), (used) => {
-        if (used + received.size > quota) {
-          received.blob.discard();
-          throw quotaExceeded();
-        }
-        const kind = sniff(received.head, received.claimedType);
-        const row: AttachmentRow = {
-          id: Bun.randomUUIDv7(),
-          owner_id: user.id,
-          sha256: received.sha256,
-          size: received.size,
-          content_type: kind.contentType,
-          filename: sanitizeFilename(received.filename) || DEFAULT_FILENAME,
-          width: kind.width ?? null,
-          height: kind.height ?? null,
-          created_at: now(),
-          claimed_at: null,
-        };
-        received.blob.commit(received.sha256);
-        return andThen(insertAttachment(deps, row), () => {
-          set.status = 201;
-          return toAttachmentView(row);
-        });
+          if (used + received.size > quota) {
+            received.blob.discard();
+            throw quotaExceeded();
+          }
+          const kind = sniff(received.head, received.claimedType);
+          const row: AttachmentRow = {
+            id: Bun.randomUUIDv7(),
+            owner_id: user.id,
+            sha256: received.sha256,
+            size: received.size,
+            content_type: kind.contentType,
+            filename: sanitizeFilename(received.filename) || DEFAULT_FILENAME,
+            width: kind.width ?? null,
+            height: kind.height ?? null,
+            created_at: now(),
+            claimed_at: null,
+          };
+          received.blob.commit(received.sha256);
+          return andThen(insertAttachment(deps, row), () => {
+            set.status = 201;
+            return toAttachmentView(row);
+          });
         });
       },
       {
