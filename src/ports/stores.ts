@@ -44,7 +44,8 @@ export function andThen<T, U>(value: Awaitable<T>, next: (value: T) => Awaitable
 
 /** Every value, as one array: a plain array when none is pending (SQLite), else a promise of it. */
 export function andThenAll<T extends readonly unknown[]>(values: { [K in keyof T]: Awaitable<T[K]> }): Awaitable<T> {
-  return values.some((v) => v instanceof Promise) ? (Promise.all(values) as Promise<T>) : (values as unknown as T);
+  for (const value of values) if (value instanceof Promise) return Promise.all(values) as Promise<T>;
+  return values as unknown as T;
 }
 
 export interface UserStore {

@@ -3,7 +3,7 @@
 // is prepared without a promise or a microtask; a networked store makes the result a promise.
 import { notFound, unprocessable } from "../../errors";
 import type { ChangeFeed } from "../../ports/changes";
-import { andThen, andThenAll, type Awaitable, type Storage } from "../../ports/stores";
+import { andThen, type Awaitable, type Storage } from "../../ports/stores";
 import { checkAttachmentsForSend } from "../attachments/service";
 import { blockedError, hasBlocked } from "../blocks/service";
 import { findOrCreateDirect } from "../conversations/service";
@@ -41,12 +41,10 @@ function prepareIn(s: Storage, senderId: string, conversationId: string, content
     return andThen(recipientId === null ? false : hasBlocked(s, recipientId, senderId), (blocked) => {
       if (blocked) throw blockedError("You cannot send messages in this conversation");
       const clientMsgId = input.clientMsgId ?? null;
-      const checks = andThenAll<[string[], string | null, string[]]>([
-        checkAttachmentsForSend(s, senderId, input.attachmentIds, { conversationId, clientMsgId }),
-        input.replyToId ? checkReplyTo(s, conversationId, input.replyToId.toLowerCase()) : null,
-        findMentions(s, conversationId, content),
-      ]);
-      return andThen(checks, ([attachmentIds, replyToId, mentions]) => ({
+      const attachmentIds = checkAttachmentsForSend(s, senderId, input.attachmentIds, { conversationId, clientMsgId });
+      const replyToId = input.replyToId ? checkReplyTo(s, conversationId, input.replyToId.toLowerCase()) : null;
+      const mentions = findMentions(s, conversationId, content);
+      const request = (attachmentIds: string[], replyToId: string | null, mentions: string[]): SendRequest => ({
         conversationId,
         senderId,
         recipientId,
@@ -55,7 +53,12 @@ function prepareIn(s: Storage, senderId: string, conversationId: string, content
         attachmentIds,
         replyToId,
         mentions,
-      }));
+      });
+      // Checked one by one rather than through an array: this runs for every message sent.
+      if (attachmentIds instanceof Promise || replyToId instanceof Promise || mentions instanceof Promise) {
+        return Promise.all([attachmentIds, replyToId, mentions]).then(([a, r, m]) => request(a, r, m));
+      }
+      return request(attachmentIds, replyToId, mentions);
     });
   });
 }
