@@ -13,6 +13,7 @@ import { RecentMessages } from "../src/modules/messages/recent";
 import { prepareSend } from "../src/modules/messages/send";
 import { messagePageJson } from "../src/modules/messages/service";
 import type { ChangeFeed } from "../src/ports/changes";
+import type { SendRequest } from "../src/ports/message-commit";
 import type { Caches, ConversationStateCache, Storage, Stores } from "../src/ports/stores";
 
 const dir = mkdtempSync(join(tmpdir(), "chat-send-path-"));
@@ -72,7 +73,7 @@ test("over a store that answers later, the same send and page come as promises w
   const async = later(sqlite);
   const pending = prepareSend(async, feed, alice, { conversationId, content: "hi @bob", clientMsgId: "k1" });
   expect(pending).toBeInstanceOf(Promise);
-  expect(await pending).toEqual(prepareSend(sqlite, feed, alice, { conversationId, content: "hi @bob", clientMsgId: "k1" }) as object);
+  expect(await pending).toEqual(prepareSend(sqlite, feed, alice, { conversationId, content: "hi @bob", clientMsgId: "k1" }) as SendRequest);
   const page = messagePageJson({ stores: async.stores, caches: { ...async.caches, recentMessages: new RecentMessages(sqlite.stores.messages) } }, bob, conversationId, { limit: 50, before: 10 });
   expect(page).toBeInstanceOf(Promise);
   expect(new TextDecoder().decode(await page)).toBe("[]");
