@@ -8,7 +8,8 @@
 //   fswrite-sync    chunks written with fs.writeSync
 // UPLOAD_GC_EVERY_MIB=n (bare modes): Bun.gc(false) after every n MiB received, to see how much of
 // the growth is chunks waiting for the garbage collector.
-//   ours            the real server (startServer) on a fresh data directory
+//   ours            the real server (startServer) on a fresh data directory; from the checkout at
+//                   UPLOAD_SERVER_ROOT when set (another commit, for a before/after in one run)
 // GET /__mem on memPort (?gc=1 runs Bun.gc(true) first) answers RSS, the JS heap and the
 // ArrayBuffer bytes; bare modes answer the received chunk sizes too.
 import { heapStats } from "bun:jsc";
@@ -24,7 +25,14 @@ function memory(gc: boolean) {
   if (gc) Bun.gc(true);
   const usage = process.memoryUsage();
   const heap = heapStats();
-  return { ...stats, rss: usage.rss, heapSize: heap.heapSize, heapCapacity: heap.heapCapacity, extraMemorySize: heap.extraMemorySize, arrayBuffers: usage.arrayBuffers };
+  return {
+    ...stats,
+    rss: usage.rss,
+    heapSize: heap.heapSize,
+    heapCapacity: heap.heapCapacity,
+    extraMemorySize: heap.extraMemorySize,
+    arrayBuffers: usage.arrayBuffers,
+  };
 }
 
 const gcEvery = Number(process.env.UPLOAD_GC_EVERY_MIB ?? 0) * MiB;
@@ -72,7 +80,7 @@ async function receive(request: Request): Promise<Response> {
     const fd = openSync(path, "w");
     for await (const c of defaultChunks(body)) {
       count(c.byteLength);
-      for (let at = 0; at < c.byteLength; ) at += writeSync(fd, c, at, c.byteLength - at);
+      for (let at = 0; at < c.byteLength;) at += writeSync(fd, c, at, c.byteLength - at);
     }
     closeSync(fd);
   } else throw new Error(`unknown mode ${mode}`);
@@ -81,15 +89,33 @@ async function receive(request: Request): Promise<Response> {
 }
 
 const memServer = (port: number) =>
-  Bun.serve({ port, hostname: "127.0.0.1", maxRequestBodySize: 200 * MiB, fetch: (request) => (new URL(request.url).pathname === "/__mem" ? Response.json(memory(new URL(request.url).searchParams.has("gc"))) : receive(request)) });
+  Bun.serve({
+    port,
+    hostname: "127.0.0.1",
+    maxRequestBodySize: 200 * MiB,
+    fetch: (request) => (new URL(request.url).pathname === "/__mem" ? Response.json(memory(new URL(request.url).searchParams.has("gc"))) : receive(request)),
+  });
 
 if (mode === "ours") {
-  const { loadConfig } = await import("../src/config");
-  const { silentLogger } = await import("../src/lib/logger");
-  const { startServer } = await import("../src/server");
-  const config = { ...loadConfig([], {}), port: 0, host: "127.0.0.1", dataDir: join(dir, "data"), logLevel: "silent" as const, rateLimit: false, uploadQuotaBytes: 2 ** 40 };
+  const root = process.env.UPLOAD_SERVER_ROOT ?? join(import.meta.dir, "..");
+  const { loadConfig } = await import(join(root, "src/config"));
+  const { silentLogger } = await import(join(root, "src/lib/logger"));
+  const { startServer } = await import(join(root, "src/server"));
+  const config = {
+    ...loadConfig([], {}),
+    port: 0,
+    host: "127.0.0.1",
+    dataDir: join(dir, "data"),
+    logLevel: "silent" as const,
+    rateLimit: false,
+    uploadQuotaBytes: 2 ** 40,
+  };
   const running = await startServer(config, silentLogger);
-  const mem = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (request) => Response.json(memory(new URL(request.url).searchParams.has("gc"))) });
+  const mem = Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    fetch: (request) => Response.json(memory(new URL(request.url).searchParams.has("gc"))),
+  });
   console.log(JSON.stringify({ port: running.port, memPort: mem.port }));
 } else {
   const server = memServer(0);

@@ -5,6 +5,9 @@
 // as the socket takes them), and its RSS is read from /proc before, every 10 ms during, right after,
 // after Bun.gc(true), and 2 s later. Not part of the test suite; figures only, nothing asserted.
 //   bun bench/upload-memory.ts [--modes drop,fswrite,ours] [--n 1,10,50] [--size-mib 25] [--rate 4]
+//     [--base /path/to/other/checkout] [--repeat 2]
+// --base adds the mode "base": our route from that checkout (e.g. `git archive main`), measured
+// alternately with the others in the same run, as this machine's load moves from minute to minute.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -21,6 +24,9 @@ const modes = arg("modes", "drop,filesink,filesink-flush,fswrite,ours").split(",
 const counts = arg("n", "1,10,50").split(",").map(Number);
 const size = Math.round(Number(arg("size-mib", "25")) * MiB);
 const ratePerSender = Number(arg("rate", "4")) * MiB;
+const base = arg("base", "");
+const repeat = Number(arg("repeat", "1"));
+if (base) modes.push("base");
 const CHUNK = 64 * 1024;
 
 const rssOf = (pid: number) => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) * 1024;
@@ -38,7 +44,13 @@ function upload(port: number, path: string, headers: Record<string, string>, ind
     socket.on("error", reject);
     socket.on("close", () => resolve(Number(/^HTTP\/1\.1 (\d+)/.exec(response)?.[1] ?? 0)));
     socket.on("connect", async () => {
-      const head = Object.entries({ host: "127.0.0.1", "content-length": String(size), "content-type": "application/octet-stream", connection: "close", ...headers })
+      const head = Object.entries({
+        host: "127.0.0.1",
+        "content-length": String(size),
+        "content-type": "application/octet-stream",
+        connection: "close",
+        ...headers,
+      })
         .map(([k, v]) => `${k}: ${v}\r\n`)
         .join("");
       socket.write(`POST ${path} HTTP/1.1\r\n${head}\r\n`);
@@ -47,7 +59,7 @@ function upload(port: number, path: string, headers: Record<string, string>, ind
       first[1] = (index >> 8) & 0xff;
       first[2] = Date.now() & 0xff;
       const start = performance.now();
-      for (let sent = 0; sent < size; ) {
+      for (let sent = 0; sent < size;) {
         const n = Math.min(CHUNK, size - sent);
         const chunk = sent === 0 ? first.subarray(0, n) : block.subarray(0, n);
         if (!socket.write(chunk)) await new Promise((r) => socket.once("drain", r));
@@ -63,7 +75,9 @@ function upload(port: number, path: string, headers: Record<string, string>, ind
 }
 
 async function startServer(mode: string, dir: string) {
-  const proc = Bun.spawn([process.execPath, join(import.meta.dir, "upload-memory-server.ts"), mode, dir], { stdout: "pipe", stderr: "inherit" });
+  const env = mode === "base" ? { ...process.env, UPLOAD_SERVER_ROOT: base } : process.env;
+  const serverMode = mode === "base" ? "ours" : mode;
+  const proc = Bun.spawn([process.execPath, join(import.meta.dir, "upload-memory-server.ts"), serverMode, dir], { stdout: "pipe", stderr: "inherit", env });
   const reader = proc.stdout.getReader();
   let text = "";
   while (!text.includes("\n")) {
@@ -72,7 +86,10 @@ async function startServer(mode: string, dir: string) {
     text += new TextDecoder().decode(value);
   }
   reader.releaseLock();
-  const { port, memPort } = JSON.parse(text.split("\n")[0]!) as { port: number; memPort: number };
+  const { port, memPort } = JSON.parse(text.split("\n")[0]!) as {
+    port: number;
+    memPort: number;
+  };
   return { proc, port, memPort };
 }
 
@@ -83,7 +100,7 @@ async function measure(mode: string, n: number) {
     const mem = async (gc: boolean) => (await fetch(`http://127.0.0.1:${memPort}/__mem${gc ? "?gc=1" : ""}`)).json() as Promise<Record<string, number>>;
     let path = "/upload";
     let headers: Record<string, string> = {};
-    if (mode === "ours") {
+    if (mode === "ours" || mode === "base") {
       const [user] = await createUsers(`http://127.0.0.1:${port}`, 1, `m${Date.now().toString(36)}`, 1);
       path = "/api/v1/attachments?filename=f.bin";
       headers = { authorization: `Bearer ${user!.token}` };
@@ -136,24 +153,26 @@ async function measure(mode: string, n: number) {
 
 console.log(`uploads of ${fmt(size)} MiB, senders paced to ${ratePerSender ? `${fmt(ratePerSender)} MiB/s each` : "socket speed"}; MiB unless said`);
 console.log("mode            N   MiB/s  RSS before  peak   after  after-gc  +2s   per-upload  ArrayBuffers after/after-gc  chunk max/mean KiB  failed");
-for (const mode of modes) {
+for (let i = 0; i < repeat; i++) {
   for (const n of counts) {
-    const r = await measure(mode, n);
-    console.log(
-      [
-        r.mode.padEnd(15),
-        String(r.n).padStart(2),
-        String(r.mib_per_s).padStart(7),
-        fmt(r.rss_before).padStart(11),
-        fmt(r.rss_peak).padStart(6),
-        fmt(r.rss_after).padStart(7),
-        fmt(r.rss_after_gc).padStart(9),
-        fmt(r.rss_2s_later).padStart(5),
-        fmt(r.growth_per_upload).padStart(12),
-        `${fmt(r.array_buffers_after)}/${fmt(r.array_buffers_after_gc)}`.padStart(28),
-        (r.max_chunk !== undefined ? `${(r.max_chunk / 1024).toFixed(0)}/${((r.mean_chunk ?? 0) / 1024).toFixed(0)}` : "—").padStart(19),
-        String(r.failed).padStart(7),
-      ].join(" "),
-    );
+    for (const mode of modes) {
+      const r = await measure(mode, n);
+      console.log(
+        [
+          r.mode.padEnd(15),
+          String(r.n).padStart(2),
+          String(r.mib_per_s).padStart(7),
+          fmt(r.rss_before).padStart(11),
+          fmt(r.rss_peak).padStart(6),
+          fmt(r.rss_after).padStart(7),
+          fmt(r.rss_after_gc).padStart(9),
+          fmt(r.rss_2s_later).padStart(5),
+          fmt(r.growth_per_upload).padStart(12),
+          `${fmt(r.array_buffers_after)}/${fmt(r.array_buffers_after_gc)}`.padStart(28),
+          (r.max_chunk !== undefined ? `${(r.max_chunk / 1024).toFixed(0)}/${((r.mean_chunk ?? 0) / 1024).toFixed(0)}` : "—").padStart(19),
+          String(r.failed).padStart(7),
+        ].join(" "),
+      );
+    }
   }
 }
