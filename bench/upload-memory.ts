@@ -30,6 +30,11 @@ if (base) modes.push("base");
 const CHUNK = 64 * 1024;
 
 const rssOf = (pid: number) => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) * 1024;
+/** CPU seconds (user + system) the process has used. */
+const cpuOf = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const fmt = (bytes: number) => (bytes / MiB).toFixed(1);
 
@@ -113,9 +118,11 @@ async function measure(mode: string, n: number) {
     const rssBefore = rssOf(proc.pid);
     let peak = rssBefore;
     const poll = setInterval(() => (peak = Math.max(peak, rssOf(proc.pid))), 10);
+    const cpu0 = cpuOf(proc.pid);
     const t0 = performance.now();
     const statuses = await Promise.all(Array.from({ length: n }, (_, i) => upload(port, path, headers, i)));
     const ms = performance.now() - t0;
+    const cpu = cpuOf(proc.pid) - cpu0;
     clearInterval(poll);
     peak = Math.max(peak, rssOf(proc.pid));
     const rssAfter = rssOf(proc.pid);
@@ -128,6 +135,7 @@ async function measure(mode: string, n: number) {
     return {
       mode,
       n,
+      cpu_s: cpu,
       mib_per_s: Number(((n * size) / MiB / (ms / 1000)).toFixed(1)),
       rss_before: rssBefore,
       rss_peak: peak,
@@ -152,7 +160,7 @@ async function measure(mode: string, n: number) {
 }
 
 console.log(`uploads of ${fmt(size)} MiB, senders paced to ${ratePerSender ? `${fmt(ratePerSender)} MiB/s each` : "socket speed"}; MiB unless said`);
-console.log("mode            N   MiB/s  RSS before  peak   after  after-gc  +2s   per-upload  ArrayBuffers after/after-gc  chunk max/mean KiB  failed");
+console.log("mode            N   MiB/s  CPU s  RSS before  peak   after  after-gc  +2s   per-upload  ArrayBuffers after/after-gc  chunk max/mean KiB  failed");
 for (let i = 0; i < repeat; i++) {
   for (const n of counts) {
     for (const mode of modes) {
@@ -162,6 +170,7 @@ for (let i = 0; i < repeat; i++) {
           r.mode.padEnd(15),
           String(r.n).padStart(2),
           String(r.mib_per_s).padStart(7),
+          r.cpu_s.toFixed(2).padStart(6),
           fmt(r.rss_before).padStart(11),
           fmt(r.rss_peak).padStart(6),
           fmt(r.rss_after).padStart(7),
