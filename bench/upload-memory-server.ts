@@ -17,7 +17,7 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 
-const [mode = "drop", dir = "/tmp"] = process.argv.slice(2);
+const [mode = "drop", dir = "/tmp", port = "0"] = process.argv.slice(2);
 const MiB = 2 ** 20;
 const stats = { uploads: 0, chunks: 0, maxChunk: 0, bytes: 0 };
 
@@ -118,6 +118,6 @@ if (mode === "ours") {
   });
   console.log(JSON.stringify({ port: running.port, memPort: mem.port }));
 } else {
-  const server = memServer(0);
+  const server = memServer(Number(port));
   console.log(JSON.stringify({ port: server.port, memPort: server.port }));
 }

@@ -8,11 +8,12 @@
 //     [--base /path/to/other/checkout] [--repeat 2]
 // --base adds the mode "base": our route from that checkout (e.g. `git archive main`), measured
 // alternately with the others in the same run, as this machine's load moves from minute to minute.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { call, createUsers } from "./lib/api";
+import { cpuSeconds, memory, sleep } from "./lib/util";
 
 const MiB = 2 ** 20;
 const args = process.argv.slice(2);
@@ -29,13 +30,7 @@ const repeat = Number(arg("repeat", "1"));
 if (base) modes.push("base");
 const CHUNK = 64 * 1024;
 
-const rssOf = (pid: number) => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) * 1024;
-/** CPU seconds (user + system) the process has used. */
-const cpuOf = (pid: number) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-};
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const rssOf = (pid: number) => memory(pid).rss;
 const fmt = (bytes: number) => (bytes / MiB).toFixed(1);
 
 const block = crypto.getRandomValues(new Uint8Array(CHUNK));
@@ -118,11 +113,11 @@ async function measure(mode: string, n: number) {
     const rssBefore = rssOf(proc.pid);
     let peak = rssBefore;
     const poll = setInterval(() => (peak = Math.max(peak, rssOf(proc.pid))), 10);
-    const cpu0 = cpuOf(proc.pid);
+    const cpu0 = cpuSeconds(proc.pid);
     const t0 = performance.now();
     const statuses = await Promise.all(Array.from({ length: n }, (_, i) => upload(port, path, headers, i)));
     const ms = performance.now() - t0;
-    const cpu = cpuOf(proc.pid) - cpu0;
+    const cpu = cpuSeconds(proc.pid) - cpu0;
     clearInterval(poll);
     peak = Math.max(peak, rssOf(proc.pid));
     const rssAfter = rssOf(proc.pid);
