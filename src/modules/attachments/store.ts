@@ -3,7 +3,7 @@
 // hash and the directory fsynced; the same bytes uploaded twice (even at once) are stored once.
 // Blobs are removed when no attachment row names their hash any more. Deciding that and linking a new
 // upload both happen synchronously on the event loop, so neither can interleave with the other.
-import { existsSync, linkSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, readdirSync, rmSync, statSync, unlinkSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fsyncDirectory } from "../../lib/durable-file";
@@ -48,17 +48,19 @@ export class BlobWriter {
   }
 
   /**
-   * Written synchronously: an await per chunk (a thread-pool round trip for FileHandle.write) let
-   * each body back up in Bun's buffer (up to ~1 MiB before Bun stops reading the socket) and left
-   * promises and chunks for the collector; with 50 uploads at once that was ~5.8 MiB of RSS per
-   * upload against 1.9 now (bench/upload-memory.ts). A chunk into the page cache takes microseconds;
-   * the fsync at the end stays asynchronous.
+   * Written through the thread pool, never on the event loop: a stalled or frozen disk must not stop
+   * /health, reads and sockets (issue 17). A synchronous write measured less memory with 50 slow
+   * uploads at once (1.9 against ~5.8 MiB RSS per upload, bench/upload-memory.ts), since the body
+   * stops backing up in Bun's buffer while a write is awaited, but it blocks the whole server for as
+   * long as the disk does.
    */
-  write(bytes: Uint8Array): void {
+  async write(bytes: Uint8Array): Promise<void> {
     this.hasher.update(bytes);
     this.size += bytes.byteLength;
-    const fd = this.handle!.fd;
-    for (let at = 0; at < bytes.byteLength; ) at += writeSync(fd, bytes, at, bytes.byteLength - at);
+    for (let at = 0; at < bytes.byteLength; ) {
+      const { bytesWritten } = await this.handle!.write(bytes, at, bytes.byteLength - at);
+      at += bytesWritten;
+    }
   }
 
   /** fsyncs and closes the temporary file; returns its sha256 (hex). */

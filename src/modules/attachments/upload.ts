@@ -41,7 +41,7 @@ class Sink {
     readonly limits: UploadLimits,
   ) {}
 
-  write(bytes: Uint8Array): void {
+  async write(bytes: Uint8Array): Promise<void> {
     const size = this.blob.size + bytes.byteLength;
     if (size > this.limits.maxBytes) throw tooLarge(this.limits.maxBytes);
     if (size > this.limits.quotaLeft) throw quotaExceeded();
@@ -50,7 +50,7 @@ class Sink {
       this.peek.set(take, this.peekLength);
       this.peekLength += take.byteLength;
     }
-    this.blob.write(bytes);
+    await this.blob.write(bytes);
   }
 
   /** The first bytes sniffing needs (call after the blob is finished). */
@@ -81,7 +81,7 @@ async function* chunks(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Ar
 }
 
 async function receiveRaw(body: ReadableStream<Uint8Array>, sink: Sink): Promise<void> {
-  for await (const chunk of chunks(body)) sink.write(chunk);
+  for await (const chunk of chunks(body)) await sink.write(chunk);
 }
 
 async function receiveMultipart(body: ReadableStream<Uint8Array>, boundary: string, sink: Sink): Promise<{ filename: string | null; type: string | null }> {
@@ -98,7 +98,7 @@ async function receiveMultipart(body: ReadableStream<Uint8Array>, boundary: stri
           inFile = true;
         }
       } else if (event.type === "data") {
-        if (inFile) sink.write(event.bytes);
+        if (inFile) await sink.write(event.bytes);
         else if ((otherBytes += event.bytes.byteLength) > MULTIPART_OVERHEAD_BYTES) throw tooLarge(sink.limits.maxBytes);
       } else inFile = false;
     }
