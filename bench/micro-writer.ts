@@ -8,6 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "../src/db/client";
 import { createMessageWriter } from "../src/modules/messages/writer";
+import { isBusyFailure, sqliteMessageCommitter } from "../src/db/writer-thread";
+import { sqliteStorage } from "../src/db/stores";
 import { seedGroups } from "./lib/seed-groups";
 
 const mode = process.argv[2] ?? "inline";
@@ -21,7 +23,8 @@ const db = openDatabase(path, { synchronous: sync });
 if (process.argv.includes("--mmap")) db.$client.run("PRAGMA mmap_size = 1073741824");
 const { users, convs } = seedGroups(db.$client);
 const feed = { committed() {} } as any;
-const writer = createMessageWriter(db, feed, { thread: mode === "thread", path, synchronous: sync });
+const committer = sqliteMessageCommitter(db, { thread: mode === "thread", path, synchronous: sync });
+const writer = createMessageWriter(sqliteStorage(db).stores.messages, feed, { committer, isBusyFailure });
 const page = db.$client.query("SELECT id, seq, content FROM messages WHERE conversation_id = ? ORDER BY seq DESC LIMIT 20");
 const words = "hello there how are you doing today the quick brown fox jumps over lazy dog meeting tomorrow lunch".split(" ");
 let n = 0;
