@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { releaseAttachments, sweepUnusedUploads } from "../../src/modules/attachments/service";
+import { filesDirOf } from "../../src/modules/attachments/store";
 import { API, type Api, client, randomUuid } from "../support/api";
 import { expectError } from "../support/expect";
 import { freshServers, startTestServer, type TestServer } from "../support/server";
@@ -193,6 +194,15 @@ describe("what the bytes are", () => {
     }
   });
 
+  test("a JPEG whose frame header follows 120 KB of EXIF still gets its width and height (read back from the stored file)", async () => {
+    const { alice } = await pair();
+    const app1 = Buffer.concat([Buffer.from([0xff, 0xe1, 60_000 >> 8, 60_000 & 255]), Buffer.alloc(59_998, 0x45)]);
+    const bytes = Buffer.concat([Buffer.from([0xff, 0xd8]), app1, app1, jpegHead(640, 480).subarray(2)]);
+    const res = await upload(server.url, alice.token, bytes, { type: "image/jpeg", filename: "exif.jpg" });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ content_type: "image/jpeg", width: 640, height: 480, size: bytes.byteLength });
+  });
+
   test("a claimed image whose bytes are not one (HTML, SVG) is stored as application/octet-stream and downloads as an attachment", async () => {
     const { alice } = await pair();
     for (const [bytes, claim] of [
@@ -377,9 +387,9 @@ describe("cleaning up", () => {
     const lonely = await upload(server.url, alice.token, unique("lonely"), { type: "text/plain" });
     expect((await sendWith(alice.token, dm, { content: "keep", attachment_ids: [used.body.id] })).status).toBe(201);
     // A cutoff before they were made sweeps nothing of theirs.
-    sweepUnusedUploads(server.db, Date.parse(unused.body.created_at) - 1);
+    await sweepUnusedUploads(server.deps, Date.parse(unused.body.created_at) - 1, filesDirOf(server.dataDir));
     expect((await download(server.url, alice.token, unused.body.id)).status).toBe(200);
-    expect(sweepUnusedUploads(server.db, Date.now() + 1)).toBeGreaterThanOrEqual(2);
+    expect(await sweepUnusedUploads(server.deps, Date.now() + 1, filesDirOf(server.dataDir))).toBeGreaterThanOrEqual(2);
     expect((await download(server.url, alice.token, unused.body.id)).status).toBe(404);
     expect((await download(server.url, alice.token, lonely.body.id)).status).toBe(404);
     expect((await download(server.url, alice.token, used.body.id)).status).toBe(200);
@@ -407,8 +417,8 @@ describe("cleaning up", () => {
     const file = await upload(server.url, alice.token, unique("to delete"), { type: "text/plain" });
     const sent = await sendWith(alice.token, dm, { content: "bye", attachment_ids: [file.body.id] });
     expect((await download(server.url, bob.token, file.body.id)).status).toBe(200);
-    expect(releaseAttachments(server.db, sent.body.id)).toBe(1);
-    expect(releaseAttachments(server.db, sent.body.id)).toBe(0);
+    expect(await releaseAttachments(server.deps, sent.body.id, filesDirOf(server.dataDir))).toBe(1);
+    expect(await releaseAttachments(server.deps, sent.body.id, filesDirOf(server.dataDir))).toBe(0);
     expect((await download(server.url, bob.token, file.body.id)).status).toBe(404);
     expect((await download(server.url, alice.token, file.body.id)).status).toBe(404);
     expect(await Bun.file(blobOf(server.dataDir, file.body.sha256)).exists()).toBe(false);

@@ -1,9 +1,9 @@
 // The writer thread: runs each group commit (commit.ts) on its own SQLite connection, so a commit
 // waiting on the disk (fsync under load, a frozen or failing file system) never stops the event
-// loop. It only writes; the main thread keeps the caches, acks and publishes (writer.ts).
+// loop. It only writes; the main thread keeps the caches, acks and publishes (modules/messages/writer.ts).
 import { Database } from "bun:sqlite";
-import { createCommitter } from "../../db/stores/message-commit";
-import type { CommitResult, SendRequest } from "../../ports/message-commit";
+import { createCommitter } from "./stores/message-commit";
+import type { CommitResult, SendRequest } from "../ports/message-commit";
 
 declare const self: Worker;
 
@@ -45,6 +45,10 @@ self.onmessage = (event: MessageEvent<string>) => {
       db.run("PRAGMA foreign_keys = ON");
       db.run("PRAGMA journal_size_limit = 100663296");
       db.run("PRAGMA wal_autocheckpoint = 16384");
+      // The main connection's cache (db/client.ts): with SQLite's default 2 MB, the search index's
+      // pages fell out between batches and every commit read them back.
+      db.run("PRAGMA temp_store = MEMORY");
+      db.run("PRAGMA cache_size = -32000");
       commit = createCommitter(db, true);
       const check = commit.foreignCommits;
       idle = setInterval(() => {
