@@ -10,7 +10,6 @@
 // the message writer's fsync); on the shared connection both are restored after.
 import { Database } from "bun:sqlite";
 import type { DeliveryOutcome, OutboxEvent, OutboxHook, WebhookOutbox } from "../../ports/webhook-outbox";
-import { BUSY_TIMEOUT_MS } from "../client";
 
 interface Row {
   id: number;
@@ -93,7 +92,8 @@ export type SqliteOutboxConnection = { client: Database } | { path: string };
 export class SqliteWebhookOutbox implements WebhookOutbox {
   private readonly db: Database;
   private readonly shared: boolean;
-  private readonly sharedSynchronous: number | null;
+  /** The shared connection's own settings, restored after each recording. */
+  private readonly sharedSettings: { synchronous: number; busyTimeoutMs: number } | null;
   private readonly sql: ReturnType<typeof statements>;
   private readonly recordOutcomes: (outcomes: DeliveryOutcome[]) => DeliveryOutcome[];
 
@@ -107,7 +107,12 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
       // The checkpointer thread (and the main connection's fallback) checkpoint; never this one.
       this.db.run("PRAGMA wal_autocheckpoint = 0");
     }
-    this.sharedSynchronous = this.shared ? this.db.query<{ synchronous: number }, []>("PRAGMA synchronous").get()!.synchronous : null;
+    this.sharedSettings = this.shared
+      ? {
+          synchronous: this.db.query<{ synchronous: number }, []>("PRAGMA synchronous").get()!.synchronous,
+          busyTimeoutMs: this.db.query<{ timeout: number }, []>("PRAGMA busy_timeout").get()!.timeout,
+        }
+      : null;
     this.sql = statements(this.db);
     this.recordOutcomes = this.db.transaction((outcomes: DeliveryOutcome[]) => recordIn(this.sql, outcomes));
   }
@@ -128,7 +133,8 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
   }
 
   record(outcomes: DeliveryOutcome[]): DeliveryOutcome[] {
-    if (this.sharedSynchronous === null) return this.recordOutcomes(outcomes);
+    const own = this.sharedSettings;
+    if (own === null) return this.recordOutcomes(outcomes);
     // On the shared connection: no fsync for outcomes (the next message commit's fsync covers them
     // anyway) and a short wait for a lock held by another process, since this runs on the event loop.
     this.db.run("PRAGMA synchronous = NORMAL");
@@ -136,8 +142,8 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
     try {
       return this.recordOutcomes(outcomes);
     } finally {
-      this.db.run(`PRAGMA synchronous = ${this.sharedSynchronous}`);
-      this.db.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      this.db.run(`PRAGMA synchronous = ${own.synchronous}`);
+      this.db.run(`PRAGMA busy_timeout = ${own.busyTimeoutMs}`);
     }
   }
 
