@@ -25,6 +25,7 @@ import { filesDirOf, prepareFilesDir } from "./modules/attachments/store";
 import { startUploadSweeper } from "./modules/attachments/sweeper";
 import { createMessageWriter, type MessageWriter } from "./modules/messages/writer";
 import { createWebhookWorker } from "./modules/webhooks/worker";
+import { SqliteWebhookOutbox } from "./db/stores/webhook-outbox";
 import { StorageHealth } from "./storage-health";
 import { BunHub, type SocketData } from "./realtime/bun-hub";
 import { RedisBus } from "./realtime/redis-bus";
@@ -143,8 +144,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const sockets = createSocketEndpoint(deps);
   // Webhook deliveries: the outbox rows are written by triggers; a commit only wakes the worker.
   const webhooks = createWebhookWorker({
-    path: join(config.dataDir, DB_FILE),
-    client: db.$client,
+    outbox: new SqliteWebhookOutbox({ client: db.$client }),
     allowPrivate: config.webhookAllowPrivate,
     timeoutMs: config.webhookTimeoutSeconds * 1000,
     log,

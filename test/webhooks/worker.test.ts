@@ -1,6 +1,7 @@
 // The delivery worker on its own (short retry window, fast backoff) over a real data directory and a
 // real receiver: giving up after the window unblocks the conversation, the per-hook concurrency
 // limit holds, and an endless response body does not stall a delivery.
+import type { Database } from "bun:sqlite";
 import { afterAll, afterEach, beforeEach, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,12 +14,14 @@ import { silentLogger } from "../../src/lib/logger";
 import { addWebhook } from "../../src/modules/webhooks/service";
 import { sqliteStorage } from "../../src/db/stores";
 import { hooksOf } from "./hooks";
-import { createWebhookWorker, type WebhookWorker } from "../../src/modules/webhooks/worker";
+import { createWebhookWorker, type WebhookWorker, type WebhookWorkerOptions } from "../../src/modules/webhooks/worker";
+import { SqliteWebhookOutbox } from "../../src/db/stores/webhook-outbox";
 import { startReceiver, type Receiver } from "./receiver";
 
 let dir: string;
 let db: Db;
 let worker: WebhookWorker | null = null;
+let outbox: SqliteWebhookOutbox | null = null;
 const receivers: Receiver[] = [];
 afterAll(() => receivers.forEach((r) => r.close()));
 
@@ -34,12 +37,18 @@ beforeEach(() => {
 afterEach(async () => {
   await worker?.stop();
   worker = null;
+  outbox?.close();
+  outbox = null;
   db.$client.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-const run = (options: Partial<Parameters<typeof createWebhookWorker>[0]> = {}) =>
-  (worker = createWebhookWorker({ path: join(dir, DB_FILE), allowPrivate: true, timeoutMs: 5000, log: silentLogger, pollMs: 20, baseBackoffMs: 50, ...options }));
+/** A worker on its own connection to the data directory's database, unless `client` shares one. */
+function run(options: Partial<WebhookWorkerOptions> & { client?: Database } = {}) {
+  const { client, ...rest } = options;
+  outbox = new SqliteWebhookOutbox(client ? { client } : { path: join(dir, DB_FILE) });
+  return (worker = createWebhookWorker({ outbox, allowPrivate: true, timeoutMs: 5000, log: silentLogger, pollMs: 20, baseBackoffMs: 50, ...rest }));
+}
 
 function conversation(id: string) {
   const at = Date.now();

@@ -1,28 +1,23 @@
-// The webhook delivery worker: sends the outbox rows the triggers wrote, at least once and in order
-// per conversation (only a key's head is ever due: the triggers and promote() keep the others
-// waiting), with a per-hook concurrency limit and exponential backoff with jitter for 24 h.
+// The webhook delivery worker: sends the events the triggers wrote to the outbox, at least once and
+// in order per conversation (the outbox only ever hands out a key's head), with a per-hook
+// concurrency limit and exponential backoff with jitter for 24 h. It reaches the outbox only through
+// the WebhookOutbox port (SQLite: db/stores/webhook-outbox.ts; PostgreSQL, several instances:
+// storage/postgres/stores/webhook-outbox.ts).
 //
-// It never blocks the event loop for long: HTTP is async, and its SQLite work is a few indexed
-// queries per round on its own connection, with synchronous=NORMAL (losing an outcome to a power
-// cut only means a redelivery with the same id) and a short busy timeout (a busy write is retried
-// later instead of waiting on the message writer's fsync). It reads the webhooks table every round,
-// so hooks added or removed by the CLI while the server runs take effect within one poll.
-import { Database } from "bun:sqlite";
+// It never blocks the event loop for long: HTTP is async, and the outbox work is a few indexed
+// queries per round. It reads the hooks every round, so hooks added or removed by the CLI while the
+// server runs take effect within one poll; the poll also finds retries coming due and events written
+// by another process or instance.
 import type { Logger } from "../../lib/logger";
 import { iso } from "../../lib/time";
+import type { DeliveryOutcome, OutboxEvent, OutboxHook, WebhookOutbox } from "../../ports/webhook-outbox";
 import { gauge } from "../metrics/registry";
 import { pinnedRequest, resolveTarget, TargetRefused, type Lookup } from "./address";
 import { signature } from "./signature";
 
 export interface WebhookWorkerOptions {
-  /** The database file (the worker opens its own connection when no `client` is given). */
-  path: string;
-  /**
-   * The server's own connection. Commits of another connection count as another process's change
-   * for the main connection (SQLite data_version): they drop every in-memory cache and SQLite's page
-   * cache, after every recorded delivery. On the shared connection they are the server's own.
-   */
-  client?: Database;
+  /** Where the events wait: the SQLite or the PostgreSQL adapter. */
+  outbox: WebhookOutbox;
   allowPrivate: boolean;
   timeoutMs: number;
   log: Pick<Logger, "warn" | "debug">;
@@ -33,6 +28,11 @@ export interface WebhookWorkerOptions {
   /** First retry delay; doubled per attempt, capped at maxBackoffMs, then jittered down to half. */
   baseBackoffMs?: number;
   maxBackoffMs?: number;
+  /**
+   * How long a claimed event is this worker's alone, where the outbox leases (PostgreSQL): past it,
+   * a worker that died mid-delivery has its events sent by another. Longer than a delivery can take.
+   */
+  leaseMs?: number;
   /** The resolver of hook hosts (tests stand in for DNS); the system's by default. */
   lookup?: Lookup;
 }
@@ -46,148 +46,71 @@ export interface WebhookWorker {
   metrics(): string;
 }
 
-interface Hook {
-  id: string;
-  url: string;
-  secret: string;
-  concurrency: number;
-}
-
-interface Row {
-  id: number;
-  hook_id: string;
-  type: string;
-  order_key: string;
-  created_at: number;
-  payload: string;
-  attempts: number;
-}
-
-type Outcome = { row: Row; error: string | null; at: number };
-
 const DAY_MS = 24 * 60 * 60 * 1000;
 const BUSY_RETRY_MS = 50;
 /** Deliveries one key may chain back to back before its slot goes back to the round. */
 const MAX_CHAIN = 64;
+/** Beyond the HTTP timeout: name resolution and recording the outcome. */
+const LEASE_MARGIN_MS = 60_000;
 
 export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorker {
-  const { log, allowPrivate, timeoutMs } = options;
+  const { outbox, log, allowPrivate, timeoutMs } = options;
   const pollMs = options.pollMs ?? 200;
   const retryWindowMs = options.retryWindowMs ?? DAY_MS;
   const baseBackoffMs = options.baseBackoffMs ?? 1000;
   const maxBackoffMs = options.maxBackoffMs ?? 60 * 60 * 1000;
-
-  const shared = options.client !== undefined;
-  const db = options.client ?? new Database(options.path, { strict: true });
-  if (!shared) {
-    db.run("PRAGMA busy_timeout = 10");
-    db.run("PRAGMA synchronous = NORMAL");
-    db.run("PRAGMA foreign_keys = ON");
-    // The checkpointer thread (and the main connection's fallback) checkpoint; never this one.
-    db.run("PRAGMA wal_autocheckpoint = 0");
-  }
-
-  const hooksQuery = db.query<Hook, []>("SELECT id, url, secret, concurrency FROM webhooks");
-  const dueQuery = db.query<Row, [string, number, number]>(
-    `SELECT id, hook_id, type, order_key, created_at, payload, attempts FROM webhook_outbox
-     WHERE hook_id = ? AND status = 'pending' AND next_attempt_at IS NOT NULL AND next_attempt_at <= ?
-     ORDER BY next_attempt_at, id LIMIT ?`,
-  );
-  // The event after this one in its key, sent as soon as this one got its 2xx (before the outcome
-  // is recorded): one event-loop turn per delivery instead of a record-then-poll cycle.
-  const nextQuery = db.query<Row, [string, string, number]>(
-    `SELECT id, hook_id, type, order_key, created_at, payload, attempts FROM webhook_outbox
-     WHERE hook_id = ? AND order_key = ? AND status = 'pending' AND id > ? ORDER BY id LIMIT 1`,
-  );
-  const pendingQuery = db.query<{ n: number }, []>("SELECT count(*) AS n FROM webhook_outbox WHERE status = 'pending'");
-  const remove = db.query("DELETE FROM webhook_outbox WHERE id = ?");
-  const retry = db.query("UPDATE webhook_outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND status = 'pending'");
-  const giveUp = db.query("UPDATE webhook_outbox SET attempts = ?, next_attempt_at = NULL, last_error = ?, status = 'failed' WHERE id = ? AND status = 'pending'");
-  // The next event of the same key becomes due once its predecessor is delivered or given up on.
-  const promote = db.query(
-    `UPDATE webhook_outbox SET next_attempt_at = 0 WHERE id = (
-       SELECT id FROM webhook_outbox WHERE hook_id = ? AND order_key = ? AND status = 'pending' ORDER BY id LIMIT 1
-     ) AND next_attempt_at IS NULL`,
-  );
-  const hookDelivered = db.query("UPDATE webhooks SET delivered_count = delivered_count + 1, last_delivered_at = ? WHERE id = ?");
-  const hookAttemptFailed = db.query(
-    "UPDATE webhooks SET attempt_failures = attempt_failures + 1, failed_count = failed_count + ?, last_error = ?, last_error_at = ? WHERE id = ?",
-  );
+  const leaseMs = options.leaseMs ?? timeoutMs + LEASE_MARGIN_MS;
 
   const stats = { delivered: 0, failedAttempts: 0, failed: 0 };
+  /** The last pending count an asynchronous outbox answered, for the synchronous metrics(). */
+  let lastPending = 0;
 
-  /** Writes a batch of outcomes in one transaction; returns the events given up on (counted after the commit). */
-  const recordOutcomes = db.transaction((outcomes: Outcome[]) => {
-    const gaveUp: Outcome[] = [];
-    for (const outcome of outcomes) {
-      const { row, error, at } = outcome;
-      if (error === null) {
-        if (remove.run(row.id).changes === 0) continue; // the hook was removed meanwhile
-        hookDelivered.run(at, row.hook_id);
-        promote.run(row.hook_id, row.order_key);
-        continue;
-      }
-      const attempts = row.attempts + 1;
-      const delay = Math.min(maxBackoffMs, baseBackoffMs * 2 ** (attempts - 1));
-      const next = at + delay / 2 + (Math.random() * delay) / 2;
-      if (next > row.created_at + retryWindowMs) {
-        if (giveUp.run(attempts, error, row.id).changes === 0) continue;
-        hookAttemptFailed.run(1, error, at, row.hook_id);
-        promote.run(row.hook_id, row.order_key);
-        gaveUp.push(outcome);
-      } else {
-        if (retry.run(attempts, Math.round(next), error, row.id).changes === 0) continue;
-        hookAttemptFailed.run(0, error, at, row.hook_id);
-      }
-    }
-    return gaveUp;
-  });
-  // On the shared connection: no fsync for outcomes (a lost one means a redelivery, which at least
-  // once allows; the next message commit's fsync covers them anyway) and a short wait for a lock
-  // held by another process, since this runs on the event loop. Restored after.
-  const sharedSettings = shared
-    ? {
-        synchronous: db.query<{ synchronous: number }, []>("PRAGMA synchronous").get()!.synchronous,
-        busyTimeoutMs: Object.values(db.query("PRAGMA busy_timeout").get() as Record<string, number>)[0]!,
-      }
-    : null;
-  const record = (outcomes: Outcome[]): Outcome[] => {
-    if (!sharedSettings) return recordOutcomes(outcomes);
-    db.run("PRAGMA synchronous = NORMAL");
-    db.run("PRAGMA busy_timeout = 10");
-    try {
-      return recordOutcomes(outcomes);
-    } finally {
-      db.run(`PRAGMA synchronous = ${sharedSettings.synchronous}`);
-      db.run(`PRAGMA busy_timeout = ${sharedSettings.busyTimeoutMs}`);
-    }
-  };
-
-  /** Rows being sent or sent but not yet recorded: a round must not pick them again. */
+  /** Events being sent, or sent but not yet recorded: a round must not start them again. */
   const inFlight = new Set<number>();
   const busyByHook = new Map<string, number>();
   const running = new Set<Promise<void>>();
-  let outcomes: Outcome[] = [];
+  /** Events stopping aborted: given back to the outbox. */
+  const unsent: OutboxEvent[] = [];
+  let outcomes: DeliveryOutcome[] = [];
   let stopped = false;
   let roundTimer: ReturnType<typeof setTimeout> | null = null;
   let flushTimer: ReturnType<typeof setTimeout> | null = null;
+  let currentRound: Promise<void> | null = null;
+  let roundAgain = false;
+  let flushing: Promise<void> | null = null;
   const aborter = new AbortController();
+
+  const busy = (hookId: string) => busyByHook.get(hookId) ?? 0;
 
   function round() {
     roundTimer = null;
     if (stopped) return;
-    let hooks: Hook[];
+    // One round at a time: a wake during a round runs another right after it.
+    if (currentRound) return void (roundAgain = true);
+    currentRound = claimRound().finally(() => {
+      currentRound = null;
+      if (unsent.length > 0 && !stopped) void giveBack();
+      if (roundAgain) {
+        roundAgain = false;
+        wake();
+      }
+    });
+  }
+
+  /** Starts the due events of every hook with a free slot. */
+  async function claimRound() {
     try {
-      hooks = hooksQuery.all();
-      const at = Date.now();
-      for (const hook of hooks) {
-        const busy = busyByHook.get(hook.id) ?? 0;
-        if (busy >= hook.concurrency) continue;
-        // Rows in flight are still due, so ask for enough to find `free` others.
-        for (const row of dueQuery.all(hook.id, at, hook.concurrency)) {
-          if (inFlight.has(row.id)) continue;
-          if ((busyByHook.get(hook.id) ?? 0) >= hook.concurrency) break;
-          start(hook, row);
+      for (const hook of await outbox.hooks()) {
+        if (stopped) break;
+        if (busy(hook.id) >= hook.concurrency) continue;
+        const free = hook.concurrency - busy(hook.id);
+        for (const event of await outbox.claimDue(hook.id, free, Date.now(), leaseMs, inFlight)) {
+          if (inFlight.has(event.id)) continue;
+          if (stopped || busy(hook.id) >= hook.concurrency) {
+            unsent.push(event); // claimed beyond the limit (another round raced): given back
+            continue;
+          }
+          start(hook, event);
         }
       }
     } catch (error) {
@@ -195,36 +118,51 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
     }
   }
 
-  function start(hook: Hook, row: Row, chained = 0) {
-    inFlight.add(row.id);
-    busyByHook.set(hook.id, (busyByHook.get(hook.id) ?? 0) + 1);
-    const task = deliver(hook, row).then((error) => {
-      running.delete(task);
-      busyByHook.set(hook.id, (busyByHook.get(hook.id) ?? 1) - 1);
+  function start(hook: OutboxHook, event: OutboxEvent, chained = 0) {
+    inFlight.add(event.id);
+    busyByHook.set(hook.id, busy(hook.id) + 1);
+    const task = deliver(hook, event).then(async (error) => {
       if (stopped && aborter.signal.aborted && error !== null) {
-        inFlight.delete(row.id); // aborted by stop(): stays pending for the next start
+        busyByHook.set(hook.id, busy(hook.id) - 1);
+        inFlight.delete(event.id); // aborted by stop(): stays pending for the next start
+        unsent.push(event);
         return;
       }
+      const at = Date.now();
       if (error === null) stats.delivered++;
       else stats.failedAttempts++;
-      outcomes.push({ row, error, at: Date.now() });
+      outcomes.push(error === null ? { event, at, error } : { event, at, error, retryAt: retryAt(event, at) });
       flushSoon(0);
-      // A busy conversation keeps its slot for a while, then yields it to the others' heads.
+      // A busy conversation keeps its slot (held while the next is claimed) for a while, then yields
+      // it to the others' heads.
+      let next: OutboxEvent | null = null;
       if (error === null && !stopped && chained < MAX_CHAIN) {
         try {
-          const next = nextQuery.get(row.hook_id, row.order_key, row.id);
-          if (next && !inFlight.has(next.id)) start(hook, next, chained + 1);
+          next = await outbox.claimNext(event, Date.now(), leaseMs);
         } catch {
           // The next round finds it.
         }
       }
+      busyByHook.set(hook.id, busy(hook.id) - 1);
+      if (next && !inFlight.has(next.id)) {
+        if (stopped) unsent.push(next);
+        else start(hook, next, chained + 1);
+      }
     });
     running.add(task);
+    void task.finally(() => running.delete(task));
+  }
+
+  /** When to try again after a failed attempt, or null when the retry window is over. */
+  function retryAt(event: OutboxEvent, at: number): number | null {
+    const delay = Math.min(maxBackoffMs, baseBackoffMs * 2 ** event.attempts);
+    const next = at + delay / 2 + (Math.random() * delay) / 2;
+    return next > event.createdAt + retryWindowMs ? null : Math.round(next);
   }
 
   /** One POST; null when the receiver answered 2xx, else why not. */
-  async function deliver(hook: Hook, row: Row): Promise<string | null> {
-    const body = `{"id":"${row.id}","type":"${row.type}","created_at":"${iso(row.created_at)}","data":${row.payload}}`;
+  async function deliver(hook: OutboxHook, event: OutboxEvent): Promise<string | null> {
+    const body = `{"id":"${event.id}","type":"${event.type}","created_at":"${iso(event.createdAt)}","data":${event.payload}}`;
     const t = Math.floor(Date.now() / 1000);
     try {
       const url = new URL(hook.url);
@@ -239,8 +177,8 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
           "content-type": "application/json",
           "user-agent": "chat-server-webhooks",
           "chat-signature": signature(hook.secret, t, body),
-          "chat-event-id": String(row.id),
-          "chat-event-type": row.type,
+          "chat-event-id": String(event.id),
+          "chat-event-type": event.type,
         },
         redirect: "manual",
         signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), aborter.signal]),
@@ -263,26 +201,42 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
     if (flushTimer || stopped) return;
     flushTimer = setTimeout(() => {
       flushTimer = null;
-      flush();
-      wake();
+      void flush().then(wake);
     }, delay);
   }
 
-  function flush() {
-    if (outcomes.length === 0) return;
+  /** Records the outcomes so far in one batch; on failure keeps them (and their events out of rounds) and retries. */
+  function flush(): Promise<void> {
+    if (flushing) return flushing.then(() => (outcomes.length > 0 ? flush() : undefined));
+    if (outcomes.length === 0) return Promise.resolve();
     const batch = outcomes;
-    try {
-      const gaveUp = record(batch);
-      outcomes = [];
-      for (const { row, error } of gaveUp) {
-        stats.failed++;
-        log.warn("webhook event given up after retrying", { hook_id: row.hook_id, event_id: String(row.id), attempts: row.attempts + 1, error });
+    outcomes = [];
+    flushing = (async () => {
+      try {
+        const gaveUp = await outbox.record(batch);
+        for (const { event, error } of gaveUp) {
+          stats.failed++;
+          log.warn("webhook event given up after retrying", { hook_id: event.hookId, event_id: String(event.id), attempts: event.attempts + 1, error });
+        }
+        for (const o of batch) inFlight.delete(o.event.id);
+      } catch (error) {
+        // Busy (a commit holds the lock) or failing: keep the outcomes and the events out of rounds.
+        outcomes = batch.concat(outcomes);
+        log.debug("webhook outcomes not recorded yet", { error: String(error) });
+        flushSoon(BUSY_RETRY_MS);
+      } finally {
+        flushing = null;
       }
-      for (const o of batch) inFlight.delete(o.row.id);
-    } catch (error) {
-      // Busy (a commit holds the lock) or failing: keep the outcomes and the rows out of rounds.
-      log.debug("webhook outcomes not recorded yet", { error: String(error) });
-      flushSoon(BUSY_RETRY_MS);
+    })();
+    return flushing;
+  }
+
+  async function giveBack() {
+    const events = unsent.splice(0);
+    try {
+      await outbox.release(events);
+    } catch {
+      // Their leases run out instead.
     }
   }
 
@@ -304,16 +258,19 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
       if (roundTimer) clearTimeout(roundTimer);
       if (flushTimer) clearTimeout(flushTimer);
       aborter.abort();
-      await Promise.allSettled([...running]);
+      await currentRound;
+      while (running.size > 0) await Promise.allSettled([...running]);
       try {
-        flush();
+        await flush();
       } catch {}
-      if (!shared) db.close();
+      await giveBack();
     },
     metrics() {
-      let pending = 0;
+      let pending = lastPending;
       try {
-        pending = pendingQuery.get()?.n ?? 0;
+        const answer = outbox.pending();
+        if (answer instanceof Promise) answer.then((n) => (lastPending = n), () => {});
+        else pending = answer;
       } catch {}
       return [
         gauge("chat_webhook_deliveries_total", "Webhook delivery attempts since start, by result (failed attempts are retried).", [
