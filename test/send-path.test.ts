@@ -49,7 +49,7 @@ function later(storage: Storage): Storage {
   const stores = Object.fromEntries(Object.entries(storage.stores).map(([k, v]) => [k, wrap(v)])) as unknown as Stores;
   const states = storage.caches.conversationStates;
   const conversationStates: ConversationStateCache = {
-    ...Object.fromEntries((["noteStored", "noteRev", "invalidate", "noteRead"] as const).map((k) => [k, states[k].bind(states)])),
+    ...Object.fromEntries((["noteStored", "noteRev", "invalidate", "noteRead", "clear"] as const).map((k) => [k, states[k].bind(states)])),
     get: async (id) => states.get(id),
     readState: async (id, userId) => states.readState(id, userId),
   } as ConversationStateCache;

@@ -276,6 +276,8 @@ export interface ConversationStateCache {
   noteRev(conversationId: string, rev: number): void;
   /** Members or roles changed: the entry is re-read on next use. */
   invalidate(conversationId: string): void;
+  /** Changes may have been missed (another instance's, during a broker outage): every entry is re-read on next use. */
+  clear(): void;
   /** A read cursor moved forward in storage. */
   noteRead(conversationId: string, userId: string, seq: number): void;
 }

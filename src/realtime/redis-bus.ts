@@ -40,7 +40,11 @@ const MAX_BACKOFF_MS = 2_000;
  * feed keeps them exact for its own commits only): a change that took a rev (`seq` when it was a
  * new message), or a conversation's members moved.
  */
-export type RemoteChange = { kind: "revision"; conversationId: string; rev: number; seq?: number } | { kind: "members"; conversationId: string };
+export type RemoteChange =
+  | { kind: "revision"; conversationId: string; rev: number; seq?: number }
+  | { kind: "members"; conversationId: string }
+  /** The broker was unreachable: other instances' changes of that time were never relayed. */
+  | { kind: "outage" };
 
 export interface RedisBusOptions {
   url: string;
@@ -254,6 +258,8 @@ export class RedisBus extends BunHub {
     this.log.warn("broker reachable again: closing local sockets so clients resync", { sockets: this.openSockets });
     this.gaps.clear();
     this.presence.clear();
+    // Before the sockets close: their clients' sync must read what the outage hid, not the cache.
+    this.onRemote?.({ kind: "outage" });
     void this.beat();
     for (const ws of [...this.all()]) ws.close(CLOSE_BROKER_RESYNC, "broker reconnected: sync");
   }

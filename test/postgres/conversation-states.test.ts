@@ -139,7 +139,6 @@ describe.skipIf(postgresMissing !== null)("PostgreSQL conversation-state cache",
   test("another instance's commits reach it through the bus's remote changes (realtime/redis-caches.ts)", async () => {
     const { connect, head, counted, id, c } = await setup();
     const states = new PgConversationStates(head);
-    // followRemoteChanges takes the port; it calls only note* and invalidate, which are the same here.
     const follow = followRemoteChanges(states);
     await states.get(id);
     const other = openPostgresStores(connect(1));
@@ -150,5 +149,25 @@ describe.skipIf(postgresMissing !== null)("PostgreSQL conversation-state cache",
     follow({ kind: "revision", conversationId: id, rev: 3, seq: 2 });
     expect(states.readState(id, c.id)).toEqual({ mine: 0, othersMin: 0, lastSeq: 2, rev: 3 });
     expect(counted.reads).toBe(2);
+  });
+
+  test("after a broker outage every entry is read again: changes of that time were never relayed", async () => {
+    const { connect, head, counted, id, c } = await setup();
+    const states = new PgConversationStates(head);
+    const follow = followRemoteChanges(states);
+    await states.get(id);
+    // Another instance adds c and sends while the broker is down: nothing reaches this instance.
+    const other = openPostgresStores(connect(1));
+    await other.conversations.revise(id, { at: 1 }, (tx) => tx.conversations.addMembers(id, [c.id], 1));
+    expect(states.readState(id, c.id)).toBeNull();
+    // A read in flight when the broker comes back must not put its (possibly stale) answer back.
+    const inFlight = new PgConversationStates(head);
+    const pending = inFlight.get(id);
+    follow({ kind: "outage" });
+    inFlight.clear();
+    await pending;
+    expect(await states.readState(id, c.id)).toEqual({ mine: 0, othersMin: 0, lastSeq: 0, rev: 1 });
+    expect(inFlight.get(id)).toBeInstanceOf(Promise);
+    expect(counted.reads).toBe(4);
   });
 });

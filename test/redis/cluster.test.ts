@@ -143,7 +143,7 @@ suite("two instances through Redis", () => {
     const original = hub.onRemote;
     hub.onRemote = (change) => {
       seen.push(change);
-      if (change.conversationId === group.body.id) follow(change);
+      if ("conversationId" in change && change.conversationId === group.body.id) follow(change);
     };
     try {
       const until = async (what: string, ok: () => boolean) => {

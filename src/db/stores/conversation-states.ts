@@ -90,7 +90,7 @@ export class ConversationStates implements ConversationStateCache {
     if (current !== undefined && seq > current) cursors!.set(userId, seq);
   }
 
-  private clear() {
+  clear() {
     this.states.clear();
     this.cursorCount = 0;
   }

@@ -101,6 +101,13 @@ export class PgConversationStates implements ConversationStateCache {
     }
   }
 
+  clear(): void {
+    this.entries.clear();
+    this.cursorCount = 0;
+    for (const loading of this.loading.values()) loading.dropped = true;
+    this.loading.clear();
+  }
+
   private note(conversationId: string, apply: Note): void {
     const entry = this.entries.get(conversationId);
     if (entry) apply(entry.state);
