@@ -151,20 +151,22 @@ export async function runClusterBench(binary: string, p: ClusterParams, errors: 
 
 /** One row per setup and scenario: delivered/s, p99 delivery, CPU µs per delivery by part, the limiting part. */
 export function summarize(results: Record<string, any>): string[][] {
-  const header = ["setup", "scenario", "delivered/s", "delivery p99 ms", "CPU µs/delivery: instances / postgres / redis", "most CPU"];
+  const header = ["setup", "scenario", "delivered/s", "delivery p99 ms", "CPU µs/delivery: instances / postgres / redis", "most CPU", "other load on the server core"];
   const rows = [header];
   for (const [setup, entry] of Object.entries(results)) {
     for (const name of ["W1", "W2", "W3"]) {
       const r = entry[name];
       if (!r || r.error) {
-        rows.push([setup, name, "error", "", "", ""]);
+        rows.push([setup, name, "error", "", "", "", ""]);
         continue;
       }
       const m = name === "W2" ? w2Best(r) : r;
       const label = name === "W2" ? `W2 (${m.window} in flight/socket)` : name === "W3" ? "W3 (last member)" : name;
       const p99 = name === "W3" ? r.fanout_last_member_ms.p99 : m.delivery_ms.p99;
       const us = m.cpu_us_per_delivery_by_part ?? {};
-      rows.push([setup, label, String(Math.round(m.delivered_per_s)), String(p99), ["instances", "postgres", "redis"].map((k) => us[k] ?? "–").join(" / "), limitingPart(m)]);
+      const ours = Object.values((m.cpu_percent_by_part ?? {}) as Record<string, number>).reduce((a, b) => a + b, 0);
+      const other = Math.max(0, (m.core_busy_percent?.[SERVER_CORE] ?? 0) - ours);
+      rows.push([setup, label, String(Math.round(m.delivered_per_s)), String(p99), ["instances", "postgres", "redis"].map((k) => us[k] ?? "–").join(" / "), limitingPart(m), `${Math.round(other)} %`]);
     }
   }
   return rows;
@@ -183,7 +185,7 @@ export function writeClusterSection(path: string, rows: string[][], meta: { comm
 - **Command:** \`${meta.command}\`, ${meta.startedAt}; ${meta.machine}
 - Every server-side process (the instances, PostgreSQL with fsync and synchronous_commit on, Redis without persistence) pinned to one core, the generator to the other; sockets spread round robin over the instances, so each group of W1/W2 and W3's room has members on every instance.
 - Sizes: W1 ${p.w1Groups}×${p.w1GroupSize} sockets at ${p.w1Rate} msg/s each, ${p.w1Duration} s; W2 ${p.w2Groups}×${p.w2GroupSize} sockets, ${p.w2Windows} in flight per socket, best step shown; W3 one ${p.w3Members}-member room at ${p.w3Rate} msg/s, ${p.w3Duration} s.
-- CPU µs per delivery: CPU seconds of each part over the measuring window divided by \`new_message\` frames delivered; "most CPU" is the part that spent most of the server core.
+- CPU µs per delivery: CPU seconds of each part over the measuring window divided by \`new_message\` frames delivered; "most CPU" is the part that spent most of the server core; "other load" is what processes outside the setup (other work on this shared machine) took of the server core meanwhile.
 
 ${table}
 ${END}`;
