@@ -5,6 +5,7 @@ import { describe, expect, test } from "bun:test";
 import type { CommitResult, SendRequest } from "../../src/ports/message-commit";
 import { pgWriterBackend } from "../../src/storage/postgres";
 import { createPgCommitter } from "../../src/storage/postgres/message-commit";
+import { openPostgresStores } from "../../src/storage/postgres/stores";
 import { postgresMissing } from "../support/postgres";
 import { pgDatabases, seedConversation, seedUsers } from "./helpers";
 
@@ -157,6 +158,25 @@ describe.skipIf(postgresMissing !== null)("PostgreSQL group commit", () => {
     } finally {
       rogue.release();
     }
+  });
+
+  test("a send with U+0000 is stored without it (PostgreSQL text cannot hold one): the ack is what the store reads back, a retry finds it", async () => {
+    const { db } = await database();
+    const [alice] = await seedUsers(db, "alice");
+    const conv = await seedConversation(db, "c1", alice!);
+    const commit = createPgCommitter(db);
+    const nul = send(conv, alice!, "null \u0000 byte\u0000", { clientMsgId: "k\u00001" });
+    const [acked] = outcomesOf(await commit([nul, send(conv, alice!, "plain")], 1));
+    if (!acked || "error" in acked) throw new Error("the send failed");
+    expect(acked.record).toMatchObject({ seq: 1, content: "null  byte", client_msg_id: "k1" });
+    const stores = openPostgresStores(db);
+    expect(await stores.messages.byId(acked.record.id)).toEqual({ ...acked.record, attachments: "[]" });
+    expect((await stores.messages.page(conv, { limit: 10 })).map((m) => m.content)).toEqual(["null  byte", "plain"]);
+    const [retry] = outcomesOf(await commit([nul], 2));
+    expect(retry).toMatchObject({ created: false, record: { id: acked.record.id, seq: 1 } });
+    // An edit through the store loses it the same way.
+    const edited = await stores.conversations.revise(conv, { at: 3 }, (tx, rev) => tx.messages.edit(acked.record.id, "e\u0000dit", null, rev, 3));
+    expect(edited).toMatchObject({ result: { content: "edit" } });
   });
 
   test("attachments are claimed once, by their owner, and rendered like SQLite's JSON; another's upload fails the send alone", async () => {

@@ -8,7 +8,7 @@ import { openPostgres, type PgDb } from "../../src/storage/postgres/client";
 import { runPgMigrations } from "../../src/storage/postgres/migrate";
 import { openPostgresStores, postgresStorage, type PostgresStores } from "../../src/storage/postgres/stores";
 import { postgresMissing, sharedPostgres } from "../support/postgres";
-import { describeStores, newUser } from "../support/stores";
+import { describeStores, newUser, type NewMessage } from "../support/stores";
 
 // A fresh migrated database per test, its pools closed after the test: some twenty databases with
 // open pools would pass the test cluster's max_connections.
@@ -31,19 +31,22 @@ async function database() {
   return { db, connect };
 }
 
-const insertMessage = (db: PgDb) => async (m: { id: string; conversationId: string; seq: number; senderId: string; content: string; deleted?: boolean }) => {
+/** One message row as the group commit writes it, moving the conversation's last_seq and rev up to it (as test/stores.test.ts on SQLite). */
+const insertMessage = (db: PgDb) => async (m: NewMessage) => {
+  const rev = m.rev ?? 0;
   await db.execute(sql`
-    INSERT INTO messages (id, conversation_id, seq, sender_id, content, deleted_at, created_at, updated_at)
-    VALUES (${m.id}, ${m.conversationId}, ${m.seq}, ${m.senderId}, ${m.content}, ${m.deleted ? 1 : null}, 1, 1)`);
+    INSERT INTO messages (id, conversation_id, seq, sender_id, content, deleted_at, rev, created_rev, reply_to_id, mentions, created_at, updated_at)
+    VALUES (${m.id}, ${m.conversationId}, ${m.seq}, ${m.senderId}, ${m.content}, ${m.deleted ? 1 : null}, ${rev}, ${rev},
+            ${m.replyToId ?? null}, ${m.mentions?.length ? JSON.stringify(m.mentions) : null}, 1, 1)`);
+  await db.execute(sql`UPDATE conversations SET last_seq = greatest(last_seq, ${m.seq}), rev = greatest(rev, ${rev}) WHERE id = ${m.conversationId}`);
 };
 
 if (postgresMissing === null) {
   describeStores("postgres", async () => {
     const { db } = await database();
-    // The pools are closed after each test. No PostgreSQL MessageStore yet: its cases are left out
-    // (and the storage is the full Storage only for the other stores' cases).
+    // The pools are closed after each test.
     return { storage: postgresStorage(db) as unknown as Storage, insertMessage: insertMessage(db), close: () => {} };
-  }, { messages: false });
+  });
 }
 
 describe.skipIf(postgresMissing !== null)("postgres stores", () => {
@@ -162,7 +165,7 @@ describe.skipIf(postgresMissing !== null)("postgres stores", () => {
     expect(await stores.search.hits(a.id, [{ text: "!!", prefix: false }], { before: Number.MAX_SAFE_INTEGER, limit: 10 })).toEqual({ hits: [], more: false });
   });
 
-  test("postgresStorage keeps no cache: nothing another instance could make stale", async () => {
+  test("postgresStorage keeps no user, token or blocker cache: nothing tells it of another instance's writes to them", async () => {
     const { db } = await database();
     const { caches } = postgresStorage(db);
     const row = newUser();

@@ -94,6 +94,14 @@ export function describeMessageStore(name: string, openFresh: () => Promise<Open
       ]);
       expect(tallies.get(two)).toEqual([{ emoji: "🎉", userIds: [a.id] }]);
       expect(tallies.size).toBe(2);
+      // Reactions at the same moment: emoji, then users, in byte order.
+      const [first, second] = [a.id, b.id].sort() as [string, string];
+      for (const [user, emoji] of [[second, "b"], [first, "b"], [first, "B"]] as const) expect(await m.addReaction(two, user, emoji, 7, 5)).toBe("added");
+      expect((await m.reactions([two])).get(two)).toEqual([
+        { emoji: "🎉", userIds: [a.id] },
+        { emoji: "B", userIds: [first] },
+        { emoji: "b", userIds: [first, second] },
+      ]);
       expect(await m.removeReaction(one, b.id, ":tada:")).toBe(true);
       expect(await m.removeReaction(one, b.id, ":tada:")).toBe(false);
       expect((await m.reactions([one])).get(one)).toEqual([{ emoji: "👍", userIds: [a.id, b.id] }]);
@@ -127,6 +135,45 @@ export function describeMessageStore(name: string, openFresh: () => Promise<Open
       ]);
       expect(await m.membersByUsernameKey(c.id, [b.usernameKey, "nobody"])).toEqual([{ id: b.id, key: b.usernameKey }]);
       expect(await m.membersByUsernameKey(c.id, [])).toEqual([]);
+    });
+
+    test("changed-since agrees with a scan of every message, at every rev and page size", async () => {
+      const { stores, c, ids } = await group(20);
+      for (const seq of [3, 15, 7]) await stores.conversations.revise(c.id, { at: 90 }, (tx, rev) => orNone(tx.messages.edit(ids[seq - 1]!, "e", null, rev, 90)));
+      await stores.conversations.revise(c.id, { at: 95 }, (tx, rev) => orNone(tx.messages.tombstone(ids[6]!, rev, 95)));
+      const all = await stores.messages.page(c.id, { after: 0, limit: 100 });
+      const byRevThenSeq = (x: MessageRecord, y: MessageRecord) => x.rev - y.rev || x.seq - y.seq;
+      for (let since = 0; since <= 25; since++) {
+        for (const limit of [1, 3, 100]) {
+          const expected = all.filter((m) => m.rev > since).sort(byRevThenSeq).slice(0, limit);
+          expect(seqs(await stores.messages.changedSince(c.id, since, limit)), `since ${since}, limit ${limit}`).toEqual(seqs(expected));
+        }
+      }
+      expect(await stores.messages.changedSince(Bun.randomUUIDv7(), 0, 10)).toEqual([]);
+    });
+
+    test("delivered cursors: a member named twice in one batch moves in batch order", async () => {
+      const { stores, c, a, b } = await group(5);
+      const batch = [
+        { conversationId: c.id, userId: a.id, seq: 2 },
+        { conversationId: c.id, userId: a.id, seq: 4 },
+        { conversationId: c.id, userId: a.id, seq: 3 },
+        { conversationId: c.id, userId: b.id, seq: 1 },
+        { conversationId: c.id, userId: Bun.randomUUIDv7(), seq: 1 },
+      ];
+      expect(await stores.messages.markDelivered(batch)).toEqual([batch[0]!, batch[1]!, batch[3]!]);
+      expect(await stores.messages.markDelivered([])).toEqual([]);
+      expect((await stores.messages.cursors(c.id)).map((r) => r.last_delivered_seq)).toEqual([4, 1]);
+    });
+
+    test("unread: a muted member still gets counts and mentions; a mute that has run out is not muted", async () => {
+      const { stores, c, a } = await group(4, (seq, a) => (seq === 2 ? { mentions: [a.id] } : {}));
+      await stores.conversations.updateSettings(c.id, a.id, { muted: true, mutedUntil: 1000 });
+      expect(await stores.messages.unread(a.id, 999, [c.id])).toEqual([{ conversation_id: c.id, unread_count: 2, mention_count: 1, muted: true }]);
+      expect(await stores.messages.unread(a.id, 1000)).toEqual([{ conversation_id: c.id, unread_count: 2, mention_count: 1, muted: false }]);
+      await stores.conversations.updateSettings(c.id, a.id, { mutedUntil: null });
+      expect((await stores.messages.unread(a.id, 5000))[0]!.muted).toBe(true);
+      expect(await stores.messages.unread(a.id, 1, [Bun.randomUUIDv7()])).toEqual([]);
     });
   });
 }

@@ -15,6 +15,7 @@ import { newMessageRecord, REPLY_TO_GONE, type CommitResult, type Outcome, type 
 import type { MessageRecord } from "../../modules/messages/message-view";
 import type { PgDb } from "./client";
 import { attachmentsJsonPg, messageColumnsPg, toMessageRecord } from "./message-sql";
+import { stripNul } from "./stores/common";
 
 /** SQLSTATE first (Bun puts it in errno; its own `code` is ERR_POSTGRES_SERVER_ERROR), else the code. */
 export function pgFailureOf(error: unknown): WriteFailure {
@@ -155,10 +156,22 @@ function writeBatch(sql: SQL, requests: SendRequest[], at: number, lookup = fals
   });
 }
 
+/**
+ * PostgreSQL text cannot hold U+0000 (an insert with one fails the whole batch), so content and
+ * client_msg_id lose it here, before the record is built: the ack, the live frame, history, sync,
+ * search and webhooks all carry the stored text (SQLite keeps U+0000; README "PostgreSQL" says so).
+ * Content keeps a visible character (normalizeContent requires one), so it never becomes empty.
+ */
+function withoutNul(r: SendRequest): SendRequest {
+  if (!r.content.includes("\u0000") && !r.clientMsgId?.includes("\u0000")) return r;
+  return { ...r, content: stripNul(r.content), clientMsgId: stripNul(r.clientMsgId) };
+}
+
 /** The PostgreSQL committer: `(requests, at) => Promise<CommitResult>`, one outcome per request, in order. */
 export function createPgCommitter(db: PgDb) {
   const sql = db.$client;
-  return async (requests: SendRequest[], at: number): Promise<CommitResult> => {
+  return async (sent: SendRequest[], at: number): Promise<CommitResult> => {
+    const requests = sent.map(withoutNul);
     try {
       try {
         return { busy: false, outcomes: await writeBatch(sql, requests, at) };

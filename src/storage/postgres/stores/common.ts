@@ -39,5 +39,8 @@ export async function rowsOf<T>(db: PgHandle, query: SQL): Promise<T[]> {
   return (await db.execute(query)) as unknown as T[];
 }
 
+/** A list of values for IN (...). */
+export const listOf = (values: (string | number)[]): SQL => sql.join(values.map((v) => sql`${v}`), sql`, `);
+
 /** Int8 and numeric values arrive as strings from Bun.sql. */
 export const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));

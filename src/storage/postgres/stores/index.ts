@@ -1,9 +1,10 @@
 // The PostgreSQL adapter of the storage ports: every store over the pool (or, for a revision's
 // change, over its transaction), and the caches in front of them.
 //
-// Caches: several instances share the database, and nothing tells one instance about another's
-// writes yet (the bus part of issue 16 item 3), nor about the CLI's. A cache that cannot be kept
-// exact is not used, so all three are NoCache for now: users (every authenticated request reads the
+// Caches: several instances share the database. The conversation-state cache follows other
+// instances' commits from the bus (conversation-states.ts says how it stays exact). Nothing tells
+// an instance about user, token or block writes elsewhere, nor about the CLI's: a cache that cannot
+// be kept exact is not used, so these three are NoCache for now: users (every authenticated request reads the
 // row: one primary-key query), API tokens (one unique-index query per token request) and blockers
 // (one index-only query per check). Each can become exact by dropping entries on bus events
 // (user.updated / user.disabled; token.revoked; block.changed) from every instance and the CLI.
@@ -14,7 +15,9 @@ import { PgApiTokenStore } from "./api-tokens";
 import { PgAttachmentStore } from "./attachments";
 import { PgBlockStore } from "./blocks";
 import type { PgHandle } from "./common";
+import { PgConversationStates, type PgConversationStateCache, type PgConversationStatesOptions } from "./conversation-states";
 import { PgConversationStore } from "./conversations";
+import { PgMessageStore } from "./messages";
 import { PgSearchStore } from "./search";
 import { PgUserStore } from "./users";
 import { PgWebhookStore } from "./webhooks";
@@ -43,28 +46,25 @@ export class NoCache<K, V> implements Cache<K, V> {
   }
 }
 
+export type PostgresStores = Stores;
 /**
- * Not built yet on PostgreSQL: the MessageStore (messages, reactions, cursors) and the conversation
- * state cache. These objects are therefore typed without them, and `serve --database-url` does not
- * use them yet (README, "PostgreSQL").
+ * Caches, with the conversation-state cache in the shape helper P2's branch gives the port (get and
+ * readState may return a promise): once that lands, this is Caches.
  */
-export type PostgresStores = Omit<Stores, "messages">;
-export type PostgresCaches = Omit<Caches, "conversationStates">;
+export type PostgresCaches = Omit<Caches, "conversationStates"> & { conversationStates: PgConversationStateCache };
 
-function storesOn(db: PgHandle): PostgresStores {
-  const stores: PostgresStores = {
+function storesOn(db: PgHandle): Stores {
+  return {
     users: new PgUserStore(db),
     apiTokens: new PgApiTokenStore(db),
     blocks: new PgBlockStore(db),
-    // A revision's change gets these stores built on its transaction.
-    // (Typed as the full Stores for the change callback; a change that reaches for `messages` fails
-    // loudly until the PostgreSQL MessageStore exists.)
-    conversations: new PgConversationStore(db, (tx) => storesOn(tx) as Stores),
+    // A revision's change gets these stores built on its transaction (its message writes stamp its rev).
+    conversations: new PgConversationStore(db, storesOn),
     webhooks: new PgWebhookStore(db),
     search: new PgSearchStore(db),
     attachments: new PgAttachmentStore(db),
+    messages: new PgMessageStore(db),
   };
-  return stores;
 }
 
 /** Every store over this pool; their methods return promises. */
@@ -72,8 +72,14 @@ export function openPostgresStores(db: PgDb): PostgresStores {
   return storesOn(db as unknown as PgHandle);
 }
 
-/** The stores and their caches (none kept: see above) for Deps. */
-export function postgresStorage(db: PgDb): { stores: PostgresStores; caches: PostgresCaches } {
-  const caches: PostgresCaches = { users: new NoCache(), apiTokens: new NoCache(), blockers: new NoCache() };
-  return { stores: openPostgresStores(db), caches };
+/** The stores and their caches (see above; the conversation states in conversation-states.ts) for Deps. */
+export function postgresStorage(db: PgDb, options: PgConversationStatesOptions = {}): { stores: PostgresStores; caches: PostgresCaches } {
+  const stores = openPostgresStores(db);
+  const caches: PostgresCaches = {
+    users: new NoCache(),
+    apiTokens: new NoCache(),
+    blockers: new NoCache(),
+    conversationStates: new PgConversationStates(stores.messages, options),
+  };
+  return { stores, caches };
 }
