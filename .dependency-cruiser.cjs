@@ -32,27 +32,12 @@ module.exports = {
       to: { path: "^src/(modules|realtime|cli|app|server)" },
     },
     {
-      name: "converted-features-use-storage-ports",
+      name: "features-and-realtime-use-storage-ports",
       severity: "error",
       comment:
-        "Modules behind the storage ports (ports/stores.ts) reach storage only through Deps.stores and Deps.caches, so a second database slots in without touching them. Still taking the db (their SQL is in db/stores/, see README, Architecture): conversations, members, search, attachments, changes/revision; not yet behind ports: messages, changes/service, health and the webhook delivery worker (its own connection). storage-bridge.ts is the one exception, for callers that still pass the SQLite db.",
-      from: { path: ["^src/modules/(users|auth|blocks)/", "^src/modules/webhooks/(service|model|address|signature)\\.ts$"] },
-      to: { path: ["^src/db/", "drizzle-orm"] },
-    },
-    {
-      name: "messages-and-changes-use-storage-ports",
-      severity: "error",
-      comment:
-        "The messages and changes modules read and write through MessageStore, ConversationStore.revise, the MessageCommitter and Deps.caches (ports/). They may name the SQLite `Db` type (callers still pass it; storage-bridge.ts resolves it to the stores) but import no drizzle-orm and nothing else of db/. writer.ts and writer-worker.ts are the exception: they start SQLite's committer inline or on the writer thread (a Worker needs a file to load) and watch SQLite's data_version.",
-      from: { path: "^src/modules/(messages|changes)/", pathNot: "^src/modules/messages/writer(-worker)?\\.ts$" },
-      to: { path: ["^src/db/", "drizzle-orm"], pathNot: "^src/db/client\\.ts$" },
-    },
-    {
-      name: "messages-and-changes-name-only-the-db-type",
-      severity: "error",
-      comment: "The SQLite connection is only passed through (as a type), never used directly, in messages and changes.",
-      from: { path: "^src/modules/(messages|changes)/", pathNot: "^src/modules/messages/writer(-worker)?\\.ts$" },
-      to: { path: "^src/db/client\\.ts$", dependencyTypesNot: ["type-only"] },
+        "Feature modules and the socket endpoint reach storage only through the ports (Deps.stores, Deps.caches, Deps.probe, the MessageCommitter), so a second database slots in without touching them. The SQLite adapter (db/) and drizzle-orm are wired in by the composition root (server.ts) only.",
+      from: { path: "^src/(modules|realtime)/" },
+      to: { path: ["^src/db/", "^src/storage/", "drizzle-orm"] },
     },
     {
       name: "ports-import-only-ports",

@@ -10,7 +10,7 @@ const outfile = process.argv[2] ?? "dist/chat-server";
 await $`bun run scripts/embed-migrations.ts`.quiet();
 await $`bun run scripts/embed-migrations.ts pg`.quiet();
 // Workers are extra entrypoints: Bun embeds them and resolves `new Worker(new URL(...))` to them.
-const workers = ["src/modules/messages/writer-worker.ts"];
+const workers = ["src/db/writer-worker.ts"];
 // The SDK bundle the web client imports (committed, but a build must never embed a stale one).
 await $`bun run scripts/build-client.ts`.quiet();
 await $`bun build src/index.ts ${workers} --compile --bytecode --minify-whitespace --sourcemap=none --define BUILD_VERSION=${JSON.stringify(version)} --outfile ${outfile}`;

@@ -1,7 +1,6 @@
 // The Deps every feature module receives: ports and adapters built by the composition root
 // (server.ts), so modules import this type, never app.ts or server.ts.
 import type { Config } from "./config";
-import type { Db } from "./db/client";
 import type { Logger } from "./lib/logger";
 import type { RateLimiterFactory } from "./lib/rate-limiter";
 import type { TokenService } from "./modules/auth/tokens";
@@ -10,15 +9,18 @@ import type { MessageWriter } from "./modules/messages/writer";
 import type { Hub } from "./ports/bus";
 import type { ChangeFeed } from "./ports/changes";
 import type { Stores } from "./ports/stores";
+import type { StorageChanges, StorageProbe } from "./ports/storage-probe";
 import type { MessageCaches } from "./modules/messages/recent";
 import type { DeliveryReceipts } from "./modules/messages/receipts";
 import type { StorageHealth } from "./storage-health";
 
 export interface Deps {
-  /** The SQLite connection, for the modules not yet behind the storage ports (README, Architecture). */
-  db: Db;
   /** The storage ports (ports/stores.ts): the SQLite adapter today (db/stores/). */
   stores: Stores;
+  /** /health's read and write probe (ports/storage-probe.ts). */
+  probe: StorageProbe;
+  /** Moves when another process commits (the session watch re-checks then); absent, no one else writes. */
+  storageChanges?: StorageChanges;
   /** The caches in front of the stores; each field says what it holds and what keeps it exact. */
   caches: MessageCaches;
   /** Delivery receipts: `received` frames coalesced in memory and written together (messages/receipts.ts). */

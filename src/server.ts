@@ -11,6 +11,9 @@ import { fsCause } from "./lib/durable-file";
 import { startCheckpointer, walBacklog, type Checkpointer } from "./db/checkpointer";
 import { runMigrations } from "./db/migrate";
 import { sqliteStorage } from "./db/stores";
+import { externalChanges } from "./db/external-changes";
+import { sqliteProbe } from "./db/probe";
+import { isBusyFailure, sqliteMessageCommitter } from "./db/writer-thread";
 import { createLogger, type Logger } from "./lib/logger";
 import { configurePasswords } from "./modules/auth/passwords";
 import { createTokenService } from "./modules/auth/tokens";
@@ -86,12 +89,12 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   configurePasswords({ memoryKib: config.passwordMemoryKib });
   // Attachments: the files directory (temporaries of unfinished uploads removed) and the sweep of unused uploads.
   prepareFilesDir(filesDirOf(config.dataDir));
-  const stopUploadSweeper = startUploadSweeper(db, filesDirOf(config.dataDir), config.unusedUploadTtlSeconds, log);
   // The storage ports over this connection, and the caches in front of them (Deps.caches).
   const sqlite = sqliteStorage(db);
+  const stopUploadSweeper = startUploadSweeper(sqlite, filesDirOf(config.dataDir), config.unusedUploadTtlSeconds, log);
   // --broker-url: the same local hub, plus the other instances' events through Redis.
   const hub = config.brokerUrl
-    ? new RedisBus({ url: config.brokerUrl, log, repair: repairFromDatabase(db), onRemote: followRemoteChanges(sqlite.caches.conversationStates) })
+    ? new RedisBus({ url: config.brokerUrl, log, repair: repairFromDatabase(sqlite), onRemote: followRemoteChanges(sqlite.caches.conversationStates) })
     : new BunHub();
   const storage = new StorageHealth(log, undefined, () => walBacklog(join(config.dataDir, DB_FILE)));
   const stopStorageWatch = storage.watch();
@@ -100,14 +103,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const stopFileWatch = storage.watchFile(join(config.dataDir, DB_FILE), lost);
   const telemetry = new Telemetry(log, VERSION, storage);
   const changes = createChangeFeed(sqlite.caches.conversationStates, hub, log);
-  const writer = createMessageWriter(db, changes, {
-    thread: config.writerThread,
-    path: join(config.dataDir, DB_FILE),
-    synchronous: config.synchronous,
-    stats: telemetry.writerStats,
-    storage,
-    log,
-  });
+  const committer = sqliteMessageCommitter(db, { thread: config.writerThread, path: join(config.dataDir, DB_FILE), synchronous: config.synchronous, log });
+  const writer = createMessageWriter(sqlite.stores.messages, changes, { committer, isBusyFailure, stats: telemetry.writerStats, storage });
   // The peer address is only known while Bun still holds the request (it can be gone once the body
   // has been read), so it is captured on arrival for the requests that may ask for it: writes (the
   // login rate limit) and every request when request logs are on. Reads skip the lookup.
@@ -115,10 +112,11 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const logsAddresses = log.enabled?.("info") ?? true;
   const deps: Deps & { hub: BunHub } = {
     ...(hub instanceof RedisBus ? { limiters: sharedLimiters(config.brokerUrl, log) } : {}),
-    db,
     stores: sqlite.stores,
+    probe: sqliteProbe(db),
+    storageChanges: externalChanges(db),
     caches: { ...sqlite.caches, recentMessages: new RecentMessages(sqlite.stores.messages) },
-    receipts: new DeliveryReceipts(db, changes),
+    receipts: new DeliveryReceipts(sqlite, changes),
     config,
     hub,
     log,

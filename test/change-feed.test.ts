@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { openDatabase } from "../src/db/client";
 import { runMigrations } from "../src/db/migrate";
 import { createChangeFeed } from "../src/modules/changes/feed";
-import { conversationStates } from "../src/modules/messages/conversation-state";
+import { sqliteStorage } from "../src/db/stores";
+import { isBusyFailure, sqliteMessageCommitter } from "../src/db/writer-thread";
 import { createConversation } from "../src/modules/conversations/service";
 import { prepareSend } from "../src/modules/messages/send";
 import { markRead } from "../src/modules/messages/service";
@@ -30,7 +31,8 @@ function setup() {
     isOnline: () => false,
     endSessions: () => log.push("end"),
   };
-  const feed = createChangeFeed(conversationStates(db), bus, { warn: (m) => log.push(`warn ${m}`) });
+  const s = sqliteStorage(db);
+  const feed = createChangeFeed(s.caches.conversationStates, bus, { warn: (m) => log.push(`warn ${m}`) });
   const consumed: Change[] = [];
   feed.consume((c) => consumed.push(c));
   const at = Date.now();
@@ -41,23 +43,23 @@ function setup() {
       .run(id, name, name, `${name}@x.invalid`, `${name}@x.invalid`, at, at);
     return id;
   });
-  return { db, feed, log, consumed, users: users as [string, string] };
+  return { db, s, feed, log, consumed, users: users as [string, string] };
 }
 
-test("a new conversation enters the feed once: members' sockets join its topic", () => {
-  const { db, feed, log, consumed, users } = setup();
-  const { row } = createConversation(db, feed, users[0], { participant_ids: [users[1]], is_group: true, name: "g" });
+test("a new conversation enters the feed once: members' sockets join its topic", async () => {
+  const { db, s, feed, log, consumed, users } = setup();
+  const { row } = await createConversation(s, feed, users[0], { participant_ids: [users[1]], is_group: true, name: "g" });
   expect(log).toEqual([`join conversation:${row.id} 2`]);
   expect(consumed.map((c) => c.type)).toEqual(["conversation_created"]);
 });
 
 test("a send is acked after its commit, then published once and consumed once; a repeat publishes nothing", async () => {
-  const { db, feed, log, consumed, users } = setup();
-  const { row } = createConversation(db, feed, users[0], { participant_ids: [users[1]], is_group: true, name: "g" });
+  const { db, s, feed, log, consumed, users } = setup();
+  const { row } = await createConversation(s, feed, users[0], { participant_ids: [users[1]], is_group: true, name: "g" });
   log.length = 0;
   consumed.length = 0;
-  const writer = createMessageWriter(db, feed);
-  const request = prepareSend(db, feed, users[0], { conversationId: row.id, content: "hi", clientMsgId: "k1" });
+  const writer = createMessageWriter(s.stores.messages, feed, { committer: sqliteMessageCommitter(db), isBusyFailure });
+  const request = await prepareSend(s, feed, users[0], { conversationId: row.id, content: "hi", clientMsgId: "k1" });
   const acked = await new Promise<string[]>((resolve, reject) =>
     writer.submit(request, (error) => (error ? reject(error) : resolve([...log]))),
   );
@@ -65,7 +67,7 @@ test("a send is acked after its commit, then published once and consumed once; a
   expect(log).toEqual([`publish conversation:${row.id} new_message`]);
   expect(consumed).toHaveLength(1);
   expect(consumed[0]).toMatchObject({ type: "message_created", message: { seq: 1, content: "hi", conversation_id: row.id } });
-  const repeat = await writer.send(prepareSend(db, feed, users[0], { conversationId: row.id, content: "hi", clientMsgId: "k1" }));
+  const repeat = await writer.send(await prepareSend(s, feed, users[0], { conversationId: row.id, content: "hi", clientMsgId: "k1" }));
   expect(repeat.created).toBe(false);
   expect(log).toHaveLength(1);
   expect(consumed).toHaveLength(1);
@@ -73,14 +75,14 @@ test("a send is acked after its commit, then published once and consumed once; a
 });
 
 test("a read cursor that moves is one read_moved change; one that does not move is none", async () => {
-  const { db, feed, log, consumed, users } = setup();
-  const { row } = createConversation(db, feed, users[0], { participant_ids: [users[1]], is_group: true, name: "g" });
-  const writer = createMessageWriter(db, feed);
-  const sent = await writer.send(prepareSend(db, feed, users[0], { conversationId: row.id, content: "hi" }));
+  const { db, s, feed, log, consumed, users } = setup();
+  const { row } = await createConversation(s, feed, users[0], { participant_ids: [users[1]], is_group: true, name: "g" });
+  const writer = createMessageWriter(s.stores.messages, feed, { committer: sqliteMessageCommitter(db), isBusyFailure });
+  const sent = await writer.send(await prepareSend(s, feed, users[0], { conversationId: row.id, content: "hi" }));
   log.length = 0;
   consumed.length = 0;
-  markRead(db, feed, users[1], sent.message.id);
-  markRead(db, feed, users[1], sent.message.id);
+  await markRead(s, feed, users[1], sent.message.id);
+  await markRead(s, feed, users[1], sent.message.id);
   expect(log).toEqual([`publish conversation:${row.id} message_read`]);
   expect(consumed).toEqual([
     expect.objectContaining({ type: "read_moved", receipt: expect.objectContaining({ user_id: users[1], last_read_seq: 1 }) }),
@@ -88,14 +90,14 @@ test("a read cursor that moves is one read_moved change; one that does not move 
   await writer.close();
 });
 
-test("a consumer that throws is logged; the event is out and later consumers still run", () => {
-  const { db, feed, log, consumed, users } = setup();
+test("a consumer that throws is logged; the event is out and later consumers still run", async () => {
+  const { db, s, feed, log, consumed, users } = setup();
   feed.consume(() => {
     throw new Error("boom");
   });
   const after: string[] = [];
   feed.consume((c) => after.push(c.type));
-  createConversation(db, feed, users[0], { participant_ids: [users[1]], is_group: true, name: "g" });
+  await createConversation(s, feed, users[0], { participant_ids: [users[1]], is_group: true, name: "g" });
   expect(log.some((l) => l.startsWith("join "))).toBe(true);
   expect(log).toContain("warn change consumer failed");
   expect(consumed).toHaveLength(1);

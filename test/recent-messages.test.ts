@@ -12,7 +12,16 @@ import { sqliteStorage } from "../src/db/stores";
 import { encodeMessage, renderPage } from "../src/modules/messages/message-view";
 import { RecentMessages } from "../src/modules/messages/recent";
 import { encodeWithReactions, fetchMessages, toMessageView, type PageOptions } from "../src/modules/messages/service";
+import type { Awaitable } from "../src/ports/stores";
 import { propertyParams } from "./support/property";
+
+/** SQLite's stores answer synchronously: the page path must not make a promise of it. */
+function now<T>(value: Awaitable<T>): T {
+  if (value instanceof Promise) throw new Error("expected a synchronous answer from SQLite");
+  return value;
+}
+const page_ = (db: Db, id: string, options: PageOptions) => now(fetchMessages(sqliteStorage(db), id, options));
+const encoded = (db: Db, rows: Parameters<typeof encodeWithReactions>[1]) => now(encodeWithReactions(sqliteStorage(db), rows));
 
 const dir = mkdtempSync(join(tmpdir(), "chat-recent-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -126,7 +135,7 @@ test("every page the window answers equals the database's, across appends, evict
             const n = lastSeqOf(db, id);
             const page = op.page(n);
             const got = recent.page(id, { rev: revOf(db, id), lastSeq: n }, page);
-            const expected = encodeWithReactions(db, fetchMessages(db, id, page));
+            const expected = encoded(db, page_(db, id, page));
             if (got !== null) {
               answered++;
               expect(got).toEqual(expected);
@@ -148,12 +157,12 @@ test("every page the window answers equals the database's, across appends, evict
 test("a rendered page is the same JSON as the message views, with is_read per reader", () => {
   const { db, userId, ids } = freshDb(1);
   append(db, ids[0]!, userId, 7);
-  const rows = fetchMessages(db, ids[0]!, { limit: 50 });
+  const rows = page_(db, ids[0]!, { limit: 50 });
   const isRead = (seq: number) => seq <= 4;
   change(db, ids[0]!, userId, 0.5, "react");
   change(db, ids[0]!, userId, 0.1, "edit");
-  const reacted = fetchMessages(db, ids[0]!, { limit: 50 });
-  const json = renderPage(encodeWithReactions(db, reacted), (m) => isRead(m.seq), userId);
+  const reacted = page_(db, ids[0]!, { limit: 50 });
+  const json = renderPage(encoded(db, reacted), (m) => isRead(m.seq), userId);
   const tallies = reacted.map((r) => (r.seq === 4 ? [{ emoji: ":tada:", userIds: [userId] }] : undefined));
   expect(JSON.parse(new TextDecoder().decode(json))).toEqual(reacted.map((r, i) => toMessageView(r, isRead(r.seq), tallies[i], userId)));
   expect(JSON.parse(new TextDecoder().decode(json))[3].reactions).toEqual([{ emoji: ":tada:", count: 1, me: true }]);

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { openDatabase } from "../../src/db/client";
+import { sqliteStorage } from "../../src/db/stores";
 import { searchMessages } from "../../src/modules/search/service";
 import { createUsers } from "../lib/api";
 import { fillCorpus, searchQueries } from "../lib/search-corpus";
@@ -90,8 +91,9 @@ async function overHttp(base: string, token: string, queries: string[], searcher
   return summarize(samples, (performance.now() - t0) / 1000, results, empty, errors, firstError);
 }
 
-function inProcess(dbPath: string, userId: string, queries: string[], seconds: number): Measured {
+async function inProcess(dbPath: string, userId: string, queries: string[], seconds: number): Promise<Measured> {
   const db = openDatabase(dbPath, { readonly: true });
+  const storage = sqliteStorage(db);
   try {
     const samples = new Samples();
     let results = 0;
@@ -100,7 +102,7 @@ function inProcess(dbPath: string, userId: string, queries: string[], seconds: n
     const end = t0 + seconds * 1000;
     for (let i = 0; performance.now() < end; i++) {
       const s = performance.now();
-      const page = searchMessages(db, userId, { q: queries[i % queries.length]!, limit: LIMIT });
+      const page = await searchMessages(storage, userId, { q: queries[i % queries.length]!, limit: LIMIT });
       JSON.stringify(page);
       samples.add(performance.now() - s);
       results += page.results.length;
@@ -166,7 +168,7 @@ export async function searchBench(binary: string, p: W7Params) {
         : { tool: "bun fetch closed loops", ...(await overHttp(server.base, searcher!.token, queries, p.searchers, p.duration)) };
       if (checked.errors) Object.assign(http, { errors: http.errors + checked.errors, first_error: checked.first_error });
       await server.proc.stop();
-      const direct = inProcess(dbPath, searcher!.id, queries, Math.max(1, p.duration / 2));
+      const direct = await inProcess(dbPath, searcher!.id, queries, Math.max(1, p.duration / 2));
       unpin(process.pid);
       log(
         `  W7 ${size.toLocaleString("en-US")}: HTTP p50 ${http.latency_ms.p50} ms p99 ${http.latency_ms.p99} ms ${http.queries_per_s} q/s (${p.searchers} searchers, ${checked.mean_results} results/query, ${checked.empty_results_percent}% empty); in-process p50 ${direct.latency_ms.p50} ms p99 ${direct.latency_ms.p99} ms ${direct.queries_per_s} q/s`,

@@ -22,8 +22,7 @@ export const attachmentsJson = (messageId: string) =>
 export const CLAIM_ATTACHMENT = "UPDATE attachments SET claimed_at = ? WHERE id = ? AND owner_id = ? AND claimed_at IS NULL";
 export const LINK_ATTACHMENT = "INSERT INTO message_attachments (message_id, attachment_id, position) VALUES (?, ?, ?)";
 
-/** The code of the error the commit throws when a claim fails (a race the send's checks could not see). */
-export const ATTACHMENT_CLAIM_FAILED = "ATTACHMENT_CLAIM_FAILED";
+export { ATTACHMENT_CLAIM_FAILED } from "../ports/message-commit";
 
 const COLUMN_NAMES = [
   "id",

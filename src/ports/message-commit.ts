@@ -44,6 +44,9 @@ export const failureOf = (error: unknown): WriteFailure => ({
   message: error instanceof Error ? error.message : String(error),
 });
 
+/** The code of the error the commit throws when a claim fails (a race the send's checks could not see). */
+export const ATTACHMENT_CLAIM_FAILED = "ATTACHMENT_CLAIM_FAILED";
+
 /** The failure of a reply whose parent was deleted after prepareSend checked it (a 422 for the sender). */
 export const REPLY_TO_GONE = "reply_to_id: the message replied to no longer exists";
 

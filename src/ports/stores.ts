@@ -38,8 +38,14 @@ export type Awaitable<T> = T | Promise<T>;
 export type Sync<S> = { [K in keyof S]: S[K] extends (...args: infer A) => Awaitable<infer R> ? (...args: A) => R : S[K] };
 
 /** Applies `next` to a value that may still be pending, without a microtask when it is not. */
-export function andThen<T, U>(value: Awaitable<T>, next: (value: T) => U): Awaitable<U> {
+export function andThen<T, U>(value: Awaitable<T>, next: (value: T) => Awaitable<U>): Awaitable<U> {
   return value instanceof Promise ? value.then(next) : next(value);
+}
+
+/** Every value, as one array: a plain array when none is pending (SQLite), else a promise of it. */
+export function andThenAll<T extends readonly unknown[]>(values: { [K in keyof T]: Awaitable<T[K]> }): Awaitable<T> {
+  for (const value of values) if (value instanceof Promise) return Promise.all(values) as Promise<T>;
+  return values as unknown as T;
 }
 
 export interface UserStore {
@@ -255,14 +261,15 @@ export interface ReadState {
 
 /**
  * What every send and page read asks about a conversation (kind, members, last_seq, rev, read
- * cursors), from memory and synchronously. The change feed keeps it exact with this process's
- * commits (note*, invalidate); the adapter drops it whole when storage changed underneath.
+ * cursors), from memory. The change feed keeps it exact with this process's commits (note*,
+ * invalidate); the adapter drops it whole when storage changed underneath. A hit is a plain value;
+ * a miss may be pending (a networked database), so callers go through `andThen` or await.
  */
 export interface ConversationStateCache {
   /** The conversation's state, or null when it does not exist. */
-  get(conversationId: string): ConversationHead | null;
+  get(conversationId: string): Awaitable<ConversationHead | null>;
   /** The reader's cursors with the head, or null when the conversation does not exist or they are not a member. */
-  readState(conversationId: string, userId: string): (ReadState & { lastSeq: number; rev: number }) | null;
+  readState(conversationId: string, userId: string): Awaitable<(ReadState & { lastSeq: number; rev: number }) | null>;
   /** A committed message with this seq and rev. */
   noteStored(conversationId: string, seq: number, rev: number): void;
   /** A committed change other than a new message (edit, delete, reaction, rename). */

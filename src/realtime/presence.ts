@@ -2,14 +2,14 @@
 // without any socket, so a reconnect (a flaky network, a page reload) announces nothing, and
 // online is announced only to contacts that were told the user went offline. Each announcement
 // goes to every contact (up to thousands of topics), which is why the blips are worth skipping.
-import type { Db } from "../db/client";
 import type { Logger } from "../lib/logger";
 import { iso, now } from "../lib/time";
-import { blockCache } from "../modules/blocks/service";
+import { blockersOf } from "../modules/blocks/service";
 import { contactIdsOf } from "../modules/conversations/service";
 import { touchLastSeen } from "../modules/users/service";
 import type { BunHub } from "./bun-hub";
 import { userTopic } from "../ports/bus";
+import { andThenAll, type Storage } from "../ports/stores";
 
 export const PRESENCE_OFFLINE_DELAY_MS = 3_000;
 
@@ -29,16 +29,15 @@ export interface Presence {
   disconnected(userId: string): void;
 }
 
-export function createPresence(db: Db, hub: BunHub & ClusterPresenceHooks, log: Logger, delayMs = PRESENCE_OFFLINE_DELAY_MS): Presence {
+export function createPresence(storage: Storage, hub: BunHub & ClusterPresenceHooks, log: Logger, delayMs = PRESENCE_OFFLINE_DELAY_MS): Presence {
   const offlineTimers = new Map<string, ReturnType<typeof setTimeout>>();
 
-  const announce = (userId: string, isOnline: boolean) => {
+  const announce = async (userId: string, isOnline: boolean) => {
     // Also runs from a timer, possibly after the server stopped and closed the database.
     try {
       const payload = JSON.stringify({ type: "presence", user_id: userId, is_online: isOnline, timestamp: iso(now()) });
       // Contacts who blocked the user are not told whether they come and go.
-      const blockers = blockCache(db).blockersOf(userId);
-      const contacts = contactIdsOf(db, userId);
+      const [blockers, contacts] = await andThenAll<[ReadonlySet<string>, string[]]>([blockersOf(storage, userId), contactIdsOf(storage, userId)]);
       hub.publishEncoded((blockers.size === 0 ? contacts : contacts.filter((id) => !blockers.has(id))).map(userTopic), payload);
     } catch (error) {
       log.warn("presence announcement failed", { error: String(error) });
@@ -55,18 +54,19 @@ export function createPresence(db: Db, hub: BunHub & ClusterPresenceHooks, log: 
         hub.lingering.delete(userId);
         return;
       }
-      if (!hub.onlineElsewhere?.(userId)) announce(userId, true);
+      if (!hub.onlineElsewhere?.(userId)) void announce(userId, true);
     },
     disconnected(userId) {
+      // Best effort (a closed or failing database): last_seen is a hint.
       try {
-        touchLastSeen(db, userId);
+        void Promise.resolve(touchLastSeen(storage, userId)).catch(() => {});
       } catch {}
       hub.lingering.add(userId);
       const timer = setTimeout(() => {
         offlineTimers.delete(userId);
         hub.lingering.delete(userId);
         hub.wentOffline?.(userId);
-        if (!hub.onlineElsewhere?.(userId)) announce(userId, false);
+        if (!hub.onlineElsewhere?.(userId)) void announce(userId, false);
       }, delayMs);
       timer.unref();
       offlineTimers.set(userId, timer);

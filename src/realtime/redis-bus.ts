@@ -19,6 +19,7 @@
 // membership moves and session ends too, and a reconnect rebuilds the socket's subscriptions from
 // the database and the client's `sync` fetches exactly what it missed; replaying all of that in
 // place would be a second, rarely run, copy of both paths.
+import type { Awaitable } from "../ports/stores";
 import type { Logger } from "../lib/logger";
 import { gauge } from "../modules/metrics/registry";
 import { BunHub, type ChatSocket } from "./bun-hub";
@@ -51,7 +52,7 @@ export interface RedisBusOptions {
    * Publishes to this instance's sockets only (`bus.publishLocal`) what a gap left out, read
    * from the database; returns what it sent.
    */
-  repair?: (gap: Gap, bus: RedisBus) => Repaired[];
+  repair?: (gap: Gap, bus: RedisBus) => Awaitable<Repaired[]>;
   /** How long a missing rev may stay missing before it is repaired (events in flight arrive well within). */
   graceMs?: number;
   heartbeatMs?: number;
@@ -88,6 +89,7 @@ export class RedisBus extends BunHub {
   private readonly presence: ClusterPresence;
   private readonly log: Logger;
   private readonly repair: RedisBusOptions["repair"];
+  private readonly repairing = new Set<string>();
   private readonly onRemote: RedisBusOptions["onRemote"];
   private readonly heartbeatMs: number;
   private down = false;
@@ -290,13 +292,26 @@ export class RedisBus extends BunHub {
 
   private repairGaps() {
     for (const gap of this.gaps.due()) {
-      try {
-        this.gaps.repaired(gap, this.repair?.(gap, this));
-        this.stats.gapsRepaired++;
-        this.log.info("repaired a gap from the database", { conversation_id: gap.conversationId, after_rev: gap.afterRev, until_rev: gap.untilRev });
-      } catch (error) {
+      // A repair still reading (a networked store) is not started twice.
+      if (this.repairing.has(gap.conversationId)) continue;
+      const failed = (error: unknown) =>
         // Tried again at the next check (the database may be briefly unreadable).
         this.log.warn("gap repair failed", { conversation_id: gap.conversationId, error: String(error) });
+      const done = (sent: Repaired[] | undefined) => {
+        this.gaps.repaired(gap, sent);
+        this.stats.gapsRepaired++;
+        this.log.info("repaired a gap from the database", { conversation_id: gap.conversationId, after_rev: gap.afterRev, until_rev: gap.untilRev });
+      };
+      try {
+        const sent = this.repair?.(gap, this);
+        if (!(sent instanceof Promise)) {
+          done(sent);
+          continue;
+        }
+        this.repairing.add(gap.conversationId);
+        sent.then(done, failed).finally(() => this.repairing.delete(gap.conversationId));
+      } catch (error) {
+        failed(error);
       }
     }
   }

@@ -1,10 +1,9 @@
 // Live sessions end when access ends. In this process a password change or a disable calls
 // Hub.endSessions directly. Changes committed by another process (the CLI's reset-password,
-// disable and token revoke, an operator's sqlite3) show as a new SQLite data_version: then the
-// users with open sockets and their sockets' API tokens are re-read in two queries and the sockets
-// whose token no longer passes are closed. A socket never outlives its token's expiry either.
-import type { Db } from "../db/client";
-import { externalChanges } from "../db/external-changes";
+// disable and token revoke, an operator's sqlite3) move the storage's version (SQLite's
+// data_version, Deps.storageChanges): then the users with open sockets and their sockets' API
+// tokens are re-read in two queries and the sockets whose token no longer passes are closed. A
+// socket never outlives its token's expiry either.
 import type { Logger } from "../lib/logger";
 import { liveApiTokenIds } from "../modules/auth/api-tokens";
 import { sessionValid } from "../modules/auth/service";
@@ -12,27 +11,31 @@ import { sessionAccess } from "../modules/users/service";
 import type { BunHub, ChatSocket } from "./bun-hub";
 import { CLOSE } from "./protocol";
 import type { SocketState } from "./socket-state";
+import type { Storage } from "../ports/stores";
+import type { StorageChanges } from "../ports/storage-probe";
 
 /** How often another process's commits are looked for: revocations from outside land within this. */
 export const SESSION_CHECK_MS = 1_000;
 /** setTimeout's longest delay; tokens may live a year, so long expiries re-arm. */
 const MAX_TIMER_MS = 2 **31 - 1;
 
-export function watchSessions(db: Db, hub: BunHub, log: Logger, intervalMs = SESSION_CHECK_MS) {
-  const changes = externalChanges(db);
+export function watchSessions(storage: Storage, changes: StorageChanges, hub: BunHub, log: Logger, intervalMs = SESSION_CHECK_MS) {
   let seen = changes.version();
-  const timer = setInterval(() => {
+  let checking = false;
+  const timer = setInterval(async () => {
+    if (checking) return;
+    checking = true;
     try {
       const version = changes.version();
       if (version === seen) return;
       seen = version;
       const ids = [...hub.connectedUsers()];
       if (ids.length === 0) return;
-      const rows = new Map(sessionAccess(db, ids).map((r) => [r.id, r]));
+      const rows = new Map((await sessionAccess(storage, ids)).map((r) => [r.id, r]));
       // Sockets opened with an API token: a revoked or expired token ends exactly those.
       const tokenOwners = new Map<string, string>();
       for (const id of ids) for (const ws of hub.socketsOf(id)) if (ws.data.apiTokenId) tokenOwners.set(ws.data.apiTokenId, id);
-      const live = liveApiTokenIds(db, [...tokenOwners.keys()]);
+      const live = await liveApiTokenIds(storage, [...tokenOwners.keys()]);
       for (const [tokenId, userId] of tokenOwners) if (!live.has(tokenId)) hub.endSessions(userId, "token revoked", tokenId);
       for (const id of ids) {
         const row = rows.get(id);
@@ -48,6 +51,8 @@ export function watchSessions(db: Db, hub: BunHub, log: Logger, intervalMs = SES
       // The server stopped and closed the database: so does the watch.
       if (/closed/i.test(String(error))) return clearInterval(timer);
       log.warn("session check failed", { error: String(error) });
+    } finally {
+      checking = false;
     }
   }, intervalMs);
   timer.unref();

@@ -27,7 +27,7 @@ export interface SocketEndpoint {
 }
 
 export function createSocketEndpoint(deps: Deps & { hub: BunHub }): SocketEndpoint {
-  const { db, hub, config, log } = deps;
+  const { hub, config, log } = deps;
   let nextId = 1;
   const admission = new Admission(config.wsMaxPendingPerAddress);
   const stats = {
@@ -38,14 +38,14 @@ export function createSocketEndpoint(deps: Deps & { hub: BunHub }): SocketEndpoi
   };
   const allowed = new Set(config.allowedOrigins);
   const handleFrame = createFrameHandler(deps);
-  const presence = createPresence(db, hub, log);
-  watchSessions(db, hub, log);
+  const presence = createPresence(deps, hub, log);
+  if (deps.storageChanges) watchSessions(deps, deps.storageChanges, hub, log);
 
   const send = (ws: ChatSocket, event: object) => ws.send(JSON.stringify(event));
 
   async function authenticate(ws: ChatSocket, token: string | null) {
     const state = ws.data as SocketState;
-    const session = await sessionForToken(db, deps.tokens, token).catch(() => null);
+    const session = await sessionForToken(deps, deps.tokens, token).catch(() => null);
     if (state.closed) return;
     if (!session) return ws.close(CLOSE.unauthorized, "invalid token");
     const { user } = session;
@@ -58,7 +58,8 @@ export function createSocketEndpoint(deps: Deps & { hub: BunHub }): SocketEndpoi
     state.apiTokenId = session.apiTokenId;
     if (session.expiresAtMs !== null) closeAtExpiry(ws, session.expiresAtMs);
     if (state.closed) return;
-    const conversationIds = conversationIdsOf(db, user.id);
+    const conversationIds = await conversationIdsOf(deps, user.id);
+    if (state.closed) return;
     // ready first, then subscribe: both synchronous, so no event can slip in before ready.
     send(ws, { type: "ready", user_id: user.id, timestamp: iso(now()) });
     if (hub.add(ws, user.id, conversationIds)) presence.connected(user.id);

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { releaseAttachments, sweepUnusedUploads } from "../../src/modules/attachments/service";
+import { filesDirOf } from "../../src/modules/attachments/store";
 import { API, type Api, client, randomUuid } from "../support/api";
 import { expectError } from "../support/expect";
 import { freshServers, startTestServer, type TestServer } from "../support/server";
@@ -377,9 +378,9 @@ describe("cleaning up", () => {
     const lonely = await upload(server.url, alice.token, unique("lonely"), { type: "text/plain" });
     expect((await sendWith(alice.token, dm, { content: "keep", attachment_ids: [used.body.id] })).status).toBe(201);
     // A cutoff before they were made sweeps nothing of theirs.
-    sweepUnusedUploads(server.db, Date.parse(unused.body.created_at) - 1);
+    await sweepUnusedUploads(server.deps, Date.parse(unused.body.created_at) - 1, filesDirOf(server.dataDir));
     expect((await download(server.url, alice.token, unused.body.id)).status).toBe(200);
-    expect(sweepUnusedUploads(server.db, Date.now() + 1)).toBeGreaterThanOrEqual(2);
+    expect(await sweepUnusedUploads(server.deps, Date.now() + 1, filesDirOf(server.dataDir))).toBeGreaterThanOrEqual(2);
     expect((await download(server.url, alice.token, unused.body.id)).status).toBe(404);
     expect((await download(server.url, alice.token, lonely.body.id)).status).toBe(404);
     expect((await download(server.url, alice.token, used.body.id)).status).toBe(200);
@@ -407,8 +408,8 @@ describe("cleaning up", () => {
     const file = await upload(server.url, alice.token, unique("to delete"), { type: "text/plain" });
     const sent = await sendWith(alice.token, dm, { content: "bye", attachment_ids: [file.body.id] });
     expect((await download(server.url, bob.token, file.body.id)).status).toBe(200);
-    expect(releaseAttachments(server.db, sent.body.id)).toBe(1);
-    expect(releaseAttachments(server.db, sent.body.id)).toBe(0);
+    expect(await releaseAttachments(server.deps, sent.body.id, filesDirOf(server.dataDir))).toBe(1);
+    expect(await releaseAttachments(server.deps, sent.body.id, filesDirOf(server.dataDir))).toBe(0);
     expect((await download(server.url, bob.token, file.body.id)).status).toBe(404);
     expect((await download(server.url, alice.token, file.body.id)).status).toBe(404);
     expect(await Bun.file(blobOf(server.dataDir, file.body.sha256)).exists()).toBe(false);

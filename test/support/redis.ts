@@ -13,7 +13,8 @@ import type { Deps } from "../../src/deps";
 import { silentLogger } from "../../src/lib/logger";
 import { withResponsePolicy } from "../../src/http/response-policy";
 import { createChangeFeed } from "../../src/modules/changes/feed";
-import { conversationStates } from "../../src/modules/messages/conversation-state";
+import { sqliteStorage } from "../../src/db/stores";
+import { isBusyFailure, sqliteMessageCommitter } from "../../src/db/writer-thread";
 import { createMessageWriter } from "../../src/modules/messages/writer";
 import type { SocketData } from "../../src/realtime/bun-hub";
 import { CLOSE } from "../../src/realtime/protocol";
@@ -101,9 +102,10 @@ export interface SecondInstance {
 /** Another app over A's database: its own change feed, writer, RedisBus, app, sockets and Bun.serve. */
 export async function startSecondInstance(a: TestServer, brokerUrl: string, bus: Partial<RedisBusOptions> = {}): Promise<SecondInstance> {
   const db = a.db;
-  const hub = new RedisBus({ url: brokerUrl, log: silentLogger, repair: repairFromDatabase(db), ...bus });
-  const changes = createChangeFeed(conversationStates(db), hub, silentLogger);
-  const writer = createMessageWriter(db, changes, { log: silentLogger });
+  const storage = sqliteStorage(db);
+  const hub = new RedisBus({ url: brokerUrl, log: silentLogger, repair: repairFromDatabase(storage), ...bus });
+  const changes = createChangeFeed(storage.caches.conversationStates, hub, silentLogger);
+  const writer = createMessageWriter(storage.stores.messages, changes, { committer: sqliteMessageCommitter(db), isBusyFailure });
   const limiters = sharedLimiters(brokerUrl, silentLogger);
   const deps: Deps & { hub: RedisBus } = {
     ...a.deps,

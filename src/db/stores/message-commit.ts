@@ -1,6 +1,6 @@
 // SQLite's MessageCommitter (ports/message-commit.ts): every queued send in one IMMEDIATE
 // transaction, each taking its conversation's next seq. Plain bun:sqlite and plain-data results, so
-// the same code runs in the writer worker (src/modules/messages/writer-worker.ts, with
+// the same code runs in the writer worker (src/db/writer-worker.ts, with
 // --writer-thread true) and inline on the event loop (sqliteCommitter).
 import type { Database } from "bun:sqlite";
 import { storageFaultOf } from "../../storage-faults";

@@ -4,6 +4,7 @@ import type { Deps } from "../../deps";
 import { ApiError } from "../../errors";
 import { createRateLimiter } from "../../lib/rate-limiter";
 import { now } from "../../lib/time";
+import { andThen } from "../../ports/stores";
 import { authPlugin, bearerSecurity } from "../auth/plugin";
 import { ErrorBody, errorResponses, IdParams } from "../shared-model";
 import { downloadResponse } from "./download";
@@ -30,37 +31,41 @@ export const attachmentsModule = (deps: Deps) => {
       async ({ request, query, user, set }) => {
         const wait = perUser.hit(user.id);
         if (wait > 0) throw new ApiError(429, "rate_limited", `At most ${UPLOADS_PER_MINUTE} uploads per minute, try again later`, { "Retry-After": String(wait) });
-        if (pendingUploads(deps.db, user.id) >= MAX_PENDING_UPLOADS) {
+        if ((await pendingUploads(deps, user.id)) >= MAX_PENDING_UPLOADS) {
           throw new ApiError(429, "too_many_pending_uploads", `At most ${MAX_PENDING_UPLOADS} uploads may wait for a message; send or let them expire first`, {
             "Retry-After": "60",
           });
         }
         const quota = deps.config.uploadQuotaBytes;
-        const limits = { maxBytes: deps.config.maxUploadBytes, quotaLeft: quota - usedBytes(deps.db, user.id) };
+        const limits = { maxBytes: deps.config.maxUploadBytes, quotaLeft: quota - (await usedBytes(deps, user.id)) };
         const received = await receiveUpload(request, filesDir, limits, query.filename ?? null);
-        // From here on synchronous: the quota is checked again (uploads of one user may have run in
-        // parallel), and the blob is linked and its row inserted with no sweep in between.
-        if (usedBytes(deps.db, user.id) + received.size > quota) {
-          received.blob.discard();
-          throw quotaExceeded();
-        }
-        const kind = sniff(received.head, received.claimedType);
-        const row: AttachmentRow = {
-          id: Bun.randomUUIDv7(),
-          owner_id: user.id,
-          sha256: received.sha256,
-          size: received.size,
-          content_type: kind.contentType,
-          filename: sanitizeFilename(received.filename) || DEFAULT_FILENAME,
-          width: kind.width ?? null,
-          height: kind.height ?? null,
-          created_at: now(),
-          claimed_at: null,
-        };
-        received.blob.commit(received.sha256);
-        insertAttachment(deps.db, row);
-        set.status = 201;
-        return toAttachmentView(row);
+        // From here on chained, never awaited (synchronous on SQLite): the quota is checked again
+        // (uploads of one user may have run in parallel), and the blob is linked and its row
+        // inserted with no sweep in between.
+        return andThen(usedBytes(deps, user.id), (used) => {
+          if (used + received.size > quota) {
+            received.blob.discard();
+            throw quotaExceeded();
+          }
+          const kind = sniff(received.head, received.claimedType);
+          const row: AttachmentRow = {
+            id: Bun.randomUUIDv7(),
+            owner_id: user.id,
+            sha256: received.sha256,
+            size: received.size,
+            content_type: kind.contentType,
+            filename: sanitizeFilename(received.filename) || DEFAULT_FILENAME,
+            width: kind.width ?? null,
+            height: kind.height ?? null,
+            created_at: now(),
+            claimed_at: null,
+          };
+          received.blob.commit(received.sha256);
+          return andThen(insertAttachment(deps, row), () => {
+            set.status = 201;
+            return toAttachmentView(row);
+          });
+        });
       },
       {
         auth: true,
@@ -87,7 +92,7 @@ export const attachmentsModule = (deps: Deps) => {
         },
       },
     )
-    .get("/attachments/:attachment_id", ({ params, user, request }) => downloadResponse(findVisibleAttachment(deps.db, params.attachment_id, user.id), filesDir, request), {
+    .get("/attachments/:attachment_id", async ({ params, user, request }) => downloadResponse(await findVisibleAttachment(deps, params.attachment_id, user.id), filesDir, request), {
       auth: true,
       params: IdParams("attachment_id"),
       response: { 200: t.Any({ description: "The file's bytes" }), 206: t.Any({ description: "The requested range" }), 304: t.Any(), 416: ErrorBody, ...errorResponses },

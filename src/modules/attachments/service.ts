@@ -1,13 +1,10 @@
 // Attachments in the database: rows of uploads, who may see them, quota, the checks of a send that
 // carries attachment_ids, releasing a deleted message's files and sweeping uploads no message used.
-import { dirname } from "node:path";
-import type { Db } from "../../db/client";
 import { notFound, unprocessable } from "../../errors";
 import { iso } from "../../lib/time";
-import type { AttachmentRow } from "../../ports/stores";
-import { sqliteStoresOf } from "../storage-bridge";
+import { andThen, andThenAll, type AttachmentRow, type Awaitable, type Storage } from "../../ports/stores";
 import { MAX_ATTACHMENTS_PER_MESSAGE, type AttachmentView } from "./model";
-import { filesDirOf, removeUnusedBlobs } from "./store";
+import { removeUnusedBlobs } from "./store";
 
 export function toAttachmentView(row: AttachmentRow): AttachmentView {
   return {
@@ -21,23 +18,22 @@ export function toAttachmentView(row: AttachmentRow): AttachmentView {
   };
 }
 
-// The SQL is in the AttachmentStore; these still take the db and call the SQLite store synchronously:
-// an upload checks the quota again and inserts its row with nothing in between, and send.ts and
-// edit.ts (the messages hot path) call in with the db.
-export const insertAttachment = (db: Db, row: AttachmentRow): void => sqliteStoresOf(db).attachments.insert(row);
+// The SQL is in the AttachmentStore. Callers chain with andThen where nothing may run in between on
+// a synchronous store (an upload checks the quota again and inserts its row; the send hot path).
+export const insertAttachment = ({ stores }: Storage, row: AttachmentRow): Awaitable<void> => stores.attachments.insert(row);
 
 /** Bytes of every attachment the user holds (each upload counts, even when its bytes are stored once). */
-export const usedBytes = (db: Db, userId: string): number => sqliteStoresOf(db).attachments.usedBytes(userId);
+export const usedBytes = ({ stores }: Storage, userId: string): Awaitable<number> => stores.attachments.usedBytes(userId);
 
 /** Uploads of this user no message has taken yet. */
-export const pendingUploads = (db: Db, userId: string): number => sqliteStoresOf(db).attachments.pendingUploads(userId);
+export const pendingUploads = ({ stores }: Storage, userId: string): Awaitable<number> => stores.attachments.pendingUploads(userId);
 
 /**
  * The attachment if this user may read it: its uploader, or a member of the conversation of the
  * (not deleted) message holding it. Anything else is a 404, as if it did not exist.
  */
-export function findVisibleAttachment(db: Db, id: string, userId: string): AttachmentRow {
-  const row = sqliteStoresOf(db).attachments.visibleTo(id, userId);
+export async function findVisibleAttachment({ stores }: Storage, id: string, userId: string): Promise<AttachmentRow> {
+  const row = await stores.attachments.visibleTo(id, userId);
   if (!row) throw notFound("Attachment");
   return row;
 }
@@ -48,11 +44,11 @@ export function findVisibleAttachment(db: Db, id: string, userId: string): Attac
  * them in the message's transaction, which settles any race between two sends naming the same one.
  */
 export function checkAttachmentsForSend(
-  db: Db,
+  { stores }: Storage,
   senderId: string,
   raw: unknown,
   repeatOf: { conversationId: string; clientMsgId: string | null },
-): string[] {
+): Awaitable<string[]> {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) throw unprocessable("attachment_ids", "must be an array of attachment ids");
   if (raw.length > MAX_ATTACHMENTS_PER_MESSAGE) throw unprocessable("attachment_ids", `at most ${MAX_ATTACHMENTS_PER_MESSAGE} attachments per message`);
@@ -63,26 +59,27 @@ export function checkAttachmentsForSend(
     return id.toLowerCase();
   });
   if (new Set(ids).size !== ids.length) throw unprocessable("attachment_ids", "must not repeat an attachment");
-  const uses = sqliteStoresOf(db).attachments.uses(ids);
-  for (const id of ids) {
-    const use = uses.get(id);
-    if (!use || use.ownerId !== senderId) throw unprocessable("attachment_ids", `attachment ${id} not found`);
-    if (use.claimedAt !== null) {
-      const sameSend = repeatOf.clientMsgId !== null && use.conversationId === repeatOf.conversationId && use.clientMsgId === repeatOf.clientMsgId;
-      if (!sameSend) throw unprocessable("attachment_ids", `attachment ${id} is already used by another message`);
+  return andThen(stores.attachments.uses(ids), (uses) => {
+    for (const id of ids) {
+      const use = uses.get(id);
+      if (!use || use.ownerId !== senderId) throw unprocessable("attachment_ids", `attachment ${id} not found`);
+      if (use.claimedAt !== null) {
+        const sameSend = repeatOf.clientMsgId !== null && use.conversationId === repeatOf.conversationId && use.clientMsgId === repeatOf.clientMsgId;
+        if (!sameSend) throw unprocessable("attachment_ids", `attachment ${id} is already used by another message`);
+      }
     }
-  }
-  return ids;
+    return ids;
+  });
 }
 
-/** The files directory next to this database file. */
-const filesDirFor = (db: Db) => filesDirOf(dirname(db.$client.filename));
-
-/** Unlinks the blobs among these no attachment names any more. */
-const dropUnusedBlobs = (db: Db, hashes: string[], filesDir?: string) => {
-  const { attachments } = sqliteStoresOf(db);
-  removeUnusedBlobs(filesDir ?? filesDirFor(db), hashes, (sha256) => attachments.blobInUse(sha256));
-};
+/** Unlinks the blobs among these no attachment names any more (checked, then unlinked, with nothing in between on SQLite). */
+function dropUnusedBlobs({ stores }: Storage, hashes: string[], filesDir: string): Awaitable<void> {
+  const unique = [...new Set(hashes)];
+  return andThen(andThenAll(unique.map((sha256) => stores.attachments.blobInUse(sha256))), (inUse) => {
+    const used = new Set(unique.filter((_, i) => inUse[i]));
+    removeUnusedBlobs(filesDir, unique, (sha256) => used.has(sha256));
+  });
+}
 
 /**
  * Deletes the attachments of a message (its rows, then every blob no other row names). For the delete
@@ -90,15 +87,15 @@ const dropUnusedBlobs = (db: Db, hashes: string[], filesDir?: string) => {
  * transaction that could still roll back: the blobs are unlinked at once). Blobs go once their last
  * row has. Returns how many attachments were released.
  */
-export function releaseAttachments(db: Db, messageId: string, filesDir?: string): number {
-  const hashes = sqliteStoresOf(db).attachments.releaseForMessage(messageId);
-  if (hashes.length > 0) dropUnusedBlobs(db, hashes, filesDir);
+export async function releaseAttachments(s: Storage, messageId: string, filesDir: string): Promise<number> {
+  const hashes = await s.stores.attachments.releaseForMessage(messageId);
+  if (hashes.length > 0) await dropUnusedBlobs(s, hashes, filesDir);
   return hashes.length;
 }
 
 /** Deletes the uploads no message took that are older than `olderThan` (Unix ms), and their unused blobs. */
-export function sweepUnusedUploads(db: Db, olderThan: number, filesDir?: string): number {
-  const hashes = sqliteStoresOf(db).attachments.sweepUnclaimed(olderThan, 10_000);
-  if (hashes.length > 0) dropUnusedBlobs(db, hashes, filesDir);
+export async function sweepUnusedUploads(s: Storage, olderThan: number, filesDir: string): Promise<number> {
+  const hashes = await s.stores.attachments.sweepUnclaimed(olderThan, 10_000);
+  if (hashes.length > 0) await dropUnusedBlobs(s, hashes, filesDir);
   return hashes.length;
 }

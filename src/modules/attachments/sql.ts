@@ -1,2 +1,2 @@
-// The attachment SQL the message paths share lives with the storage adapter (db/message-sql.ts).
-export { ATTACHMENT_CLAIM_FAILED, attachmentsJson, CLAIM_ATTACHMENT, LINK_ATTACHMENT } from "../../db/message-sql";
+// The error code of a lost attachment claim, shared by both engines' group commits (ports/message-commit.ts).
+export { ATTACHMENT_CLAIM_FAILED } from "../../ports/message-commit";

@@ -2,7 +2,6 @@
 // Bearer token on REST and sockets next to the login JWTs. Only a SHA-256 of each token is stored.
 import { now } from "../../lib/time";
 import { andThen, type ApiTokenListing, type ApiTokenRow, type Awaitable, type Storage, type UserRow } from "../../ports/stores";
-import { storageOf, type LegacyDb } from "../storage-bridge";
 import { userById } from "../users/user-cache";
 
 /** Every API token starts with this, so a leaked one is recognisable (secret scanners) and never taken for a JWT. */
@@ -63,12 +62,10 @@ export async function revokeApiToken({ stores, caches }: Storage, id: string) {
 }
 
 /** The ids among these that still authenticate (the socket watch re-reads them after outside commits). */
-export function liveApiTokenIds(db: LegacyDb, ids: string[]): Set<string>;
-export function liveApiTokenIds(s: Storage, ids: string[]): Awaitable<Set<string>>;
-export function liveApiTokenIds(from: Storage | LegacyDb, ids: string[]): Awaitable<Set<string>> {
+export function liveApiTokenIds({ stores }: Storage, ids: string[]): Awaitable<Set<string>> {
   if (ids.length === 0) return new Set();
   const at = now();
-  return andThen(storageOf(from).stores.apiTokens.byIds(ids), (rows) => new Set(rows.filter((r) => tokenLive(r, at)).map((r) => r.id)));
+  return andThen(stores.apiTokens.byIds(ids), (rows) => new Set(rows.filter((r) => tokenLive(r, at)).map((r) => r.id)));
 }
 
 // Looked up on every request a bot makes, so rows are kept in the apiTokens cache keyed by the

@@ -2,7 +2,6 @@
 import { ApiError, unauthorized } from "../../errors";
 import { now } from "../../lib/time";
 import type { Awaitable, Storage, UserRow } from "../../ports/stores";
-import { storageOf, type LegacyDb } from "../storage-bridge";
 import { assertNotTaken, unlessTaken } from "../users/service";
 import { userById } from "../users/user-cache";
 import { API_TOKEN_PREFIX, apiTokenSession } from "./api-tokens";
@@ -93,9 +92,8 @@ export interface Session {
  * The session behind a login JWT or an API token (`chat_…`), or null: unknown or disabled user,
  * bumped version, revoked or expired API token and bad tokens alike.
  */
-export async function sessionForToken(from: Storage | LegacyDb, tokens: TokenService, token: string | null): Promise<Session | null> {
+export async function sessionForToken(s: Storage, tokens: TokenService, token: string | null): Promise<Session | null> {
   if (!token) return null;
-  const s = storageOf(from);
   if (token.startsWith(API_TOKEN_PREFIX)) {
     const found = await apiTokenSession(s, token);
     return found && { user: found.user, tokenVersion: null, expiresAtMs: found.token.expiresAt, apiTokenId: found.token.id };

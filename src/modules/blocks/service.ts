@@ -6,7 +6,6 @@
 import { ApiError, notFound, unprocessable } from "../../errors";
 import { now } from "../../lib/time";
 import { andThen, type Awaitable, type Storage, type UserRow } from "../../ports/stores";
-import { storageOf, type LegacyDb } from "../storage-bridge";
 
 const EMPTY: ReadonlySet<string> = new Set();
 
@@ -32,25 +31,16 @@ function note({ caches }: Storage, blockerId: string, blockedId: string, blocked
   caches.blockers.set(blockedId, next);
 }
 
-/** For callers still holding the SQLite db (realtime/frames.ts, presence.ts): its store is synchronous. */
-export const blockCache = (db: LegacyDb) => ({
-  blockersOf: (userId: string) => blockersOf(storageOf(db), userId) as ReadonlySet<string>,
-});
-
 /** Whether `blocker` has blocked `blocked`. */
-export function hasBlocked(db: LegacyDb, blocker: string, blocked: string): boolean;
-export function hasBlocked(s: Storage, blocker: string, blocked: string): Awaitable<boolean>;
-export function hasBlocked(from: Storage | LegacyDb, blocker: string, blocked: string): Awaitable<boolean> {
-  return andThen(blockersOf(storageOf(from), blocked), (set) => set.has(blocker));
+export function hasBlocked(s: Storage, blocker: string, blocked: string): Awaitable<boolean> {
+  return andThen(blockersOf(s, blocked), (set) => set.has(blocker));
 }
 
 export const blockedError = (detail: string) => new ApiError(403, "blocked", detail);
 
 /** 403 `blocked` when any of `userIds` has blocked `adder` (they cannot be put into a group by them). */
-export function assertNotBlockedBy(db: LegacyDb, adder: string, userIds: Iterable<string>): void;
-export function assertNotBlockedBy(s: Storage, adder: string, userIds: Iterable<string>): Awaitable<void>;
-export function assertNotBlockedBy(from: Storage | LegacyDb, adder: string, userIds: Iterable<string>): Awaitable<void> {
-  return andThen(blockersOf(storageOf(from), adder), (blockers) => {
+export function assertNotBlockedBy(s: Storage, adder: string, userIds: Iterable<string>): Awaitable<void> {
+  return andThen(blockersOf(s, adder), (blockers) => {
     if (blockers.size === 0) return;
     for (const id of userIds) {
       if (blockers.has(id)) throw blockedError(`User ${id} cannot be added by you`);

@@ -8,7 +8,7 @@ import type { Logger } from "../../lib/logger";
 import { conversationTopic, userTopic, type Hub } from "../../ports/bus";
 import type { Change, ChangeConsumer, ChangeFeed } from "../../ports/changes";
 import { iso } from "../../lib/time";
-import type { ConversationStateCache as ConversationStates } from "../../ports/stores";
+import { andThen, type ConversationStateCache as ConversationStates } from "../../ports/stores";
 import { toMessageView } from "../messages/message-view";
 
 export function createChangeFeed(states: ConversationStates, hub: Hub, log: Pick<Logger, "warn">): ChangeFeed {
@@ -26,23 +26,25 @@ export function createChangeFeed(states: ConversationStates, hub: Hub, log: Pick
       case "message_updated": {
         const { record, reactions } = change;
         states.noteRev(record.conversation_id, record.rev);
-        const state = states.get(record.conversation_id);
-        if (!state) return;
-        const frameFor = (viewerId?: string) => {
-          const cursor = viewerId === undefined ? 0 : (state.cursors.get(viewerId) ?? 0);
-          // is_read as v1 defines it, for this reader (the sender: every other member has read it).
-          let isRead = cursor >= record.seq;
-          if (viewerId === record.sender_id) {
-            isRead = true;
-            for (const [member, c] of state.cursors) if (member !== viewerId && c < record.seq) isRead = false;
+        // Published once the state is in hand: at once from memory (SQLite), after a read on a miss elsewhere.
+        andThen(states.get(record.conversation_id), (state) => {
+          if (!state) return;
+          const frameFor = (viewerId?: string) => {
+            const cursor = viewerId === undefined ? 0 : (state.cursors.get(viewerId) ?? 0);
+            // is_read as v1 defines it, for this reader (the sender: every other member has read it).
+            let isRead = cursor >= record.seq;
+            if (viewerId === record.sender_id) {
+              isRead = true;
+              for (const [member, c] of state.cursors) if (member !== viewerId && c < record.seq) isRead = false;
+            }
+            return { type: "message_updated", message: toMessageView(record, isRead, reactions, viewerId), rev: record.rev, timestamp };
+          };
+          if (reactions.length === 0 || record.deleted_at !== null) {
+            hub.publish(conversationTopic(record.conversation_id), frameFor());
+            return;
           }
-          return { type: "message_updated", message: toMessageView(record, isRead, reactions, viewerId), rev: record.rev, timestamp };
-        };
-        if (reactions.length === 0 || record.deleted_at !== null) {
-          hub.publish(conversationTopic(record.conversation_id), frameFor());
-          return;
-        }
-        for (const member of state.cursors.keys()) if (hub.isOnline(member)) hub.publish(userTopic(member), frameFor(member));
+          for (const member of state.cursors.keys()) if (hub.isOnline(member)) hub.publish(userTopic(member), frameFor(member));
+        });
         return;
       }
       case "read_moved": {

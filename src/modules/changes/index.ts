@@ -18,7 +18,7 @@ export const changesModule = (deps: Deps) =>
   new Elysia({ prefix: "/api/v1/conversations", tags: ["conversations"] }).use(authPlugin(deps)).get(
     "/:conversation_id/changes",
     ({ params, query, user }) =>
-      changesSince(deps.db, deps.hub, user.id, params.conversation_id, query.since_rev ?? 0, query.limit ?? DEFAULT_CHANGES_LIMIT),
+      changesSince(deps, deps.hub, user.id, params.conversation_id, query.since_rev ?? 0, query.limit ?? DEFAULT_CHANGES_LIMIT),
     {
       auth: true,
       params: IdParams("conversation_id"),

@@ -1,17 +1,14 @@
 // What changed in a conversation after a rev: every message created or changed since, in its
 // current state (tombstones included), in rev order, plus the Conversation when its name, members
 // or roles changed. Serves GET /conversations/{id}/changes and the socket's sync with `revs`.
-import type { Db } from "../../db/client";
 import { notFound } from "../../errors";
 import type { Hub } from "../../ports/bus";
 import { getConversationRow, toConversationViews } from "../conversations/service";
 import type { ConversationView } from "../conversations/model";
-import { conversationStates } from "../messages/conversation-state";
 import { toMessageView } from "../messages/message-view";
 import type { MessageView } from "../messages/model";
-import { loadReactions } from "../messages/reaction-tallies";
 import { isReadFor } from "../messages/service";
-import { sqliteStoresOf } from "../storage-bridge";
+import type { Storage } from "../../ports/stores";
 
 export const DEFAULT_CHANGES_LIMIT = 100;
 export const MAX_CHANGES_LIMIT = 500;
@@ -24,11 +21,18 @@ export interface Changes {
   messages: MessageView[];
 }
 
-export function changesSince(db: Db, hub: Pick<Hub, "isOnline">, me: string, conversationId: string, sinceRev: number, limit: number): Changes {
-  const state = conversationStates(db).readState(conversationId, me);
+export async function changesSince(
+  s: Storage,
+  hub: Pick<Hub, "isOnline">,
+  me: string,
+  conversationId: string,
+  sinceRev: number,
+  limit: number,
+): Promise<Changes> {
+  const state = await s.caches.conversationStates.readState(conversationId, me);
   if (!state) throw notFound("Conversation");
-  const row = getConversationRow(db, me, conversationId);
-  const rows = sqliteStoresOf(db).messages.changedSince(conversationId, sinceRev, limit + 1);
+  const row = await getConversationRow(s, me, conversationId);
+  const rows = await s.stores.messages.changedSince(conversationId, sinceRev, limit + 1);
   let hasMore = false;
   if (rows.length > limit) {
     hasMore = true;
@@ -38,11 +42,11 @@ export function changesSince(db: Db, hub: Pick<Hub, "isOnline">, me: string, con
     while (rows.length > 0 && rows.at(-1)!.rev === cut) rows.pop();
   }
   const rev = hasMore ? (rows.at(-1)?.rev ?? sinceRev) : Math.max(row.rev, sinceRev);
-  const reactions = loadReactions(db, rows.map((m) => m.id));
+  const reactions = await s.stores.messages.reactions(rows.map((m) => m.id));
   return {
     rev,
     has_more: hasMore,
-    conversation: row.metaRev > sinceRev ? toConversationViews(db, hub, me, [row])[0]! : null,
+    conversation: row.metaRev > sinceRev ? (await toConversationViews(s, hub, me, [row]))[0]! : null,
     messages: rows.map((m) => toMessageView(m, isReadFor(m, me, state), reactions.get(m.id), me)),
   };
 }

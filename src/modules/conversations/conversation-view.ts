@@ -1,6 +1,6 @@
 // The Conversation as one reader sees it, from its row and the reader's parts: the list, GET one and
 // the per-member conversation_updated frames (member-views.ts) all assemble it here.
-import type { ConversationRow } from "../../db/schema";
+import type { ConversationRow } from "../../ports/stores";
 import { iso } from "../../lib/time";
 import type { ConversationView, MemberView } from "./model";
 import { isMutedNow, type ParticipantRow } from "./participants";

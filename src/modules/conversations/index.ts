@@ -1,6 +1,7 @@
 // Conversation routes: create, list, get, rename.
 import { Elysia, t } from "elysia";
 import type { Deps } from "../../deps";
+import type { Awaitable, ConversationRow } from "../../ports/stores";
 import { ApiError } from "../../errors";
 import { createRateLimiter } from "../../lib/rate-limiter";
 import { authPlugin, bearerSecurity } from "../auth/plugin";
@@ -20,21 +21,20 @@ export const GROUPS_PER_HOUR = 10;
 
 export const conversationsModule = (deps: Deps) => {
   const groupsPerCreator = createRateLimiter(GROUPS_PER_HOUR, 3_600_000, deps.config.rateLimit);
-  const view = (me: string, row: Parameters<typeof toConversationViews>[3][number]) =>
-    toConversationViews(deps.db, deps.hub, me, [row])[0]!;
+  const view = async (me: string, row: Awaitable<ConversationRow>) => (await toConversationViews(deps, deps.hub, me, [await row]))[0]!;
   return new Elysia({ prefix: "/api/v1/conversations", tags: ["conversations"] })
     .use(authPlugin(deps))
     .onParse(parseBody(deps.config.maxBodyBytes))
     .post(
       "",
-      ({ body, user, set }) => {
+      async ({ body, user, set }) => {
         if (body.is_group) {
           const wait = groupsPerCreator.hit(user.id);
           if (wait) {
             throw new ApiError(429, "rate_limited", `At most ${GROUPS_PER_HOUR} new groups per hour, try again later`, { "Retry-After": String(wait) });
           }
         }
-        const { row, created } = createConversation(deps.db, deps.changes, user.id, body);
+        const { row, created } = await createConversation(deps, deps.changes, user.id, body);
         set.status = created ? 201 : 200;
         return view(user.id, row);
       },
@@ -51,14 +51,8 @@ export const conversationsModule = (deps: Deps) => {
     )
     .get(
       "",
-      ({ query, user }) =>
-        toConversationViews(
-          deps.db,
-          deps.hub,
-          user.id,
-          listConversationRows(deps.db, user.id, query.limit ?? 50, query.offset ?? 0),
-          LIST_PARTICIPANTS,
-        ),
+      async ({ query, user }) =>
+        toConversationViews(deps, deps.hub, user.id, await listConversationRows(deps, user.id, query.limit ?? 50, query.offset ?? 0), LIST_PARTICIPANTS),
       {
         auth: true,
         query: ConversationListQuery,
@@ -70,7 +64,7 @@ export const conversationsModule = (deps: Deps) => {
         },
       },
     )
-    .get("/:conversation_id", ({ params, user }) => view(user.id, getConversationRow(deps.db, user.id, params.conversation_id)), {
+    .get("/:conversation_id", ({ params, user }) => view(user.id, getConversationRow(deps, user.id, params.conversation_id)), {
       auth: true,
       params: IdParams("conversation_id"),
       response: { 200: ConversationView, ...errorResponses },
@@ -78,7 +72,7 @@ export const conversationsModule = (deps: Deps) => {
     })
     .put(
       "/:conversation_id",
-      ({ params, body, user }) => view(user.id, renameConversation(deps.db, deps.changes, deps.hub, user.id, params.conversation_id, body.name)),
+      ({ params, body, user }) => view(user.id, renameConversation(deps, deps.changes, deps.hub, user.id, params.conversation_id, body.name)),
       {
         auth: true,
         params: IdParams("conversation_id"),

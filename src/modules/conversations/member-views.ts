@@ -1,26 +1,26 @@
 // The Conversation as each member sees it, for a frame that goes to every online member
 // (conversation_updated). Rendering toConversationViews once per member costs its queries once per
 // member (tens of ms each in a 1,000-member group, so seconds of a blocked event loop per change);
-// here the shared parts (members, count, last message, everyone's unread count) are read once and
+// here the shared parts (members, count, last message, read cursors) are read once and
 // each member's view only adds what is theirs (role, settings, unread count, is_read, own email).
 //
 // Frames carry the view as GET /conversations lists it: a group of more than LIST_PARTICIPANTS
 // members shows its first LIST_PARTICIPANTS and the reader (member_count has the total; GET
 // /conversations/{id} lists everyone), so a change in a big group does not send each member a
 // thousand users.
-import type { Db } from "../../db/client";
-import type { ConversationRow } from "../../ports/stores";
+//
+// The shared parts are read before the change is reported (the feed renders synchronously), and
+// each member's unread count only for the members online then: the feed renders for no one else.
+import { andThenAll, type ConversationRow, type Storage } from "../../ports/stores";
 import { iso, now } from "../../lib/time";
 import type { Hub } from "../../ports/bus";
-import { conversationStates } from "../messages/conversation-state";
-import { MESSAGE_COLUMNS } from "../../db/message-sql";
+import { readStateIn } from "../messages/conversation-state";
 import { toMessageView, type MessageRecord } from "../messages/message-view";
 import { isReadFor } from "../messages/service";
 import { toUserView } from "../users/service";
 import { LIST_PARTICIPANTS, type ConversationView } from "./model";
 import { conversationView } from "./conversation-view";
 import type { ParticipantRow } from "./participants";
-import { sqliteStoresOf } from "../storage-bridge";
 
 interface Shared {
   rows: ParticipantRow[];
@@ -29,40 +29,37 @@ interface Shared {
   headViews: ConversationView["participants"];
   headMembers: ConversationView["members"];
   last: MessageRecord | null;
+  readCursors: Map<string, number>;
   unread: Map<string, number>;
 }
 
-function loadShared(db: Db, hub: Pick<Hub, "isOnline">, row: ConversationRow, cap: number): Shared {
-  const rows = sqliteStoresOf(db).conversations.participants("", [row.id], Number.MAX_SAFE_INTEGER);
+async function loadShared({ stores }: Storage, hub: Pick<Hub, "isOnline">, row: ConversationRow, cap: number): Promise<Shared> {
+  const [rows, latest, cursors] = await Promise.all([
+    stores.conversations.participants("", [row.id], Number.MAX_SAFE_INTEGER),
+    row.lastSeq > 0 ? stores.messages.page(row.id, { limit: 1 }) : [],
+    stores.messages.cursors(row.id),
+  ]);
   const head = rows.slice(0, cap);
-  const last = db.$client
-    .query<MessageRecord, [string, number]>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq = ?`)
-    .get(row.id, row.lastSeq);
-  // Every member's unread count in one query: messages from others above each one's read cursor.
-  const unread = db.$client
-    .query<{ user_id: string; n: number }, [string]>(
-      `SELECT mb.user_id AS user_id, count(m.seq) AS n FROM members mb
-       JOIN messages m ON m.conversation_id = mb.conversation_id AND m.seq > mb.last_read_seq AND m.sender_id != mb.user_id
-       WHERE mb.conversation_id = ? GROUP BY mb.user_id`,
-    )
-    .all(row.id);
+  const at = now();
+  const online = rows.filter((p) => hub.isOnline(p.user.id)).map((p) => p.user.id);
+  const unread = await andThenAll(online.map((id) => stores.messages.unread(id, at, [row.id])));
   return {
     rows,
     byId: new Map(rows.map((p) => [p.user.id, p])),
     head,
     headViews: head.map((p) => toUserView(p.user, hub)),
     headMembers: head.map((p) => ({ user_id: p.user.id, role: p.role, joined_at: iso(p.joinedAt) })),
-    last,
-    unread: new Map(unread.map((u) => [u.user_id, u.n])),
+    last: latest[0] ?? null,
+    readCursors: new Map(cursors.map((c) => [c.user_id, c.last_read_seq])),
+    unread: new Map(online.map((id, i) => [id, unread[i]![0]?.unread_count ?? 0])),
   };
 }
 
-/** A function giving each member's view of the conversation; the shared parts are read on first use. */
-export function memberViewRenderer(db: Db, hub: Pick<Hub, "isOnline">, row: ConversationRow, cap = LIST_PARTICIPANTS) {
-  let shared: Shared | null = null;
+/** Reads the shared parts, then gives each member's view of the conversation. */
+export async function memberViewRenderer(s: Storage, hub: Pick<Hub, "isOnline">, row: ConversationRow, cap = LIST_PARTICIPANTS) {
+  const shared = await loadShared(s, hub, row, cap);
   return (userId: string): ConversationView => {
-    shared ??= loadShared(db, hub, row, cap);
-    const { rows, byId, head, headViews, headMembers, last, unread } = shared;
+    const { rows, byId, head, headViews, headMembers, last, readCursors, unread } = shared;
     const self = byId.get(userId);
     const participants = [...headViews];
     const members = [...headMembers];
@@ -75,7 +72,7 @@ export function memberViewRenderer(db: Db, hub: Pick<Hub, "isOnline">, row: Conv
         members.push({ user_id: userId, role: self.role, joined_at: iso(self.joinedAt) });
       }
     }
-    const state = last ? conversationStates(db).readState(row.id, userId) : null;
+    const state = last ? readStateIn(readCursors, userId) : null;
     return conversationView(row, {
       participants,
       memberCount: rows.length,

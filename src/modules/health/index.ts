@@ -16,13 +16,13 @@ const HealthBody = t.Object({
   broker: t.Optional(t.Union([t.Literal("ok"), t.Literal("unreachable")], { description: "The cross-instance broker, when one is configured" })),
 });
 
-export function checkDatabase(deps: Pick<Deps, "db" | "storage">) {
-  deps.db.$client.query("SELECT 1").get();
+export async function checkDatabase(deps: Pick<Deps, "probe" | "storage">) {
+  await deps.probe.ping();
   const storage = deps.storage;
   if (!storage) return;
   // A failing state heals when a write goes through; with no sends to prove it, /health tries one,
   // except while writes are held for a checkpoint (the probe would take the space it needs).
-  if (storage.failingFault && !storage.pendingMs && !storage.writesHeld) probeWrite(deps.db, storage);
+  if (storage.failingFault && !storage.pendingMs && !storage.writesHeld) await probeWrite(deps.probe, storage);
   const problem = storage.problem();
   if (problem) throw new ApiError(503, problem.code, problem.detail, { "Retry-After": "5" });
 }
@@ -30,9 +30,9 @@ export function checkDatabase(deps: Pick<Deps, "db" | "storage">) {
 export const healthModule = (deps: Deps) =>
   new Elysia({ tags: ["health"] }).get(
     "/health",
-    () => {
+    async () => {
       try {
-        checkDatabase(deps);
+        await checkDatabase(deps);
       } catch (error) {
         if (error instanceof ApiError) throw error;
         deps.log.error("health check failed", { error: String(error) });

@@ -3,6 +3,7 @@
 // or leave), admins and members; a direct conversation has two members and no roles that matter.
 import { Elysia, t } from "elysia";
 import type { Deps } from "../../deps";
+import type { Awaitable, ConversationRow } from "../../ports/stores";
 import { ApiError } from "../../errors";
 import { createRateLimiter } from "../../lib/rate-limiter";
 import { authPlugin, bearerSecurity } from "../auth/plugin";
@@ -23,7 +24,7 @@ const withForbidden = { ...errorResponses, 403: ErrorBody };
 
 export const membersModule = (deps: Deps) => {
   const addsPerUser = createRateLimiter(MEMBER_ADDS_PER_HOUR, 3_600_000, deps.config.rateLimit);
-  const view = (me: string, row: Parameters<typeof toConversationViews>[3][number]) => toConversationViews(deps.db, deps.hub, me, [row])[0]!;
+  const view = async (me: string, row: Awaitable<ConversationRow>) => (await toConversationViews(deps, deps.hub, me, [await row]))[0]!;
   return new Elysia({ prefix: "/api/v1/conversations", tags: ["conversations"] })
     .use(authPlugin(deps))
     .onParse(parseBody(deps.config.maxBodyBytes))
@@ -34,7 +35,7 @@ export const membersModule = (deps: Deps) => {
         if (wait) {
           throw new ApiError(429, "rate_limited", `At most ${MEMBER_ADDS_PER_HOUR} member additions per hour, try again later`, { "Retry-After": String(wait) });
         }
-        return view(user.id, addMembers(deps.db, deps.changes, deps.hub, user.id, params.conversation_id, body.user_ids));
+        return view(user.id, addMembers(deps, deps.changes, deps.hub, user.id, params.conversation_id, body.user_ids));
       },
       {
         auth: true,
@@ -55,8 +56,8 @@ export const membersModule = (deps: Deps) => {
     )
     .delete(
       "/:conversation_id/members/:user_id",
-      ({ params, user, set }) => {
-        removeMember(deps.db, deps.changes, deps.hub, user.id, params.conversation_id, params.user_id);
+      async ({ params, user, set }) => {
+        await removeMember(deps, deps.changes, deps.hub, user.id, params.conversation_id, params.user_id);
         set.status = 204;
       },
       {
@@ -76,7 +77,7 @@ export const membersModule = (deps: Deps) => {
     )
     .patch(
       "/:conversation_id/members/:user_id",
-      ({ params, body, user }) => view(user.id, setRole(deps.db, deps.changes, deps.hub, user.id, params.conversation_id, params.user_id, body.role)),
+      ({ params, body, user }) => view(user.id, setRole(deps, deps.changes, deps.hub, user.id, params.conversation_id, params.user_id, body.role)),
       {
         auth: true,
         params: MemberParams,
@@ -93,7 +94,7 @@ export const membersModule = (deps: Deps) => {
     )
     .put(
       "/:conversation_id/settings",
-      ({ params, body, user }) => view(user.id, updateSettings(deps.db, deps.changes, deps.hub, user.id, params.conversation_id, body)),
+      ({ params, body, user }) => view(user.id, updateSettings(deps, deps.changes, deps.hub, user.id, params.conversation_id, body)),
       {
         auth: true,
         params: IdParams("conversation_id"),

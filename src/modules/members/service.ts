@@ -3,9 +3,7 @@
 // /changes carries the Conversation) reported once as conversation_updated with who was added and
 // removed: the change feed then drops the cached members and moves open sockets in or out of the
 // conversation's topic in the same step. Settings are the member's own and not a revision.
-import type { Db } from "../../db/client";
-import type { ConversationRow, MemberSettings } from "../../ports/stores";
-import { sqliteStoresOf } from "../storage-bridge";
+import { andThen, type ConversationRow, type MemberSettings, type Storage, type Stores } from "../../ports/stores";
 import { ApiError, notFound, unprocessable } from "../../errors";
 import { now } from "../../lib/time";
 import type { Hub } from "../../ports/bus";
@@ -21,11 +19,11 @@ const RANK: Record<Role, number> = { owner: 3, admin: 2, member: 1 };
 export const forbidden = (detail: string) => new ApiError(403, "forbidden", detail);
 const cannotAdd = () => forbidden("Only the owner or an admin can add members");
 
-const conversationRow = (db: Db, conversationId: string): ConversationRow => sqliteStoresOf(db).conversations.byId(conversationId)!;
+const conversationRow = async ({ stores }: Storage, conversationId: string): Promise<ConversationRow> => (await stores.conversations.byId(conversationId))!;
 
 /** The group row for a membership change by `me`: 404 when not a member, 422 for a direct conversation. */
-function groupFor(db: Db, me: string, conversationId: string, field: string): ConversationRow {
-  const row = getConversationRow(db, me, conversationId);
+async function groupFor(s: Storage, me: string, conversationId: string, field: string): Promise<ConversationRow> {
+  const row = await getConversationRow(s, me, conversationId);
   if (!row.isGroup) throw unprocessable(field, "a direct conversation has exactly its two members and no roles; start a group instead");
   return row;
 }
@@ -36,43 +34,42 @@ function groupFor(db: Db, me: string, conversationId: string, field: string): Co
  * history before they joined stays readable to them. Existing members are skipped; adding only
  * existing members is no change (no rev).
  */
-export function addMembers(db: Db, feed: ChangeFeed, hub: Pick<Hub, "isOnline">, me: string, conversationId: string, userIds: string[]) {
-  const row = groupFor(db, me, conversationId, "user_ids");
+export async function addMembers(s: Storage, feed: ChangeFeed, hub: Pick<Hub, "isOnline">, me: string, conversationId: string, userIds: string[]) {
+  const row = await groupFor(s, me, conversationId, "user_ids");
   // 403 before looking at the ids: a member who may not add learns nothing about them.
-  const store = sqliteStoresOf(db).conversations;
-  if (RANK[store.roleOf(conversationId, me) ?? "member"] < RANK.admin) throw cannotAdd();
+  if (RANK[(await s.stores.conversations.roleOf(conversationId, me)) ?? "member"] < RANK.admin) throw cannotAdd();
   const wanted = [...new Set(userIds)];
-  assertUsersExist(db, wanted, "user_ids");
-  const revision = commitRevision(db, conversationId, { meta: true }, (_rev, at) => {
-    const current = store.members(conversationId);
-    const mine = current.find((m) => m.userId === me);
-    if (!mine) throw notFound("Conversation");
-    if (RANK[mine.role] < RANK.admin) throw cannotAdd();
-    const present = new Set(current.map((m) => m.userId));
-    const added = wanted.filter((id) => !present.has(id));
-    if (added.length === 0) return NO_CHANGE;
-    if (current.length + added.length > MAX_MEMBERS) {
-      throw unprocessable("user_ids", `a group has at most ${MAX_MEMBERS} members (it has ${current.length})`);
-    }
-    // Someone who blocked the caller cannot be put into a group by them.
-    assertNotBlockedBy(db, me, added);
-    store.addMembers(conversationId, added, at);
-    return added;
-  });
+  await assertUsersExist(s, wanted, "user_ids");
+  // Inside the transaction: chained with andThen, never awaited (see commitRevision).
+  const revision = await commitRevision(s, conversationId, { meta: true }, (tx, _rev, at) =>
+    andThen(tx.conversations.members(conversationId), (current) => {
+      const mine = current.find((m) => m.userId === me);
+      if (!mine) throw notFound("Conversation");
+      if (RANK[mine.role] < RANK.admin) throw cannotAdd();
+      const present = new Set(current.map((m) => m.userId));
+      const added = wanted.filter((id) => !present.has(id));
+      if (added.length === 0) return NO_CHANGE;
+      if (current.length + added.length > MAX_MEMBERS) {
+        throw unprocessable("user_ids", `a group has at most ${MAX_MEMBERS} members (it has ${current.length})`);
+      }
+      // Someone who blocked the caller cannot be put into a group by them.
+      return andThen(assertNotBlockedBy(s, me, added), () => andThen(tx.conversations.addMembers(conversationId, added, at), () => added));
+    }),
+  );
   if (!revision) return row;
-  const updated = conversationRow(db, conversationId);
-  reportConversationUpdated(db, feed, hub, updated, revision.rev, revision.at, { added: revision.result, removed: [] });
+  const updated = await conversationRow(s, conversationId);
+  await reportConversationUpdated(s, feed, hub, updated, revision.rev, revision.at, { added: revision.result, removed: [] });
   return updated;
 }
 
 /** After someone left or was removed: a group with members but no owner gets one. */
-function ensureOwner(db: Db, conversationId: string) {
-  const store = sqliteStoresOf(db).conversations;
-  const rest = store.members(conversationId);
-  if (rest.length === 0 || rest.some((m) => m.role === "owner")) return;
-  // The longest-standing admin, else the longest-standing member (joining order, then insertion).
-  const heir = rest.find((m) => m.role === "admin") ?? rest[0]!;
-  store.setRole(conversationId, heir.userId, "owner");
+function ensureOwner(tx: Stores, conversationId: string) {
+  return andThen(tx.conversations.members(conversationId), (rest) => {
+    if (rest.length === 0 || rest.some((m) => m.role === "owner")) return;
+    // The longest-standing admin, else the longest-standing member (joining order, then insertion).
+    const heir = rest.find((m) => m.role === "admin") ?? rest[0]!;
+    return tx.conversations.setRole(conversationId, heir.userId, "owner");
+  });
 }
 
 /**
@@ -80,29 +77,30 @@ function ensureOwner(db: Db, conversationId: string) {
  * lower role. When the owner leaves, the longest-standing admin (else member) becomes owner in the
  * same change; when the last member leaves, the group is deleted with its messages.
  */
-export function removeMember(db: Db, feed: ChangeFeed, hub: Pick<Hub, "isOnline">, me: string, conversationId: string, userId: string) {
-  groupFor(db, me, conversationId, "conversation_id");
-  const store = sqliteStoresOf(db).conversations;
-  const revision = commitRevision(db, conversationId, { meta: true }, () => {
-    const mine = store.roleOf(conversationId, me);
-    if (!mine) throw notFound("Conversation");
-    const theirs = userId === me ? mine : store.roleOf(conversationId, userId);
-    if (!theirs) throw notFound("Member");
-    if (userId !== me && RANK[mine] <= RANK[theirs]) {
-      throw forbidden(mine === "member" ? "Only the owner or an admin can remove members" : `An ${mine} cannot remove an ${theirs}`);
-    }
-    if (store.removeMember(conversationId, userId) === 0) {
-      // Nobody can see it any more: its messages, reactions and cursors go with it (cascade).
-      store.delete(conversationId);
-      return { deleted: true };
-    }
-    ensureOwner(db, conversationId);
-    return { deleted: false };
+export async function removeMember(s: Storage, feed: ChangeFeed, hub: Pick<Hub, "isOnline">, me: string, conversationId: string, userId: string) {
+  await groupFor(s, me, conversationId, "conversation_id");
+  const revision = await commitRevision(s, conversationId, { meta: true }, (tx) => {
+    const store = tx.conversations;
+    return andThen(store.roleOf(conversationId, me), (mine) => {
+      if (!mine) throw notFound("Conversation");
+      return andThen(userId === me ? mine : store.roleOf(conversationId, userId), (theirs) => {
+        if (!theirs) throw notFound("Member");
+        if (userId !== me && RANK[mine] <= RANK[theirs]) {
+          throw forbidden(mine === "member" ? "Only the owner or an admin can remove members" : `An ${mine} cannot remove an ${theirs}`);
+        }
+        return andThen(store.removeMember(conversationId, userId), (left) =>
+          left === 0
+            ? // Nobody can see it any more: its messages, reactions and cursors go with it (cascade).
+              andThen(store.delete(conversationId), () => ({ deleted: true }))
+            : andThen(ensureOwner(tx, conversationId), () => ({ deleted: false })),
+        );
+      });
+    });
   });
   if (!revision) return;
   const moves = { added: [], removed: [userId] };
   if (!revision.result.deleted) {
-    reportConversationUpdated(db, feed, hub, conversationRow(db, conversationId), revision.rev, revision.at, moves);
+    await reportConversationUpdated(s, feed, hub, await conversationRow(s, conversationId), revision.rev, revision.at, moves);
     return;
   }
   // Deleted: nobody is left to render it for; the leaver's sockets still leave and hear conversation_removed.
@@ -124,24 +122,26 @@ export function removeMember(db: Db, feed: ChangeFeed, hub: Pick<Hub, "isOnline"
  * owner becomes an admin in the same change, so a group always has exactly one owner. The owner
  * cannot change their own role any other way (transfer it, or leave). The same role is no change.
  */
-export function setRole(db: Db, feed: ChangeFeed, hub: Pick<Hub, "isOnline">, me: string, conversationId: string, userId: string, role: Role) {
-  const row = groupFor(db, me, conversationId, "role");
-  const store = sqliteStoresOf(db).conversations;
-  const revision = commitRevision(db, conversationId, { meta: true }, () => {
-    const mine = store.roleOf(conversationId, me);
-    if (!mine) throw notFound("Conversation");
-    if (mine !== "owner") throw forbidden("Only the owner can change roles");
-    const theirs = store.roleOf(conversationId, userId);
-    if (!theirs) throw notFound("Member");
-    if (theirs === role) return NO_CHANGE;
-    if (userId === me) throw unprocessable("role", "the owner keeps the role until it is given to another member (or the owner leaves)");
-    store.setRole(conversationId, userId, role);
-    if (role === "owner") store.setRole(conversationId, me, "admin");
-    return true;
+export async function setRole(s: Storage, feed: ChangeFeed, hub: Pick<Hub, "isOnline">, me: string, conversationId: string, userId: string, role: Role) {
+  const row = await groupFor(s, me, conversationId, "role");
+  const revision = await commitRevision(s, conversationId, { meta: true }, (tx) => {
+    const store = tx.conversations;
+    return andThen(store.roleOf(conversationId, me), (mine) => {
+      if (!mine) throw notFound("Conversation");
+      if (mine !== "owner") throw forbidden("Only the owner can change roles");
+      return andThen(store.roleOf(conversationId, userId), (theirs) => {
+        if (!theirs) throw notFound("Member");
+        if (theirs === role) return NO_CHANGE;
+        if (userId === me) throw unprocessable("role", "the owner keeps the role until it is given to another member (or the owner leaves)");
+        return andThen(store.setRole(conversationId, userId, role), () =>
+          andThen(role === "owner" ? store.setRole(conversationId, me, "admin") : undefined, () => true),
+        );
+      });
+    });
   });
   if (!revision) return row;
-  const updated = conversationRow(db, conversationId);
-  reportConversationUpdated(db, feed, hub, updated, revision.rev, revision.at, { added: [], removed: [] });
+  const updated = await conversationRow(s, conversationId);
+  await reportConversationUpdated(s, feed, hub, updated, revision.rev, revision.at, { added: [], removed: [] });
   return updated;
 }
 
@@ -149,8 +149,8 @@ export function setRole(db: Db, feed: ChangeFeed, hub: Pick<Hub, "isOnline">, me
  * The caller's own settings for a conversation. Not a revision (nobody else sees them); the
  * caller's other devices get conversation_updated through the change feed.
  */
-export function updateSettings(db: Db, feed: ChangeFeed, hub: Pick<Hub, "isOnline">, me: string, conversationId: string, body: SettingsBody) {
-  const row = getConversationRow(db, me, conversationId);
+export async function updateSettings(s: Storage, feed: ChangeFeed, hub: Pick<Hub, "isOnline">, me: string, conversationId: string, body: SettingsBody) {
+  const row = await getConversationRow(s, me, conversationId);
   const patch: MemberSettings = {};
   if (body.muted_until !== undefined && body.muted_until !== null) {
     const until = Date.parse(body.muted_until);
@@ -164,8 +164,8 @@ export function updateSettings(db: Db, feed: ChangeFeed, hub: Pick<Hub, "isOnlin
   if (patch.muted === false) patch.mutedUntil = null;
   if (body.pinned !== undefined) patch.pinned = body.pinned;
   if (Object.keys(patch).length > 0) {
-    sqliteStoresOf(db).conversations.updateSettings(conversationId, me, patch);
-    feed.committed({ type: "settings_changed", conversationId, userId: me, viewFor: memberViewRenderer(db, hub, row), at: now() });
+    await s.stores.conversations.updateSettings(conversationId, me, patch);
+    feed.committed({ type: "settings_changed", conversationId, userId: me, viewFor: await memberViewRenderer(s, hub, row), at: now() });
   }
   return row;
 }

@@ -1,6 +1,7 @@
 // Message routes: send, page, mark read, unread counts (edits, reactions, receipts: life-routes.ts).
 import { Elysia, t } from "elysia";
 import type { Deps } from "../../deps";
+import { andThen } from "../../ports/stores";
 import { authPlugin, bearerSecurity } from "../auth/plugin";
 import { errorResponses, IdParams, parseBody } from "../shared-model";
 import { DEFAULT_PAGE_SIZE, MessagePageQuery, MessageView, ReadReceipt, SendMessageBody, UnreadCounts } from "./model";
@@ -18,7 +19,7 @@ export const messagesModule = (deps: Deps) =>
     .post(
       "/conversations/:conversation_id/messages",
       async ({ params, body, user, set }) => {
-        const request = prepareSend(deps.db, deps.changes, user.id, {
+        const request = await prepareSend(deps, deps.changes, user.id, {
           conversationId: params.conversation_id,
           content: body.content,
           clientMsgId: body.client_msg_id,
@@ -29,7 +30,7 @@ export const messagesModule = (deps: Deps) =>
         set.status = result.created ? 201 : 200;
         if (result.created) return result.message;
         // A repeat returns the original as it is now: the others may have read it since it was sent.
-        const state = readState(deps.db, result.message.conversation_id, user.id);
+        const state = await readState(deps, result.message.conversation_id, user.id);
         return state ? { ...result.message, is_read: isReadFor(result.message, user.id, state) } : result.message;
       },
       {
@@ -47,15 +48,15 @@ export const messagesModule = (deps: Deps) =>
     .get(
       "/conversations/:conversation_id/messages",
       ({ params, query, user }) =>
-        // Encoded by the service (mostly from memory); the schema below documents it.
-        new Response(
+        // Encoded by the service (mostly from memory, no promise on SQLite); the schema below documents it.
+        andThen(
           messagePageJson(deps, user.id, params.conversation_id, {
             limit: query.limit ?? DEFAULT_PAGE_SIZE,
             before: query.before,
             after: query.after,
             replyTo: query.reply_to?.toLowerCase(),
           }),
-          { headers: JSON_HEADERS },
+          (body) => new Response(body, { headers: JSON_HEADERS }),
         ),
       {
         auth: true,
@@ -70,7 +71,7 @@ export const messagesModule = (deps: Deps) =>
         },
       },
     )
-    .put("/messages/:message_id/read", ({ params, user }) => markRead(deps.db, deps.changes, user.id, params.message_id), {
+    .put("/messages/:message_id/read", ({ params, user }) => markRead(deps, deps.changes, user.id, params.message_id), {
       auth: true,
       params: IdParams("message_id"),
       response: { 200: ReadReceipt, ...errorResponses },
@@ -78,7 +79,7 @@ export const messagesModule = (deps: Deps) =>
     })
     .get(
       "/messages/unread/count",
-      ({ user }) => unreadTotals(unreadCounts(deps.db, user.id)),
+      async ({ user }) => unreadTotals(await unreadCounts(deps, user.id)),
       {
         auth: true,
         response: { 200: UnreadCounts, ...errorResponses },

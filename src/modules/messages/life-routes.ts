@@ -2,6 +2,7 @@
 // messages module (which gives the /api/v1 prefix); README "Message life" has the decisions.
 import { Elysia, t } from "elysia";
 import type { Deps } from "../../deps";
+import { filesDirOf } from "../attachments/store";
 import { authPlugin, bearerSecurity } from "../auth/plugin";
 import { ErrorBody, errorResponses, IdParams, parseBody, UuidInput } from "../shared-model";
 import { deleteMessage, editMessage } from "./edit";
@@ -16,8 +17,9 @@ const ReactionParams = t.Object({
 
 export const messageLifeRoutes = (deps: Deps) => {
   const { receipts } = deps;
+  const filesDir = filesDirOf(deps.config.dataDir);
   const react = (on: boolean) => ({ params, user }: { params: { message_id: string; emoji: string }; user: { id: string } }) =>
-    setReaction(deps.db, deps.changes, user.id, params.message_id, params.emoji, on);
+    setReaction(deps, deps.changes, user.id, params.message_id, params.emoji, on);
   const reactionDoc = (summary: string) => ({
     auth: true as const,
     params: ReactionParams,
@@ -31,7 +33,7 @@ export const messageLifeRoutes = (deps: Deps) => {
   return new Elysia({ name: "message-life", tags: ["messages"] })
     .use(authPlugin(deps))
     .onParse(parseBody(deps.config.maxBodyBytes))
-    .patch("/messages/:message_id", ({ params, body, user }) => editMessage(deps.db, deps.changes, user.id, params.message_id, body.content), {
+    .patch("/messages/:message_id", ({ params, body, user }) => editMessage(deps, deps.changes, user.id, params.message_id, body.content), {
       auth: true,
       params: IdParams("message_id"),
       body: EditMessageBody,
@@ -45,8 +47,8 @@ export const messageLifeRoutes = (deps: Deps) => {
     })
     .delete(
       "/messages/:message_id",
-      ({ params, user, set }) => {
-        deleteMessage(deps.db, deps.changes, user.id, params.message_id);
+      async ({ params, user, set }) => {
+        await deleteMessage(deps, deps.changes, user.id, params.message_id, filesDir);
         set.status = 204;
       },
       {

@@ -8,8 +8,7 @@
 // - a run followed by another `@` is an address, not a mention (`@bob@example.com`).
 // Only content containing '@' costs a query: one indexed lookup of the candidate names among the
 // conversation's members.
-import type { Db } from "../../db/client";
-import { sqliteStoresOf } from "../storage-bridge";
+import { andThen, type Awaitable, type Storage } from "../../ports/stores";
 
 const MENTION = /(?<![A-Za-z0-9_.+\-@])@([A-Za-z0-9_.\-]{1,64})(?!@)/g;
 /** A message mentioning more names than this only notifies the first ones. */
@@ -35,18 +34,19 @@ export function mentionCandidates(content: string): string[][] {
 }
 
 /** Ids of the conversation's members mentioned in the content, in the order they appear. */
-export function findMentions(db: Db, conversationId: string, content: string): string[] {
+export function findMentions({ stores }: Storage, conversationId: string, content: string): Awaitable<string[]> {
   const candidates = mentionCandidates(content);
   if (candidates.length === 0) return [];
   const names = [...new Set(candidates.flat())];
-  const rows = sqliteStoresOf(db).messages.membersByUsernameKey(conversationId, names);
-  if (rows.length === 0) return [];
-  const idByName = new Map(rows.map((r) => [r.key, r.id]));
-  const ids: string[] = [];
-  for (const variants of candidates) {
-    const name = variants.find((v) => idByName.has(v));
-    const id = name === undefined ? undefined : idByName.get(name)!;
-    if (id !== undefined && !ids.includes(id)) ids.push(id);
-  }
-  return ids;
+  return andThen(stores.messages.membersByUsernameKey(conversationId, names), (rows) => {
+    if (rows.length === 0) return [];
+    const idByName = new Map(rows.map((r) => [r.key, r.id]));
+    const ids: string[] = [];
+    for (const variants of candidates) {
+      const name = variants.find((v) => idByName.has(v));
+      const id = name === undefined ? undefined : idByName.get(name)!;
+      if (id !== undefined && !ids.includes(id)) ids.push(id);
+    }
+    return ids;
+  });
 }

@@ -1,12 +1,11 @@
 // Reactions: PUT adds the caller's emoji to a message, DELETE removes it. Idempotent: adding one
 // that is there or removing one that is not commits nothing (no rev, no frame) and answers the
 // message as it is. Each real change is one revision that stamps the message with its rev.
-import type { Db } from "../../db/client";
 import { unprocessable } from "../../errors";
 import type { ChangeFeed } from "../../ports/changes";
 import { commitRevision, NO_CHANGE } from "../changes/revision";
 import { deletedMessage, reportMessageUpdated, viewFor, visibleMessage } from "./edit";
-import { sqliteStoresOf } from "../storage-bridge";
+import { andThen, type Storage } from "../../ports/stores";
 import type { MessageView } from "./model";
 import { findMessage } from "./service";
 
@@ -31,26 +30,23 @@ export function checkEmoji(emoji: string): string {
   throw unprocessable("emoji", `must be one emoji or a :short_name: of at most ${MAX_EMOJI_NAME_LENGTH} characters [a-z0-9_+-]`);
 }
 
-export function setReaction(db: Db, feed: ChangeFeed, userId: string, messageId: string, rawEmoji: string, on: boolean): MessageView {
+export async function setReaction(s: Storage, feed: ChangeFeed, userId: string, messageId: string, rawEmoji: string, on: boolean): Promise<MessageView> {
   const emoji = checkEmoji(rawEmoji);
-  const message = visibleMessage(db, userId, messageId);
+  const message = await visibleMessage(s, userId, messageId);
   if (message.deleted_at !== null) throw deletedMessage();
-  const { messages } = sqliteStoresOf(db);
   let gone = false;
-  const committed = commitRevision(db, message.conversation_id, {}, (rev, at) => {
-    const record = messages.touch(messageId, rev, at);
-    if (!record) return (gone = true), NO_CHANGE;
-    if (on) {
-      const added = messages.addReaction(messageId, userId, emoji, at, MAX_DISTINCT_EMOJI);
-      if (added === "full") throw unprocessable("emoji", `a message has at most ${MAX_DISTINCT_EMOJI} distinct emoji`);
-      if (added === "exists") return NO_CHANGE;
-    } else if (!messages.removeReaction(messageId, userId, emoji)) {
-      return NO_CHANGE;
-    }
-    return record;
-  });
+  const committed = await commitRevision(s, message.conversation_id, {}, ({ messages }, rev, at) =>
+    andThen(messages.touch(messageId, rev, at), (record) => {
+      if (!record) return (gone = true), NO_CHANGE;
+      if (!on) return andThen(messages.removeReaction(messageId, userId, emoji), (removed) => (removed ? record : NO_CHANGE));
+      return andThen(messages.addReaction(messageId, userId, emoji, at, MAX_DISTINCT_EMOJI), (added) => {
+        if (added === "full") throw unprocessable("emoji", `a message has at most ${MAX_DISTINCT_EMOJI} distinct emoji`);
+        return added === "exists" ? NO_CHANGE : record;
+      });
+    }),
+  );
   if (gone) throw deletedMessage();
-  if (!committed) return viewFor(db, userId, findMessage(db, messageId)!);
-  reportMessageUpdated(db, feed, committed.result, committed.at);
-  return viewFor(db, userId, committed.result);
+  if (!committed) return viewFor(s, userId, (await findMessage(s, messageId))!);
+  await reportMessageUpdated(s, feed, committed.result, committed.at);
+  return viewFor(s, userId, committed.result);
 }

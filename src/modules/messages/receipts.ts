@@ -6,12 +6,9 @@
 // seq already noted) and coalesced: cursors that moved are written together once per FLUSH_MS in
 // one transaction, then each moved cursor is reported once (`delivered_moved` → `message_delivered`).
 // A receipt still pending when the process stops is lost; the client's next frame carries it again.
-import type { Db } from "../../db/client";
 import { notFound } from "../../errors";
 import type { ChangeFeed } from "../../ports/changes";
-import type { CursorRow } from "../../ports/stores";
-import { sqliteStoresOf } from "../storage-bridge";
-import { conversationStates } from "./conversation-state";
+import { andThen, type Awaitable, type CursorRow, type Storage } from "../../ports/stores";
 
 export const FLUSH_MS = 200;
 /** Pending cursors written at once before the timer when this many pile up. */
@@ -35,24 +32,25 @@ export class DeliveryReceipts {
   private timer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
-    private readonly db: Db,
+    private readonly storage: Storage,
     private readonly feed: ChangeFeed,
   ) {}
 
   /** Notes that the user's devices hold the conversation up to seq; 404 when not a member. */
-  note(userId: string, conversationId: string, seq: number) {
-    const state = conversationStates(this.db).get(conversationId);
-    if (!state?.cursors.has(userId)) throw notFound("Conversation");
-    const target = Math.min(seq, state.lastSeq);
-    const key = `${conversationId}:${userId}`;
-    if (target <= (this.known.get(key) ?? 0) || target <= (this.pending.get(key)?.seq ?? 0)) return;
-    this.pending.set(key, { conversationId, userId, seq: target });
-    if (this.pending.size >= MAX_PENDING) this.flush();
-    else this.timer ??= setTimeout(() => this.flush(), FLUSH_MS).unref();
+  note(userId: string, conversationId: string, seq: number): Awaitable<void> {
+    return andThen(this.storage.caches.conversationStates.get(conversationId), (state) => {
+      if (!state?.cursors.has(userId)) throw notFound("Conversation");
+      const target = Math.min(seq, state.lastSeq);
+      const key = `${conversationId}:${userId}`;
+      if (target <= (this.known.get(key) ?? 0) || target <= (this.pending.get(key)?.seq ?? 0)) return;
+      this.pending.set(key, { conversationId, userId, seq: target });
+      if (this.pending.size >= MAX_PENDING) void this.flush();
+      else this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS).unref();
+    });
   }
 
   /** Writes every pending cursor in one transaction and reports the ones that moved. */
-  flush() {
+  async flush(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.pending.size === 0) return;
@@ -62,7 +60,7 @@ export class DeliveryReceipts {
     const at = Date.now();
     let moved: typeof batch;
     try {
-      moved = sqliteStoresOf(this.db).messages.markDelivered(batch);
+      moved = await this.storage.stores.messages.markDelivered(batch);
     } catch {
       // A failing or busy disk: receipts are best effort (clients send them again), sends are not.
       return;
@@ -74,18 +72,18 @@ export class DeliveryReceipts {
   }
 
   /** The REST form: noted and written at once; answers the caller's cursor as stored. */
-  markNow(userId: string, conversationId: string, seq: number): DeliveryReceipt {
-    this.note(userId, conversationId, seq);
-    this.flush();
-    const row = sqliteStoresOf(this.db).messages.cursors(conversationId).find((c) => c.user_id === userId);
+  async markNow(userId: string, conversationId: string, seq: number): Promise<DeliveryReceipt> {
+    await this.note(userId, conversationId, seq);
+    await this.flush();
+    const row = (await this.storage.stores.messages.cursors(conversationId)).find((c) => c.user_id === userId);
     if (!row) throw notFound("Conversation");
     return { conversation_id: conversationId, user_id: userId, last_delivered_seq: row.last_delivered_seq };
   }
 
   /** Every member's read and delivered cursors (members are capped, so the list is bounded). */
-  list(userId: string, conversationId: string): Receipt[] {
-    if (!conversationStates(this.db).get(conversationId)?.cursors.has(userId)) throw notFound("Conversation");
-    this.flush();
-    return sqliteStoresOf(this.db).messages.cursors(conversationId);
+  async list(userId: string, conversationId: string): Promise<Receipt[]> {
+    if (!(await this.storage.caches.conversationStates.get(conversationId))?.cursors.has(userId)) throw notFound("Conversation");
+    await this.flush();
+    return this.storage.stores.messages.cursors(conversationId);
   }
 }

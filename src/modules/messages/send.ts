@@ -1,13 +1,13 @@
 // The one send path shared by REST and sockets: validate, resolve the conversation, then the writer.
-import type { Db } from "../../db/client";
+// The socket's hot path: every step chains with andThen, so on a synchronous store (SQLite) a send
+// is prepared without a promise or a microtask; a networked store makes the result a promise.
 import { notFound, unprocessable } from "../../errors";
 import type { ChangeFeed } from "../../ports/changes";
+import { andThen, type Awaitable, type Storage } from "../../ports/stores";
 import { checkAttachmentsForSend } from "../attachments/service";
 import { blockedError, hasBlocked } from "../blocks/service";
 import { findOrCreateDirect } from "../conversations/service";
-import { sqliteStoresOf } from "../storage-bridge";
 import { normalizeContent } from "./content";
-import { conversationStates } from "./conversation-state";
 import { findMentions } from "./mentions";
 import type { SendRequest } from "./writer";
 
@@ -24,38 +24,52 @@ export interface SendInput {
 /** With attachments the text may be empty. */
 const hasNoText = (content: unknown) => content === undefined || content === null || (typeof content === "string" && content.trim() === "");
 
-export function prepareSend(db: Db, feed: ChangeFeed, senderId: string, input: SendInput): SendRequest {
+export function prepareSend(s: Storage, feed: ChangeFeed, senderId: string, input: SendInput): Awaitable<SendRequest> {
   const withFiles = Array.isArray(input.attachmentIds) && input.attachmentIds.length > 0;
   const content = withFiles && hasNoText(input.content) ? "" : normalizeContent(input.content);
-  let conversationId = input.conversationId ?? null;
-  if (!conversationId) {
-    if (!input.recipientId) throw unprocessable("conversation_id", "conversation_id or recipient_id is required");
-    conversationId = findOrCreateDirect(db, feed, senderId, input.recipientId, "recipient_id").row.id;
-  }
+  if (input.conversationId) return prepareIn(s, senderId, input.conversationId, content, input);
+  if (!input.recipientId) throw unprocessable("conversation_id", "conversation_id or recipient_id is required");
+  return findOrCreateDirect(s, feed, senderId, input.recipientId, "recipient_id").then(({ row }) => prepareIn(s, senderId, row.id, content, input));
+}
+
+function prepareIn(s: Storage, senderId: string, conversationId: string, content: string, input: SendInput): Awaitable<SendRequest> {
   // From memory: the membership check runs on every send.
-  const state = conversationStates(db).get(conversationId);
-  if (!state || !state.cursors.has(senderId)) throw notFound("Conversation");
-  const recipientId = state.isGroup ? null : ([...state.cursors.keys()].find((id) => id !== senderId) ?? null);
-  // Someone the other member blocked cannot write to them (also from memory).
-  if (recipientId !== null && hasBlocked(db, recipientId, senderId)) throw blockedError("You cannot send messages in this conversation");
-  return {
-    conversationId,
-    senderId,
-    recipientId,
-    content,
-    clientMsgId: input.clientMsgId ?? null,
-    attachmentIds: checkAttachmentsForSend(db, senderId, input.attachmentIds, { conversationId, clientMsgId: input.clientMsgId ?? null }),
-    replyToId: input.replyToId ? checkReplyTo(db, conversationId, input.replyToId.toLowerCase()) : null,
-    mentions: findMentions(db, conversationId, content),
-  };
+  return andThen(s.caches.conversationStates.get(conversationId), (state) => {
+    if (!state || !state.cursors.has(senderId)) throw notFound("Conversation");
+    const recipientId = state.isGroup ? null : ([...state.cursors.keys()].find((id) => id !== senderId) ?? null);
+    // Someone the other member blocked cannot write to them (also from memory).
+    return andThen(recipientId === null ? false : hasBlocked(s, recipientId, senderId), (blocked) => {
+      if (blocked) throw blockedError("You cannot send messages in this conversation");
+      const clientMsgId = input.clientMsgId ?? null;
+      const attachmentIds = checkAttachmentsForSend(s, senderId, input.attachmentIds, { conversationId, clientMsgId });
+      const replyToId = input.replyToId ? checkReplyTo(s, conversationId, input.replyToId.toLowerCase()) : null;
+      const mentions = findMentions(s, conversationId, content);
+      const request = (attachmentIds: string[], replyToId: string | null, mentions: string[]): SendRequest => ({
+        conversationId,
+        senderId,
+        recipientId,
+        content,
+        clientMsgId,
+        attachmentIds,
+        replyToId,
+        mentions,
+      });
+      // Checked one by one rather than through an array: this runs for every message sent.
+      if (attachmentIds instanceof Promise || replyToId instanceof Promise || mentions instanceof Promise) {
+        return Promise.all([attachmentIds, replyToId, mentions]).then(([a, r, m]) => request(a, r, m));
+      }
+      return request(attachmentIds, replyToId, mentions);
+    });
+  });
 }
 
 /** A reply answers a live message of the same conversation; anything else is the client's mistake. */
-function checkReplyTo(db: Db, conversationId: string, replyToId: string): string {
-  const parent = sqliteStoresOf(db).messages.replyTarget(replyToId);
-  if (!parent || parent.conversationId !== conversationId) {
-    throw unprocessable("reply_to_id", "must be the id of a message in this conversation");
-  }
-  if (parent.deleted) throw unprocessable("reply_to_id", "the message replied to was deleted");
-  return replyToId;
+function checkReplyTo({ stores }: Storage, conversationId: string, replyToId: string): Awaitable<string> {
+  return andThen(stores.messages.replyTarget(replyToId), (parent) => {
+    if (!parent || parent.conversationId !== conversationId) {
+      throw unprocessable("reply_to_id", "must be the id of a message in this conversation");
+    }
+    if (parent.deleted) throw unprocessable("reply_to_id", "the message replied to was deleted");
+    return replyToId;
+  });
 }

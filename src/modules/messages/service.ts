@@ -1,15 +1,13 @@
-// Messages: membership checks, pages by seq, read cursors, unread counts. Hot queries are
-// prepared once per connection (bun:sqlite caches `query()`), not rebuilt per call.
-import type { Db } from "../../db/client";
+// Messages: membership checks, pages by seq, read cursors, unread counts. The page read is a hot
+// path: it chains with andThen, so a synchronous store (SQLite) costs no promise or microtask.
 import { notFound, unprocessable } from "../../errors";
 import { iso, now } from "../../lib/time";
 import type { ChangeFeed } from "../../ports/changes";
-import type { UnreadRow } from "../../ports/stores";
+import { andThen, type Awaitable, type Storage, type UnreadRow } from "../../ports/stores";
 import type { PageOptions, ReadReceipt } from "./model";
 import type { ReadState } from "./conversation-state";
-import { encodeMessage, renderPage, type MessageRecord } from "./message-view";
+import { encodeMessage, renderPage, type EncodedMessage, type MessageRecord } from "./message-view";
 import type { MessageCaches } from "./recent";
-import { sqliteStoresOf } from "../storage-bridge";
 
 export { toMessageView, type MessageRecord } from "./message-view";
 export type { PageOptions } from "./model";
@@ -19,19 +17,15 @@ export type { ReadState };
 export const isReadFor = (m: Pick<MessageRecord, "sender_id" | "seq">, userId: string, state: ReadState) =>
   m.sender_id === userId ? state.othersMin >= m.seq : state.mine >= m.seq;
 
-export const readState = (db: Db, conversationId: string, userId: string): ReadState | null =>
-  sqliteStoresOf(db).messages.readCursors(conversationId, userId);
+export const readState = ({ stores }: Storage, conversationId: string, userId: string): Awaitable<ReadState | null> =>
+  stores.messages.readCursors(conversationId, userId);
 
-export const isMember = (db: Db, conversationId: string, userId: string): boolean =>
-  sqliteStoresOf(db).conversations.roleOf(conversationId, userId) !== null;
-
-export const fetchMessages = (db: Db, conversationId: string, page: PageOptions): MessageRecord[] =>
-  sqliteStoresOf(db).messages.page(conversationId, page);
+export const fetchMessages = ({ stores }: Pick<Storage, "stores">, conversationId: string, page: PageOptions): Awaitable<MessageRecord[]> =>
+  stores.messages.page(conversationId, page);
 
 /** Encodes rows for a page with their reactions (one query for all of them). */
-export function encodeWithReactions(db: Db, rows: MessageRecord[]) {
-  const reactions = sqliteStoresOf(db).messages.reactions(rows.map((r) => r.id));
-  return rows.map((r) => encodeMessage(r, reactions.get(r.id)));
+export function encodeWithReactions({ stores }: Pick<Storage, "stores">, rows: MessageRecord[]) {
+  return andThen(stores.messages.reactions(rows.map((r) => r.id)), (reactions) => rows.map((r) => encodeMessage(r, reactions.get(r.id))));
 }
 
 /**
@@ -39,41 +33,41 @@ export function encodeWithReactions(db: Db, rows: MessageRecord[]) {
  * window; older history is read and encoded the same way, so both give byte-identical bodies.
  */
 export function messagePageJson(
-  { db, caches }: { db: Db; caches: Pick<MessageCaches, "recentMessages" | "conversationStates"> },
+  s: { stores: Storage["stores"]; caches: Pick<MessageCaches, "recentMessages" | "conversationStates"> },
   userId: string,
   conversationId: string,
   page: PageOptions,
-): Uint8Array<ArrayBuffer> {
+): Awaitable<Uint8Array<ArrayBuffer>> {
   if (page.before !== undefined && page.after !== undefined) {
     throw unprocessable("before", "use either before or after, not both");
   }
-  const head = caches.conversationStates.readState(conversationId, userId);
-  if (!head) throw notFound("Conversation");
-  const messages =
-    page.replyTo !== undefined
-      ? encodeWithReactions(db, fetchReplies(db, conversationId, page.replyTo, page))
-      : (caches.recentMessages.page(conversationId, head, page) ?? encodeWithReactions(db, fetchMessages(db, conversationId, page)));
-  const { mine, othersMin } = head;
-  return renderPage(messages, (m) => (m.senderId === userId ? othersMin >= m.seq : mine >= m.seq), userId);
+  return andThen(s.caches.conversationStates.readState(conversationId, userId), (head) => {
+    if (!head) throw notFound("Conversation");
+    const { mine, othersMin } = head;
+    const render = (messages: EncodedMessage[]) => renderPage(messages, (m) => (m.senderId === userId ? othersMin >= m.seq : mine >= m.seq), userId);
+    if (page.replyTo !== undefined) return andThen(andThen(fetchReplies(s, conversationId, page.replyTo, page), (rows) => encodeWithReactions(s, rows)), render);
+    const recent = s.caches.recentMessages.page(conversationId, head, page);
+    if (recent) return render(recent);
+    return andThen(andThen(fetchMessages(s, conversationId, page), (rows) => encodeWithReactions(s, rows)), render);
+  });
 }
 
 /** The replies to a message, paged by seq like the main page. */
-function fetchReplies(db: Db, conversationId: string, parentId: string, page: PageOptions): MessageRecord[] {
-  const { messages } = sqliteStoresOf(db);
-  if (messages.replyTarget(parentId)?.conversationId !== conversationId) {
-    throw unprocessable("reply_to", "must be the id of a message in this conversation");
-  }
-  return messages.replies(parentId, page);
+function fetchReplies({ stores }: Pick<Storage, "stores">, conversationId: string, parentId: string, page: PageOptions): Awaitable<MessageRecord[]> {
+  return andThen(stores.messages.replyTarget(parentId), (target) => {
+    if (target?.conversationId !== conversationId) throw unprocessable("reply_to", "must be the id of a message in this conversation");
+    return stores.messages.replies(parentId, page);
+  });
 }
 
-export const findMessage = (db: Db, messageId: string): MessageRecord | null => sqliteStoresOf(db).messages.byId(messageId);
+export const findMessage = ({ stores }: Storage, messageId: string): Awaitable<MessageRecord | null> => stores.messages.byId(messageId);
 
 /** Moves the caller's read cursor forward to the message (never back) and tells the conversation. */
-export function markRead(db: Db, feed: ChangeFeed, userId: string, messageId: string): ReadReceipt {
-  const message = findMessage(db, messageId);
-  if (!message || !isMember(db, message.conversation_id, userId)) throw notFound("Message");
+export async function markRead(s: Storage, feed: ChangeFeed, userId: string, messageId: string): Promise<ReadReceipt> {
+  const message = await findMessage(s, messageId);
+  if (!message || (await s.stores.conversations.roleOf(message.conversation_id, userId)) === null) throw notFound("Message");
   const at = now();
-  const current = sqliteStoresOf(db).messages.markRead(message.conversation_id, userId, message.seq, at);
+  const current = await s.stores.messages.markRead(message.conversation_id, userId, message.seq, at);
   if (!current) throw notFound("Message");
   const receipt: ReadReceipt = {
     message_id: message.id,
@@ -97,8 +91,8 @@ export type UnreadCount = UnreadRow;
  * the ones that mention the caller. Tombstones are not unread. One pass over the unread ranges
  * (messages_conversation_seq); the mention test is a substring check on the row already read.
  */
-export const unreadCounts = (db: Db, userId: string, onlyConversationIds?: string[]): UnreadCount[] =>
-  sqliteStoresOf(db).messages.unread(userId, now(), onlyConversationIds);
+export const unreadCounts = ({ stores }: Storage, userId: string, onlyConversationIds?: string[]): Awaitable<UnreadCount[]> =>
+  stores.messages.unread(userId, now(), onlyConversationIds);
 
 /** The totals of GET /messages/unread/count: muted conversations count for mentions only. */
 export function unreadTotals(conversations: UnreadCount[]) {

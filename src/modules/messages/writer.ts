@@ -3,29 +3,20 @@
 // synchronous=FULL this costs one fsync per batch instead of one per message. Persist, then ack,
 // then publish.
 //
-// The transaction itself (commit.ts) runs inline or, with `thread: true` (--writer-thread), on the
-// writer thread (writer-worker.ts) with its own connection, so a slow or frozen disk delays sends
-// but never the event loop: reads, /health, /metrics and sockets keep answering. Caches, acks and
-// publishing stay here, after the worker reports what it committed. Messages to and from the
-// thread are JSON text (Bun's structured clone was most of the hop's cost). Inline is the default:
-// with one message in flight per sender every send is its own batch and pays a thread round trip
-// (W2 at 1 in flight ~30 % lower with the thread, alternating runs on a shared 2-core machine);
-// with batches (W2 at 16 in flight) it is within noise and W5 POST was higher with it.
-import type { Db } from "../../db/client";
+// The transaction itself is the storage's MessageCommitter (ports/message-commit.ts), chosen by the
+// composition root: SQLite's runs inline or on the writer thread (db/writer-thread.ts), PostgreSQL's
+// is asynchronous. Caches, acks and publishing stay here, after the committer reports.
 import { ApiError, storageError, unprocessable } from "../../errors";
 import { ATTACHMENT_CLAIM_FAILED } from "../attachments/sql";
 import { storageFaultOf, type StorageFault } from "../../storage-faults";
 import { now } from "../../lib/time";
 import type { ChangeFeed } from "../../ports/changes";
 import type { StorageHealth } from "../../storage-health";
-import { isBusyFailure, sqliteCommitter, WRITE_BUSY_TIMEOUT_MS } from "../../db/stores/message-commit";
 import { REPLY_TO_GONE, type CommitResult, type MessageCommitter, type SendRequest, type WriteFailure } from "../../ports/message-commit";
-import { externalChanges } from "../../db/external-changes";
+import { andThen, type MessageStore } from "../../ports/stores";
 import { toMessageView } from "./service";
 import type { MessageRecord } from "./message-view";
-import { loadReactions } from "./reaction-tallies";
 import type { MessageView } from "./model";
-import type { FromWorker, ToWorker } from "./writer-worker";
 
 export type { SendRequest };
 
@@ -52,16 +43,12 @@ export interface WriterStats {
 }
 
 export interface WriterOptions {
-  /** Commit on the writer thread, or inline on the event loop (default). */
-  thread?: boolean;
-  /** The database file, for the writer thread's own connection. */
-  path?: string;
-  synchronous?: "FULL" | "NORMAL";
+  /** The storage's group commit (SQLite's inline or threaded, PostgreSQL's pgWriterBackend). */
+  committer: MessageCommitter;
+  /** Whether a failure means the write lock was held elsewhere (503 busy, retried); the engine knows. */
+  isBusyFailure?: (failure: WriteFailure) => boolean;
   stats?: WriterStats;
   storage?: StorageHealth;
-  log?: { error(msg: string, fields?: Record<string, unknown>): void };
-  /** Another database's group commit (PostgreSQL: pgWriterBackend); default SQLite's, inline or threaded. */
-  committer?: MessageCommitter;
 }
 
 const MAX_BATCH = 512;
@@ -76,7 +63,7 @@ const asError = (failure: WriteFailure) => Object.assign(new Error(failure.messa
 const faultOf = (failure: WriteFailure) => storageFaultOf(failure.code, failure.message);
 
 /** The error a sender sees: an ApiError for what a client can act on, else an opaque 500. */
-function errorFor(failure: WriteFailure): Error {
+function errorFor(failure: WriteFailure, isBusyFailure: (failure: WriteFailure) => boolean): Error {
   if (isBusyFailure(failure)) return busyError();
   // Attachments (issue 14): two sends raced for one upload; this one lost.
   if (failure.code === ATTACHMENT_CLAIM_FAILED) return unprocessable("attachment_ids", failure.message);
@@ -86,67 +73,11 @@ function errorFor(failure: WriteFailure): Error {
   return fault ? storageError(fault) : asError(failure);
 }
 
-function threadBackend(path: string, synchronous: "FULL" | "NORMAL", log: WriterOptions["log"], onForeign: () => void): MessageCommitter {
-  let worker: Worker;
-  let waiting: ((result: CommitResult) => void) | null = null;
-  let closed: (() => void) | null = null;
-  const start = () => {
-    worker = new Worker(new URL("./writer-worker.ts", import.meta.url));
-    worker.onmessage = (event: MessageEvent<string>) => {
-      const m = JSON.parse(event.data) as FromWorker;
-      if (m.type === "result") {
-        const done = waiting!;
-        waiting = null;
-        done(m.result);
-      } else if (m.type === "foreign") onForeign();
-      else if (m.type === "closed") closed?.();
-      else if (m.type === "failed") log?.error("writer thread failed", { error: m.error });
-    };
-    // A crash of the thread fails the batch it held (never acknowledged) and starts a new one.
-    worker.onerror = (event) => {
-      log?.error("writer thread crashed", { error: String(event.message ?? event) });
-      const done = waiting;
-      waiting = null;
-      worker.terminate();
-      start();
-      if (done) {
-        const failure = { code: "", message: "writer thread crashed" };
-        done({ busy: false, failed: failure, outcomes: [] });
-      }
-    };
-    post({ type: "open", path, synchronous, busyTimeoutMs: WRITE_BUSY_TIMEOUT_MS });
-  };
-  // JSON text, not objects: Bun's structured clone of a batch's records cost ~5x the JSON round
-  // trip (a 16-record result: ~200 µs vs ~36 µs ping-pong on one core), most of the thread's toll.
-  const post = (m: ToWorker) => worker.postMessage(JSON.stringify(m));
-  start();
-  return {
-    commit(requests, at, done) {
-      waiting = done;
-      post({ type: "commit", requests, at });
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        const finish = () => {
-          clearTimeout(timer);
-          worker.terminate();
-          resolve();
-        };
-        const timer = setTimeout(finish, 1000);
-        closed = finish;
-        post({ type: "close" });
-      }),
-  };
-}
-
-export function createMessageWriter(db: Db, feed: ChangeFeed, options: WriterOptions = {}): MessageWriter {
+export function createMessageWriter(messages: Pick<MessageStore, "reactions">, feed: ChangeFeed, options: WriterOptions): MessageWriter {
   const stats = options.stats ?? { batches: 0, messages: 0 };
   const storage = options.storage;
-  const changes = externalChanges(db);
-  const threaded = Boolean(options.thread && options.path);
-  const backend =
-    options.committer ??
-    (threaded ? threadBackend(options.path!, options.synchronous ?? "FULL", options.log, () => changes.reported()) : sqliteCommitter(db));
+  const backend = options.committer;
+  const isBusyFailure = options.isBusyFailure ?? (() => false);
 
   let queue: { request: SendRequest; done: Done }[] = [];
   let scheduled = false;
@@ -165,13 +96,13 @@ export function createMessageWriter(db: Db, feed: ChangeFeed, options: WriterOpt
 
   function flush() {
     scheduled = false;
-    // A thread commit completes later and calls flush again; an inline one completes right here.
+    // A commit that completes later (a thread, a network) calls flush again; an inline one completes right here.
     while (!inFlight && !scheduled && queue.length) {
       if (storage?.writesHeld) return refuseHeld(storage);
       const batch = queue.splice(0, MAX_BATCH);
       const at = now();
       inFlight = true;
-      if (threaded) changes.writing(true);
+      let later = false;
       storage?.commitStarted();
       backend.commit(
         batch.map((b) => b.request),
@@ -179,16 +110,12 @@ export function createMessageWriter(db: Db, feed: ChangeFeed, options: WriterOpt
         (result) => {
           inFlight = false;
           storage?.commitFinished();
-          // Its own commit is accounted for in finish(); others' it reports (db/external-changes.ts).
-          if (threaded) {
-            changes.writing(false);
-            if (!result.busy && result.foreign) changes.reported();
-          }
           finish(batch, result, at);
-          if (!inFlight && !scheduled && queue.length && threaded) flush();
+          if (!inFlight && !scheduled && queue.length && later) flush();
           if (!inFlight && !queue.length) drained?.();
         },
       );
+      later = true;
     }
   }
 
@@ -209,7 +136,7 @@ export function createMessageWriter(db: Db, feed: ChangeFeed, options: WriterOpt
     stats.batches++;
     const { outcomes } = result;
     const failures = batch.map((_, i) => result.failed ?? (outcomes[i] && "error" in outcomes[i]! ? outcomes[i]!.error : null));
-    const errors = failures.map((f) => (f ? errorFor(f) : null));
+    const errors = failures.map((f) => (f ? errorFor(f, isBusyFailure) : null));
     noteStorage(failures, errors);
     const published: { view: MessageView; parent?: MessageRecord }[] = [];
     batch.forEach(({ done }, i) => {
@@ -229,8 +156,7 @@ export function createMessageWriter(db: Db, feed: ChangeFeed, options: WriterOpt
     for (const { view, parent } of published) {
       feed.committed({ type: "message_created", message: view, at });
       if (parent) {
-        const reactions = loadReactions(db, [parent.id]).get(parent.id) ?? [];
-        feed.committed({ type: "message_updated", record: parent, reactions, at });
+        andThen(messages.reactions([parent.id]), (reactions) => feed.committed({ type: "message_updated", record: parent, reactions: reactions.get(parent.id) ?? [], at }));
       }
     }
   }

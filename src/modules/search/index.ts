@@ -13,12 +13,12 @@ export const searchModule = (deps: Deps) =>
     .use(authPlugin(deps))
     .get(
       "/messages",
-      ({ query, user }) =>
+      async ({ query, user }) =>
         // Built field by field (toMessageView), so nothing private can be in it: encoded here rather
         // than checked again against the schema below, which documents it.
         new Response(
           JSON.stringify(
-            searchMessages(deps.db, user.id, {
+            await searchMessages(deps, user.id, {
               q: query.q,
               conversationId: query.conversation_id,
               limit: query.limit ?? DEFAULT_SEARCH_LIMIT,

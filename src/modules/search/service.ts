@@ -1,16 +1,14 @@
 // Full-text search over the messages of the caller's conversations: the SearchStore finds the hits
 // (SQLite: the FTS5 index of migration 0004, kept exact by triggers), membership joined inside its
 // query, so a page never holds, counts or skips over a message the caller may not see; the
-// messages themselves, their reactions and read state are read here in the same snapshot.
-import type { Db } from "../../db/client";
+// messages themselves, their reactions and read state are read here just after. A hit whose
+// message went away in between (its conversation deleted) is left out; one deleted in between shows
+// as the tombstone it now is.
 import { notFound, unprocessable } from "../../errors";
-import { conversationStates } from "../messages/conversation-state";
-import { loadReactions } from "../messages/reaction-tallies";
 import { isReadFor, toMessageView, type MessageRecord } from "../messages/service";
 import type { SearchPage, SearchResult } from "./model";
 import { parseQuery } from "./query";
-import { SearchRefused } from "../../ports/stores";
-import { sqliteStoresOf } from "../storage-bridge";
+import { SearchRefused, type Awaitable, type Storage } from "../../ports/stores";
 
 export interface SearchOptions {
   q: string;
@@ -40,39 +38,34 @@ function toHighlight(marked: string, open: string, close: string): string {
  * Our expressions are always valid for the engine; should one ever not be (a tokenizer or SQLite
  * upgrade), the client hears a 422 about its query, not a 500.
  */
-function runSearch<T>(run: () => T): T {
+async function runSearch<T>(run: () => Awaitable<T>): Promise<T> {
   try {
-    return run();
+    return await run();
   } catch (error) {
     if (error instanceof SearchRefused) throw unprocessable("q", "cannot be searched as written");
     throw error;
   }
 }
 
-export function searchMessages(db: Db, userId: string, options: SearchOptions): SearchPage {
+export async function searchMessages({ stores, caches }: Storage, userId: string, options: SearchOptions): Promise<SearchPage> {
   const terms = parseQuery(options.q);
   const before = decodeCursor(options.before);
-  const states = conversationStates(db);
-  if (options.conversationId !== undefined && !states.readState(options.conversationId, userId)) throw notFound("Conversation");
-  const client = db.$client;
-  // One read transaction: the hits, their highlights and the messages come from the same snapshot.
-  return client.transaction((): SearchPage => {
-    const { hits, more } = runSearch(() =>
-      sqliteStoresOf(db).search.hits(userId, terms, { before, limit: options.limit, conversationId: options.conversationId }),
-    );
-    const records = new Map<string, MessageRecord>();
-    for (const row of sqliteStoresOf(db).messages.byIds(hits.map((h) => h.messageId))) records.set(row.id, row);
-    const results: SearchResult[] = [];
-    const reactions = loadReactions(db, [...records.values()].map((r) => r.id));
-    for (const { messageId, marked } of hits) {
-      const record = records.get(messageId)!;
-      const state = states.readState(record.conversation_id, userId);
-      // Membership was joined in the query; is_read comes from the in-memory cursors, which may not yet
-      // know of a membership that changed this instant: leave the row out rather than guess.
-      if (!state) continue;
-      const highlight = toHighlight(marked.text, marked.open, marked.close);
-      results.push({ message: toMessageView(record, isReadFor(record, userId, state), reactions.get(record.id), userId), highlight });
-    }
-    return { results, next_before: more && hits.length ? encodeCursor(hits.at(-1)!.position) : null };
-  })();
+  const states = caches.conversationStates;
+  if (options.conversationId !== undefined && !(await states.readState(options.conversationId, userId))) throw notFound("Conversation");
+  const { hits, more } = await runSearch(() => stores.search.hits(userId, terms, { before, limit: options.limit, conversationId: options.conversationId }));
+  const records = new Map<string, MessageRecord>();
+  for (const row of await stores.messages.byIds(hits.map((h) => h.messageId))) records.set(row.id, row);
+  const results: SearchResult[] = [];
+  const reactions = await stores.messages.reactions([...records.values()].map((r) => r.id));
+  for (const { messageId, marked } of hits) {
+    const record = records.get(messageId);
+    if (!record) continue;
+    const state = await states.readState(record.conversation_id, userId);
+    // Membership was joined in the query; is_read comes from the in-memory cursors, which may not yet
+    // know of a membership that changed this instant: leave the row out rather than guess.
+    if (!state) continue;
+    const highlight = toHighlight(marked.text, marked.open, marked.close);
+    results.push({ message: toMessageView(record, isReadFor(record, userId, state), reactions.get(record.id), userId), highlight });
+  }
+  return { results, next_before: more && hits.length ? encodeCursor(hits.at(-1)!.position) : null };
 }

@@ -3,7 +3,6 @@ import { ApiError, notFound, unprocessable } from "../../errors";
 import { isoOrNull, iso, now } from "../../lib/time";
 import { nullHub, type Hub } from "../../ports/bus";
 import type { Awaitable, SessionAccess, Storage, Taken, UserPatch, UserRow } from "../../ports/stores";
-import { storageOf, type LegacyDb } from "../storage-bridge";
 import type { UpdateMeBody, UserView } from "./model";
 import { hashPassword, verifyPassword } from "../auth/passwords";
 import { forgetCachedUser } from "./user-cache";
@@ -92,8 +91,7 @@ export async function setDisabled(s: Storage, userId: string, disabled: boolean,
   return changed;
 }
 
-export function touchLastSeen(from: Storage | LegacyDb, userId: string, at = now()): Awaitable<void> {
-  const s = storageOf(from);
+export function touchLastSeen(s: Storage, userId: string, at = now()): Awaitable<void> {
   forgetCachedUser(s, userId);
   return s.stores.users.touchLastSeen(userId, at);
 }
@@ -101,8 +99,6 @@ export function touchLastSeen(from: Storage | LegacyDb, userId: string, at = now
 export type { SessionAccess };
 
 /** What decides whether these users' tokens still pass, in one query (the session watch re-reads it). */
-export function sessionAccess(db: LegacyDb, userIds: string[]): SessionAccess[];
-export function sessionAccess(s: Storage, userIds: string[]): Awaitable<SessionAccess[]>;
-export function sessionAccess(from: Storage | LegacyDb, userIds: string[]): Awaitable<SessionAccess[]> {
-  return storageOf(from).stores.users.sessionAccess(userIds);
+export function sessionAccess({ stores }: Storage, userIds: string[]): Awaitable<SessionAccess[]> {
+  return stores.users.sessionAccess(userIds);
 }

@@ -8,7 +8,6 @@
 // later instead of waiting on the message writer's fsync). It reads the webhooks table every round,
 // so hooks added or removed by the CLI while the server runs take effect within one poll.
 import { Database } from "bun:sqlite";
-import { BUSY_TIMEOUT_MS } from "../../db/client";
 import type { Logger } from "../../lib/logger";
 import { iso } from "../../lib/time";
 import { gauge } from "../metrics/registry";
@@ -147,7 +146,10 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
   // once allows; the next message commit's fsync covers them anyway) and a short wait for a lock
   // held by another process, since this runs on the event loop. Restored after.
   const sharedSettings = shared
-    ? { synchronous: db.query<{ synchronous: number }, []>("PRAGMA synchronous").get()!.synchronous, busyTimeoutMs: BUSY_TIMEOUT_MS }
+    ? {
+        synchronous: db.query<{ synchronous: number }, []>("PRAGMA synchronous").get()!.synchronous,
+        busyTimeoutMs: Object.values(db.query("PRAGMA busy_timeout").get() as Record<string, number>)[0]!,
+      }
     : null;
   const record = (outcomes: Outcome[]): Outcome[] => {
     if (!sharedSettings) return recordOutcomes(outcomes);

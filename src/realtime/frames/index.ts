@@ -12,7 +12,6 @@ import { createSyncFrame } from "./sync";
 import { createTypingFrame } from "./typing";
 
 export function createFrameHandler(deps: Deps & { hub: BunHub }) {
-  const { db } = deps;
   const reply = createReply(deps);
   const { send, sendError } = reply;
   const { receipts } = deps;
@@ -21,7 +20,7 @@ export function createFrameHandler(deps: Deps & { hub: BunHub }) {
   const onSync = createSyncFrame(deps, reply);
 
   /** Handles one frame of an authenticated socket; every problem becomes an error frame. */
-  return function handleFrame(ws: ChatSocket, raw: string) {
+  function handleFrame(ws: ChatSocket, raw: string): void {
     const userId = ws.data.userId!;
     let frame: Record<string, unknown>;
     try {
@@ -34,30 +33,37 @@ export function createFrameHandler(deps: Deps & { hub: BunHub }) {
     let ref: string | undefined;
     try {
       ref = typeof frame.client_msg_id === "string" ? frame.client_msg_id : undefined;
-      const type = frame.type;
-      if (type === undefined || type === null) throw frameError("validation_error", "type: required");
-      // {"type": {"toString": 1}} and friends: never coerced to a string.
-      if (typeof type !== "string") throw frameError("validation_error", "type: must be a string");
-      switch (type) {
-        case "message":
-          return onMessage(ws, userId, frame);
-        case "mark_read":
-          markRead(db, deps.changes, userId, field(frame, "message_id", "uuid")!);
-          return;
-        case "typing":
-          return onTyping(userId, field(frame, "conversation_id", "uuid")!);
-        case "received":
-          // Coalesced in memory (receipts.ts): clients send one per message they display.
-          return receipts.note(userId, field(frame, "conversation_id", "uuid")!.toLowerCase(), seqField(frame, "seq"));
-        case "ping":
-          return send(ws, { type: "pong", timestamp: iso(now()) });
-        case "sync":
-          return onSync(ws, userId, { since: syncPositions(frame), revs: syncRevs(frame) });
-        default:
-          throw frameError("unknown_type", `type: unknown frame type ${JSON.stringify(type.slice(0, 60))}`);
-      }
+      // A frame whose storage work is pending (a networked store) answers its error when it fails.
+      const pending = dispatch(ws, userId, frame);
+      if (pending instanceof Promise) pending.catch((error) => sendError(ws, error, ref));
     } catch (error) {
       sendError(ws, error, ref);
     }
-  };
+  }
+
+  function dispatch(ws: ChatSocket, userId: string, frame: Record<string, unknown>): unknown {
+    const type = frame.type;
+    if (type === undefined || type === null) throw frameError("validation_error", "type: required");
+    // {"type": {"toString": 1}} and friends: never coerced to a string.
+    if (typeof type !== "string") throw frameError("validation_error", "type: must be a string");
+    switch (type) {
+      case "message":
+        return onMessage(ws, userId, frame);
+      case "mark_read":
+        return markRead(deps, deps.changes, userId, field(frame, "message_id", "uuid")!);
+      case "typing":
+        return onTyping(userId, field(frame, "conversation_id", "uuid")!);
+      case "received":
+        // Coalesced in memory (receipts.ts): clients send one per message they display.
+        return receipts.note(userId, field(frame, "conversation_id", "uuid")!.toLowerCase(), seqField(frame, "seq"));
+      case "ping":
+        return send(ws, { type: "pong", timestamp: iso(now()) });
+      case "sync":
+        return onSync(ws, userId, { since: syncPositions(frame), revs: syncRevs(frame) });
+      default:
+        throw frameError("unknown_type", `type: unknown frame type ${JSON.stringify(type.slice(0, 60))}`);
+    }
+  }
+
+  return handleFrame;
 }

@@ -3,15 +3,15 @@
 import type { Deps } from "../../deps";
 import { prepareSend } from "../../modules/messages/send";
 import { isReadFor, readState } from "../../modules/messages/service";
+import { andThen } from "../../ports/stores";
 import type { ChatSocket } from "../bun-hub";
 import { clientMsgId, field } from "../protocol";
 import type { Reply } from "./reply";
 
 export function createMessageFrame(deps: Deps, { send, sendError }: Reply) {
-  const { db } = deps;
   return function onMessage(ws: ChatSocket, userId: string, frame: Record<string, unknown>) {
     const id = clientMsgId(frame);
-    const request = prepareSend(db, deps.changes, userId, {
+    const request = prepareSend(deps, deps.changes, userId, {
       conversationId: field(frame, "conversation_id", "optional-uuid"),
       recipientId: field(frame, "recipient_id", "optional-uuid"),
       content: frame.content,
@@ -20,15 +20,18 @@ export function createMessageFrame(deps: Deps, { send, sendError }: Reply) {
       attachmentIds: frame.attachment_ids,
       replyToId: field(frame, "reply_to_id", "optional-uuid"),
     });
-    deps.writer.submit(request, (error, result) => {
-      if (error) return sendError(ws, error, id);
-      let message = result!.message;
-      if (!result!.created) {
+    // Synchronous on SQLite (no promise per message); a rejection is the dispatcher's error frame.
+    return andThen(request, (prepared) =>
+      deps.writer.submit(prepared, (error, result) => {
+        if (error) return sendError(ws, error, id);
+        const message = result!.message;
+        if (result!.created) return send(ws, { type: "message_ack", client_msg_id: id ?? null, message });
         // A repeat returns the original as it is now, as the REST send does: it may have been read since.
-        const state = readState(db, message.conversation_id, userId);
-        if (state) message = { ...message, is_read: isReadFor(message, userId, state) };
-      }
-      send(ws, { type: "message_ack", client_msg_id: id ?? null, message });
-    });
+        andThen(readState(deps, message.conversation_id, userId), (state) => {
+          const current = state ? { ...message, is_read: isReadFor(message, userId, state) } : message;
+          send(ws, { type: "message_ack", client_msg_id: id ?? null, message: current });
+        });
+      }),
+    );
   };
 }

@@ -5,8 +5,6 @@
 import type { Deps } from "../../deps";
 import { iso, monotonicMs, now } from "../../lib/time";
 import { changesSince } from "../../modules/changes/service";
-import { conversationStates } from "../../modules/messages/conversation-state";
-import { loadReactions } from "../../modules/messages/reaction-tallies";
 import { fetchMessages, isReadFor, toMessageView } from "../../modules/messages/service";
 import type { BunHub, ChatSocket } from "../bun-hub";
 import {
@@ -20,9 +18,9 @@ import {
 import type { SocketState } from "../socket-state";
 import type { Reply } from "./reply";
 
-export function createSyncFrame(deps: Deps & { hub: BunHub }, { send }: Reply) {
-  const { db, hub } = deps;
-  const states = conversationStates(db);
+export function createSyncFrame(deps: Deps & { hub: BunHub }, { send, sendError }: Reply) {
+  const { hub } = deps;
+  const states = deps.caches.conversationStates;
   /** Per user: sync output bytes available now (may dip below zero by one message) and when refilled. */
   const syncBudgets = new Map<string, { bytes: number; at: number }>();
   const SYNC_BURST_BYTES = 2 * SYNC_BYTES_PER_SECOND;
@@ -42,7 +40,7 @@ export function createSyncFrame(deps: Deps & { hub: BunHub }, { send }: Reply) {
     return budget;
   }
 
-  function onSync(ws: ChatSocket, userId: string, positions: SyncRequest) {
+  function onSync(ws: ChatSocket, userId: string, positions: SyncRequest): Promise<void> | void {
     if (!deps.config.rateLimit) return syncRound(ws, userId, positions, { bytes: Infinity });
     const state = ws.data as SocketState;
     const bytes = syncBudget(userId);
@@ -54,16 +52,17 @@ export function createSyncFrame(deps: Deps & { hub: BunHub }, { send }: Reply) {
           state.syncTimer = null;
           const next = state.pendingSync;
           state.pendingSync = null;
-          if (next && !state.closed) onSync(ws, userId, next);
+          // A failed round ends with an error frame as the dispatcher would send it.
+          if (next && !state.closed) void Promise.resolve(onSync(ws, userId, next)).catch((error) => sendError(ws, error));
         },
         Math.ceil(((SYNC_MIN_ROUND_BYTES - bytes.bytes) * 1000) / SYNC_BYTES_PER_SECOND) + 5,
       );
       return;
     }
-    syncRound(ws, userId, positions, bytes);
+    return syncRound(ws, userId, positions, bytes);
   }
 
-  function syncRound(ws: ChatSocket, userId: string, request: SyncRequest, bytes: { bytes: number }) {
+  async function syncRound(ws: ChatSocket, userId: string, request: SyncRequest, bytes: { bytes: number }) {
     let budget = SYNC_MAX_PER_ROUND;
     let conversationsRead = 0;
     let hasMore = false;
@@ -74,7 +73,7 @@ export function createSyncFrame(deps: Deps & { hub: BunHub }, { send }: Reply) {
     for (const [conversationId, since] of request.since) {
       // Not a member: ignored, as the contract says, without a query. Up to date: nothing to read.
       if (!hub.isMemberOnline(userId, conversationId)) continue;
-      const state = states.readState(conversationId, userId);
+      const state = await states.readState(conversationId, userId);
       if (!state || since >= state.lastSeq) continue;
       if (budget <= 0 || conversationsRead >= SYNC_MAX_CONVERSATIONS_PER_ROUND) {
         hasMore = true;
@@ -82,12 +81,12 @@ export function createSyncFrame(deps: Deps & { hub: BunHub }, { send }: Reply) {
       }
       conversationsRead++;
       const limit = Math.min(SYNC_PAGE, budget);
-      const rows = fetchMessages(db, conversationId, { limit: limit + 1, after: since });
+      const rows = await fetchMessages(deps, conversationId, { limit: limit + 1, after: since });
       if (rows.length > limit) {
         hasMore = true;
         rows.length = limit;
       }
-      const reactions = loadReactions(db, rows.map((m) => m.id));
+      const reactions = await deps.stores.messages.reactions(rows.map((m) => m.id));
       for (const m of rows) {
         const message = toMessageView(m, isReadFor(m, userId, state), reactions.get(m.id), userId);
         const frame = JSON.stringify({ type: "new_message", message, rev: m.rev, timestamp });
@@ -108,14 +107,14 @@ export function createSyncFrame(deps: Deps & { hub: BunHub }, { send }: Reply) {
     for (const [conversationId, rev] of request.revs) {
       if (hasMore) break;
       if (!hub.isMemberOnline(userId, conversationId)) continue;
-      const state = states.get(conversationId);
+      const state = await states.get(conversationId);
       if (!state || rev >= state.rev) continue;
       if (budget <= 0 || conversationsRead >= SYNC_MAX_CONVERSATIONS_PER_ROUND) {
         hasMore = true;
         break;
       }
       conversationsRead++;
-      const changes = changesSince(db, hub, userId, conversationId, rev, Math.min(SYNC_PAGE, budget));
+      const changes = await changesSince(deps, hub, userId, conversationId, rev, Math.min(SYNC_PAGE, budget));
       const sent = served.get(conversationId);
       if (sent) changes.messages = changes.messages.filter((m) => m.seq <= sent.after || m.seq > sent.upTo);
       const frame = JSON.stringify({

@@ -1,9 +1,9 @@
 // The writer thread: runs each group commit (commit.ts) on its own SQLite connection, so a commit
 // waiting on the disk (fsync under load, a frozen or failing file system) never stops the event
-// loop. It only writes; the main thread keeps the caches, acks and publishes (writer.ts).
+// loop. It only writes; the main thread keeps the caches, acks and publishes (modules/messages/writer.ts).
 import { Database } from "bun:sqlite";
-import { createCommitter } from "../../db/stores/message-commit";
-import type { CommitResult, SendRequest } from "../../ports/message-commit";
+import { createCommitter } from "./stores/message-commit";
+import type { CommitResult, SendRequest } from "../ports/message-commit";
 
 declare const self: Worker;
 
