@@ -1,5 +1,5 @@
 // `bun run bench --cluster [--quick] [--skip-build] [--write]`: W1–W3 against the SQLite single
-// process, then 1 and 3 instances on PostgreSQL + Redis, in one run and on the same cores (every
+// process (without and with the Redis broker), then 1 and 3 instances on PostgreSQL + Redis, in one run and on the same cores (every
 // server-side process on the server core, the generator on the other), reporting delivered/s and
 // p99 per setup and which part spent the CPU (instances, postgres, redis, from /proc). Not part of
 // the default `bun run bench`.
@@ -32,10 +32,12 @@ export interface ClusterParams {
   w3Duration: number;
 }
 
+/** sqlite+redis ×1 isolates the broker's cost (every event appended to the stream) from PostgreSQL's. */
 export const SETUPS = [
-  { name: "sqlite ×1", instances: 1, postgres: false },
-  { name: "postgres+redis ×1", instances: 1, postgres: true },
-  { name: "postgres+redis ×3", instances: 3, postgres: true },
+  { name: "sqlite ×1", instances: 1, postgres: false, broker: false },
+  { name: "sqlite+redis ×1", instances: 1, postgres: false, broker: true },
+  { name: "postgres+redis ×1", instances: 1, postgres: true, broker: true },
+  { name: "postgres+redis ×3", instances: 3, postgres: true, broker: true },
 ] as const;
 type Setup = (typeof SETUPS)[number];
 
@@ -49,7 +51,10 @@ interface Running {
 /** Starts one setup (its own data dirs and database), signs up the users, pins every server-side process. */
 async function startSetup(setup: Setup, binary: string, work: string, pg: BenchPostgres | null, redis: TestRedis | null, p: ClusterParams, index: number): Promise<Running> {
   const procs: Proc[] = [];
-  const shared = setup.postgres ? ["--database-url", await pg!.createDatabase(`bench_${index}`), "--broker-url", redis!.url, "--jwt-secret", SECRET] : [];
+  const shared = [
+    ...(setup.postgres ? ["--database-url", await pg!.createDatabase(`bench_${index}`), "--jwt-secret", SECRET] : []),
+    ...(setup.broker ? ["--broker-url", redis!.url] : []),
+  ];
   const ports: number[] = [];
   for (let i = 0; i < setup.instances; i++) {
     const port = await freePort();
@@ -66,7 +71,7 @@ async function startSetup(setup: Setup, binary: string, work: string, pg: BenchP
     wsUrls: ports.map((port) => `ws://127.0.0.1:${port}/api/v1/ws`),
     pid: procs[0]!.pid,
     users: [],
-    parts: () => ({ instances: procs.map((x) => x.pid), ...(setup.postgres ? { postgres: pg!.pids(), redis: redisPids() } : {}) }),
+    parts: () => ({ instances: procs.map((x) => x.pid), ...(setup.postgres ? { postgres: pg!.pids() } : {}), ...(setup.broker ? { redis: redisPids() } : {}) }),
   };
   const t0 = performance.now();
   target.users = await createUsers(target.base, p.users, `c${index}${Date.now().toString(36)}`, p.signupConcurrency);
@@ -108,7 +113,7 @@ export async function runClusterBench(binary: string, p: ClusterParams, errors: 
       results[setup.name] = entry;
       let running: Running;
       try {
-        running = await startSetup(setup, binary, work, setup.postgres ? pg : null, setup.postgres ? redis : null, p, index);
+        running = await startSetup(setup, binary, work, setup.postgres ? pg : null, setup.broker ? redis : null, p, index);
       } catch (error) {
         const msg = `${setup.name} did not start: ${error instanceof Error ? error.message : String(error)}`;
         errors.push(msg);
