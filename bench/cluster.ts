@@ -117,6 +117,7 @@ export async function runClusterBench(binary: string, p: ClusterParams, errors: 
       } catch (error) {
         const msg = `${setup.name} did not start: ${error instanceof Error ? error.message : String(error)}`;
         errors.push(msg);
+        entry.error = msg;
         log(msg);
         continue;
       }
@@ -159,6 +160,12 @@ export function summarize(results: Record<string, any>): string[][] {
   const header = ["setup", "scenario", "delivered/s", "delivery p99 ms", "CPU µs/delivery: instances / postgres / redis", "most CPU", "other load on the server core"];
   const rows = [header];
   for (const [setup, entry] of Object.entries(results)) {
+    if (entry.error) {
+      // The server's own message (its "chat-server: …" line) says why better than the spawn error.
+      const why = /^chat-server: (.*)$/m.exec(entry.error)?.[1] ?? entry.error.split("\n")[0];
+      rows.push([setup, "W1–W3", `not run: ${why.slice(0, 120)}`, "", "", "", ""]);
+      continue;
+    }
     for (const name of ["W1", "W2", "W3"]) {
       const r = entry[name];
       if (!r || r.error) {
@@ -171,7 +178,7 @@ export function summarize(results: Record<string, any>): string[][] {
       const us = m.cpu_us_per_delivery_by_part ?? {};
       const ours = Object.values((m.cpu_percent_by_part ?? {}) as Record<string, number>).reduce((a, b) => a + b, 0);
       const other = Math.max(0, (m.core_busy_percent?.[SERVER_CORE] ?? 0) - ours);
-      rows.push([setup, label, String(Math.round(m.delivered_per_s)), String(p99), ["instances", "postgres", "redis"].map((k) => us[k] ?? "–").join(" / "), limitingPart(m), `${Math.round(other)} %`]);
+      rows.push([setup, label, String(Math.round(m.delivered_per_s)), String(Math.round(p99 * 10) / 10), ["instances", "postgres", "redis"].map((k) => us[k] ?? "–").join(" / "), limitingPart(m), `${Math.round(other)} %`]);
     }
   }
   return rows;
