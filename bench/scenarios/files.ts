@@ -4,14 +4,16 @@
 // with Bun.write / Bun.file into the same directory (what the disk and page cache allow without HTTP,
 // hashing or the database). The server's RSS is read from /proc before and every 20 ms during the
 // uploads: its growth per concurrent upload shows whether bodies are streamed or buffered (goal ≤ 2
-// MiB). Measured on 2026-12-01: ~4-5 MiB per upload on the first round whether files are 25 or 100
-// MiB, and the same for a bare Bun.serve that discards the body: Bun's own per-request and allocator
-// memory, not buffered bodies (those would grow with the size). Every download is checked byte for byte by SHA-256; failures are errors, timings never are.
+// MiB), beside a bare Bun.serve taking the same uploads in the same run (scenarios/files-bare.ts);
+// bench/upload-memory.ts takes that growth apart. Every download is checked byte for byte by SHA-256;
+// failures are errors, timings never are.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createUsers } from "../lib/api";
 import { freePort, GENERATOR_CORE, log, memory, pin, pinnedCommand, round, SERVER_CORE, spawnProc, unpin, waitReady } from "../lib/util";
+import { makeFiles, sha256, watched } from "../lib/uploads";
+import { bareUploadGrowth } from "./files-bare";
 import { serverCommand } from "./startup";
 
 export interface W11Params {
@@ -21,41 +23,6 @@ export interface W11Params {
 }
 
 const MiB = 2 ** 20;
-const BLOCK = 64 * 1024;
-
-/** `count` distinct files of `size` bytes: a random 64 KiB block repeated, stamped per file and round. */
-function makeFiles(count: number, size: number, round: number): Uint8Array<ArrayBuffer>[] {
-  const block = crypto.getRandomValues(new Uint8Array(Math.min(BLOCK, size)));
-  return Array.from({ length: count }, (_, i) => {
-    const b = new Uint8Array(size);
-    for (let o = 0; o < size; o += block.byteLength) b.set(block.subarray(0, Math.min(block.byteLength, size - o)), o);
-    // Distinct bytes so no two uploads share a hash (rounds included), at both ends of the file.
-    b[0] = i;
-    b[1] = round;
-    b[size - 1] = i;
-    return b;
-  });
-}
-
-const sha256 = (bytes: Uint8Array | ArrayBuffer) => new Bun.CryptoHasher("sha256").update(bytes).digest("hex");
-
-/** Wall time of `fn`, and the highest VmRSS of `pid` seen every 20 ms while it ran. */
-async function watched<T>(pid: number, fn: () => Promise<T>): Promise<{ value: T; ms: number; peakRss: number }> {
-  let peakRss = memory(pid).rss;
-  const poll = setInterval(() => {
-    try {
-      peakRss = Math.max(peakRss, memory(pid).rss);
-    } catch {}
-  }, 20);
-  const t0 = performance.now();
-  try {
-    const value = await fn();
-    return { value, ms: performance.now() - t0, peakRss: Math.max(peakRss, memory(pid).rss) };
-  } finally {
-    clearInterval(poll);
-  }
-}
-
 /** One round's figures (an identity function that names the type). */
 const roundFigures = (f: {
   upload_mib_per_s: number | null;
@@ -151,6 +118,10 @@ export async function filesBench(binary: string, p: W11Params) {
         `  W11 round ${r + 1}: upload ${step.upload_mib_per_s} MiB/s (Bun.write ${step.bun_write_mib_per_s}), download ${step.download_mib_per_s} MiB/s (Bun.file ${step.bun_file_mib_per_s}), RSS ${(before.rss / MiB).toFixed(1)} → peak ${(up.peakRss / MiB).toFixed(1)} MiB`,
       );
     }
+    // The same uploads into a bare Bun.serve, pinned the same way: Bun's own share of the growth.
+    const bare = await bareUploadGrowth(p.size, p.concurrency, p.rounds);
+    if (bare.failed) fail(`bare Bun.serve baseline: ${bare.failed} uploads failed`);
+    log(`  W11 bare Bun.serve, same uploads: RSS ${(bare.rss_before_bytes / MiB).toFixed(1)} → peak ${(bare.rss_peak_during_uploads_bytes / MiB).toFixed(1)} MiB`);
     unpin(process.pid);
     const median = (pick: (s: (typeof rounds)[number]) => number | null) => {
       const v = rounds.map(pick).filter((x): x is number => x !== null).sort((a, b) => a - b);
@@ -172,6 +143,7 @@ export async function filesBench(binary: string, p: W11Params) {
       rss_peak_during_uploads_bytes: worst.rss_peak_during_uploads_bytes,
       rss_growth_per_upload_bytes: worst.rss_growth_per_upload_bytes,
       vm_hwm_end_bytes: memory(proc.pid).peak,
+      bare,
       steps: rounds,
       errors: errors.length,
       first_errors: errors.slice(0, 3),

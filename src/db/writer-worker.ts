@@ -45,6 +45,10 @@ self.onmessage = (event: MessageEvent<string>) => {
       db.run("PRAGMA foreign_keys = ON");
       db.run("PRAGMA journal_size_limit = 100663296");
       db.run("PRAGMA wal_autocheckpoint = 16384");
+      // The main connection's cache (db/client.ts): with SQLite's default 2 MB, the search index's
+      // pages fell out between batches and every commit read them back.
+      db.run("PRAGMA temp_store = MEMORY");
+      db.run("PRAGMA cache_size = -32000");
       commit = createCommitter(db, true);
       const check = commit.foreignCommits;
       idle = setInterval(() => {

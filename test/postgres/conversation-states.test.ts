@@ -2,7 +2,7 @@
 // a real database: a hit is a value, a miss one head query, concurrent misses share it, notes and
 // invalidations keep it exact, and another instance's read cursor is seen once the entry is old.
 import { describe, expect, test } from "bun:test";
-import type { ConversationHead, ConversationStateCache, MessageStore } from "../../src/ports/stores";
+import type { ConversationHead, MessageStore } from "../../src/ports/stores";
 import { followRemoteChanges } from "../../src/realtime/redis-caches";
 import { PgConversationStates } from "../../src/storage/postgres/stores/conversation-states";
 import { openPostgresStores } from "../../src/storage/postgres/stores";
@@ -140,7 +140,7 @@ describe.skipIf(postgresMissing !== null)("PostgreSQL conversation-state cache",
     const { connect, head, counted, id, c } = await setup();
     const states = new PgConversationStates(head);
     // followRemoteChanges takes the port; it calls only note* and invalidate, which are the same here.
-    const follow = followRemoteChanges(states as unknown as ConversationStateCache);
+    const follow = followRemoteChanges(states);
     await states.get(id);
     const other = openPostgresStores(connect(1));
     await other.conversations.revise(id, { at: 1 }, (tx) => tx.conversations.addMembers(id, [c.id], 1));

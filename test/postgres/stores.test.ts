@@ -3,7 +3,7 @@
 // unique-key races between instances, U+0000, byte order whatever the locale, search positions.
 import { afterEach, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
-import { NO_CHANGE, type Storage, type Stores } from "../../src/ports/stores";
+import { NO_CHANGE } from "../../src/ports/stores";
 import { openPostgres, type PgDb } from "../../src/storage/postgres/client";
 import { runPgMigrations } from "../../src/storage/postgres/migrate";
 import { openPostgresStores, postgresStorage, type PostgresStores } from "../../src/storage/postgres/stores";
@@ -45,7 +45,7 @@ if (postgresMissing === null) {
   describeStores("postgres", async () => {
     const { db } = await database();
     // The pools are closed after each test.
-    return { storage: postgresStorage(db) as unknown as Storage, insertMessage: insertMessage(db), close: () => {} };
+    return { storage: postgresStorage(db), insertMessage: insertMessage(db), close: () => {} };
   });
 }
 

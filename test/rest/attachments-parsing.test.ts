@@ -53,6 +53,22 @@ test("the multipart parser gives the same parts whatever the chunk boundaries, a
   );
 });
 
+test("the multipart parser gives the same parts for every cut, and every pair of cuts up to a delimiter's length apart", async () => {
+  const file = new TextEncoder().encode("ab\r\n--\r\n-cd".repeat(3));
+  const { body, boundary } = await encodeForm([
+    { name: "note", value: "n" },
+    { name: "file", value: file, filename: "f.bin" },
+  ]);
+  const span = boundary.length + 8;
+  for (let a = 1; a < body.length; a++) {
+    for (let b = a; b <= Math.min(a + span, body.length); b++) {
+      const parts = parseChunked(body, boundary, [a, b]);
+      expect(parts.map((p) => p.name)).toEqual(["note", "file"]);
+      expect(new Uint8Array(parts[1]!.bytes)).toEqual(file);
+    }
+  }
+});
+
 test("a body cut before the closing boundary is an error, not a shorter file", async () => {
   const { body, boundary } = await encodeForm([{ name: "file", value: "hello", filename: "a.txt" }]);
   const parser = new MultipartParser(boundary);

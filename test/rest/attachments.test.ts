@@ -194,6 +194,15 @@ describe("what the bytes are", () => {
     }
   });
 
+  test("a JPEG whose frame header follows 120 KB of EXIF still gets its width and height (read back from the stored file)", async () => {
+    const { alice } = await pair();
+    const app1 = Buffer.concat([Buffer.from([0xff, 0xe1, 60_000 >> 8, 60_000 & 255]), Buffer.alloc(59_998, 0x45)]);
+    const bytes = Buffer.concat([Buffer.from([0xff, 0xd8]), app1, app1, jpegHead(640, 480).subarray(2)]);
+    const res = await upload(server.url, alice.token, bytes, { type: "image/jpeg", filename: "exif.jpg" });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject({ content_type: "image/jpeg", width: 640, height: 480, size: bytes.byteLength });
+  });
+
   test("a claimed image whose bytes are not one (HTML, SVG) is stored as application/octet-stream and downloads as an attachment", async () => {
     const { alice } = await pair();
     for (const [bytes, claim] of [

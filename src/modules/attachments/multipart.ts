@@ -68,8 +68,8 @@ export class MultipartParser {
   /** The events these bytes complete; data events hold views into parser memory, valid until the next call. */
   feed(chunk: Uint8Array): MultipartEvent[] {
     if (this.state === "done") return []; // the epilogue is ignored
-    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     const events: MultipartEvent[] = [];
+    this.pending = this.joined(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength), events);
     for (;;) {
       const buf = this.pending;
       if (this.state === "preamble" || this.state === "body") {
@@ -117,6 +117,24 @@ export class MultipartParser {
         this.state = "body";
       } else return events;
     }
+  }
+
+  /**
+   * The kept tail of the last chunk joined with this one. In the body (and preamble) the tail is
+   * shorter than a delimiter, and copying every chunk behind it would double an upload's garbage:
+   * unless a delimiter starts in the tail, the tail is passed on as it is and the chunk used in place.
+   */
+  private joined(chunk: Buffer, events: MultipartEvent[]): Buffer {
+    const tail = this.pending;
+    if (tail.length === 0) return chunk;
+    const streaming = this.state === "body" || this.state === "preamble";
+    if (!streaming || chunk.length < this.delimiter.length) return Buffer.concat([tail, chunk]);
+    const window = Buffer.concat([tail, chunk.subarray(0, this.delimiter.length - 1)]);
+    const at = window.indexOf(this.delimiter);
+    if (at !== -1 && at < tail.length) return Buffer.concat([tail, chunk]);
+    if (this.state === "body") events.push({ type: "data", bytes: tail });
+    else if ((this.seen += tail.length) > MAX_PREAMBLE_BYTES) throw malformed("no boundary found");
+    return chunk;
   }
 
   /** Throws when the body ended before the closing boundary. */

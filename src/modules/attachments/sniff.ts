@@ -7,6 +7,8 @@ export const INLINE_IMAGE_TYPES = new Set(["image/png", "image/jpeg", "image/gif
 
 /** How much of the start of a file sniffing looks at (a JPEG's size may follow a large EXIF block). */
 export const SNIFF_BYTES = 256 * 1024;
+/** Enough for every magic number, and for the sizes of PNG, GIF and WebP (all within 30 bytes). */
+export const PEEK_BYTES = 64;
 
 export interface Sniffed {
   contentType: string;
@@ -101,3 +103,6 @@ export function sniff(head: Uint8Array, claimed: string | null | undefined): Sni
   if (!type || type.startsWith("image/")) return { contentType: "application/octet-stream" };
   return { contentType: type };
 }
+
+/** Whether sniffing these first bytes needs more of the file: a JPEG whose frame header is further on. */
+export const needsLongerHead = (peek: Uint8Array): boolean => startsWith(peek, [0xff, 0xd8, 0xff]) && jpeg(peek) === null;

@@ -3,7 +3,7 @@
 // passes the size limit or the user's remaining quota, whether or not a Content-Length announced it.
 import { ApiError, unprocessable } from "../../errors";
 import { boundaryOf, MultipartParser } from "./multipart";
-import { SNIFF_BYTES } from "./sniff";
+import { needsLongerHead, PEEK_BYTES, SNIFF_BYTES } from "./sniff";
 import { BlobWriter } from "./store";
 
 /** Room for a multipart body's boundaries and part headers around the file itself. */
@@ -12,7 +12,7 @@ export const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
 export interface Received {
   sha256: string;
   size: number;
-  /** The first SNIFF_BYTES of the file, for sniffing its type and size. */
+  /** The start of the file, as much as sniffing its type and size needs. */
   head: Uint8Array;
   claimedType: string | null;
   filename: string | null;
@@ -29,10 +29,13 @@ export const tooLarge = (maxBytes: number) =>
   new ApiError(413, "payload_too_large", `The file is larger than the upload limit of ${maxBytes} bytes`);
 export const quotaExceeded = () => new ApiError(413, "quota_exceeded", "The file does not fit in your remaining upload quota");
 
-/** Counts, bounds, hashes and writes the file's bytes; keeps the head for sniffing. */
+/**
+ * Counts, bounds, hashes and writes the file's bytes; keeps only its first PEEK_BYTES (a JPEG's
+ * longer head is read back from the file at the end, not held for every upload while it streams).
+ */
 class Sink {
-  readonly head = new Uint8Array(SNIFF_BYTES);
-  headLength = 0;
+  readonly peek = new Uint8Array(PEEK_BYTES);
+  peekLength = 0;
   constructor(
     readonly blob: BlobWriter,
     readonly limits: UploadLimits,
@@ -42,12 +45,18 @@ class Sink {
     const size = this.blob.size + bytes.byteLength;
     if (size > this.limits.maxBytes) throw tooLarge(this.limits.maxBytes);
     if (size > this.limits.quotaLeft) throw quotaExceeded();
-    if (this.headLength < SNIFF_BYTES) {
-      const take = bytes.subarray(0, SNIFF_BYTES - this.headLength);
-      this.head.set(take, this.headLength);
-      this.headLength += take.byteLength;
+    if (this.peekLength < PEEK_BYTES) {
+      const take = bytes.subarray(0, PEEK_BYTES - this.peekLength);
+      this.peek.set(take, this.peekLength);
+      this.peekLength += take.byteLength;
     }
     await this.blob.write(bytes);
+  }
+
+  /** The first bytes sniffing needs (call after the blob is finished). */
+  async head(): Promise<Uint8Array> {
+    const peek = this.peek.subarray(0, this.peekLength);
+    return needsLongerHead(peek) ? this.blob.readHead(SNIFF_BYTES) : peek;
   }
 }
 
@@ -124,7 +133,7 @@ export async function receiveUpload(request: Request, filesDir: string, limits: 
     }
     if (blob.size === 0) throw unprocessable("file", "must not be empty");
     const sha256 = await blob.finish();
-    return { sha256, size: blob.size, head: sink.head.subarray(0, sink.headLength), claimedType, filename, blob };
+    return { sha256, size: blob.size, head: await sink.head(), claimedType, filename, blob };
   } catch (error) {
     blob.discard();
     throw error;

@@ -17,14 +17,6 @@
 // keeps that read's result out of the cache.
 import { andThen, type Awaitable, type ConversationHead, type ConversationStateCache, type MessageStore, type ReadState } from "../../../ports/stores";
 
-/**
- * The port as helper P2 changes it on its branch (get and readState may return a promise); the
- * port on main still has them synchronous. When that lands this is ConversationStateCache itself.
- */
-export type PgConversationStateCache = Omit<ConversationStateCache, "get" | "readState"> & {
-  get(conversationId: string): Awaitable<ConversationHead | null>;
-  readState(conversationId: string, userId: string): Awaitable<(ReadState & { lastSeq: number; rev: number }) | null>;
-};
 
 /** Entries are small, but a 1,000-member group holds 1,000 cursors: the bound counts cursors. */
 const MAX_CACHED_CURSORS = 500_000;
@@ -49,7 +41,7 @@ export interface PgConversationStatesOptions {
   now?: () => number;
 }
 
-export class PgConversationStates implements PgConversationStateCache {
+export class PgConversationStates implements ConversationStateCache {
   private readonly entries = new Map<string, Entry>();
   private readonly loading = new Map<string, Loading>();
   private cursorCount = 0;

@@ -8,14 +8,14 @@
 // row: one primary-key query), API tokens (one unique-index query per token request) and blockers
 // (one index-only query per check). Each can become exact by dropping entries on bus events
 // (user.updated / user.disabled; token.revoked; block.changed) from every instance and the CLI.
-import type { ApiTokenRow, Cache, Caches, ConversationRow, Storage, Stores, UserRow, WebhookRow } from "../../../ports/stores";
+import type { ApiTokenRow, Cache, Caches, ConversationRow, Stores, UserRow, WebhookRow } from "../../../ports/stores";
 import type { PgDb } from "../client";
 import type { apiTokens, conversations, users, webhooks } from "../schema";
 import { PgApiTokenStore } from "./api-tokens";
 import { PgAttachmentStore } from "./attachments";
 import { PgBlockStore } from "./blocks";
 import type { PgHandle } from "./common";
-import { PgConversationStates, type PgConversationStateCache, type PgConversationStatesOptions } from "./conversation-states";
+import { PgConversationStates, type PgConversationStatesOptions } from "./conversation-states";
 import { PgConversationStore } from "./conversations";
 import { PgMessageStore } from "./messages";
 import { PgSearchStore } from "./search";
@@ -47,11 +47,7 @@ export class NoCache<K, V> implements Cache<K, V> {
 }
 
 export type PostgresStores = Stores;
-/**
- * Caches, with the conversation-state cache in the shape helper P2's branch gives the port (get and
- * readState may return a promise): once that lands, this is Caches.
- */
-export type PostgresCaches = Omit<Caches, "conversationStates"> & { conversationStates: PgConversationStateCache };
+export type PostgresCaches = Caches;
 
 function storesOn(db: PgHandle): Stores {
   return {
