@@ -71,7 +71,7 @@ describe.skipIf(skip !== null)("nginx in front of three instances (deploy/nginx-
     return Promise.all(
       ctx.cluster.urls.map(async (url) => {
         const text = await fetch(`${url}/metrics`).then((r) => r.text(), () => "");
-        return Number(/^chat_websocket_connections (\d+)/m.exec(text)?.[1] ?? 0);
+        return Number(/^chat_websocket_connections\{state="authenticated"\} (\d+)/m.exec(text)?.[1] ?? 0);
       }),
     );
   }
