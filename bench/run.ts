@@ -1,4 +1,5 @@
-// `bun run bench [--quick] [--only W1,W3] [--skip-build] [--no-write] [--profile] [--<param> <value>]`
+// `bun run bench [--quick] [--only W1,W3] [--skip-build] [--no-write] [--profile] [--cluster] [--<param> <value>]`
+// (--cluster: W1–W3 on SQLite and on 1 and 3 instances over PostgreSQL + Redis instead, bench/cluster.ts)
 // Builds the binary, starts it on a fresh data dir beside the ceiling (bench/ceiling-server.ts), runs
 // W1–W11 against both in the same run (W6, W7 and W11 against their own same-run baselines, W8–W10 on
 // ours only), prints ours / ceiling, writes JSON to bench/results/ and (full runs) the table and chart
@@ -19,6 +20,7 @@ import { webhookDelivery } from "./scenarios/webhooks";
 import { filesBench } from "./scenarios/files";
 import { mixedWorkload } from "./scenarios/life";
 import { reconnectStorm } from "./scenarios/storm";
+import { runClusterBench, writeClusterSection } from "./cluster";
 
 const ROOT = resolve(import.meta.dir, "..");
 const BENCH = import.meta.dir;
@@ -126,7 +128,7 @@ const QUICK: Params = {
 const kebab = (k: string) => "--" + k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase());
 
 function parseArgs(argv: string[]) {
-  const flags = { quick: false, only: null as Set<string> | null, skipBuild: false, write: null as boolean | null, profile: false };
+  const flags = { quick: false, only: null as Set<string> | null, skipBuild: false, write: null as boolean | null, profile: false, cluster: false };
   const quick = argv.includes("--quick");
   const params: Params = { ...(quick ? QUICK : FULL) };
   const byFlag = new Map(Object.keys(FULL).map((k) => [kebab(k), k as keyof Params]));
@@ -137,6 +139,7 @@ function parseArgs(argv: string[]) {
     else if (a === "--no-write") flags.write = false;
     else if (a === "--write") flags.write = true;
     else if (a === "--profile") flags.profile = true;
+    else if (a === "--cluster") flags.cluster = true;
     else if (a === "--only") flags.only = new Set(argv[++i]!.toUpperCase().split(","));
     else if (byFlag.has(a)) {
       const key = byFlag.get(a)!;
@@ -144,7 +147,7 @@ function parseArgs(argv: string[]) {
       (params as Record<string, unknown>)[key] = typeof FULL[key] === "number" ? Number(raw) : raw;
       if (typeof FULL[key] === "number" && !Number.isFinite(params[key] as number)) throw new Error(`${a} needs a number`);
     } else if (a === "--help") {
-      console.log(`bun run bench [--quick] [--only W1,W2,...] [--skip-build] [--write|--no-write] [--profile]\n` + Object.keys(FULL).map((k) => `  ${kebab(k)} (${(FULL as any)[k]})`).join("\n"));
+      console.log(`bun run bench [--quick] [--only W1,W2,...] [--skip-build] [--write|--no-write] [--profile] [--cluster]\n` + Object.keys(FULL).map((k) => `  ${kebab(k)} (${(FULL as any)[k]})`).join("\n"));
       process.exit(0);
     } else throw new Error(`unknown argument ${a} (see --help)`);
   }
@@ -162,7 +165,7 @@ const { flags, params } = (() => {
 /** --profile runs only the scenarios under the profiler: W2 unless --only names others. */
 const wants = (s: string) => (flags.profile && !flags.only ? s === "W2" : !flags.only || flags.only.has(s));
 const command = ["bun run bench", ...process.argv.slice(2)].join(" ");
-const mode = flags.profile ? "profile" : flags.quick ? "quick" : "full";
+const mode = (flags.cluster ? "cluster-" : "") + (flags.profile ? "profile" : flags.quick ? "quick" : "full");
 
 const procs: Proc[] = [];
 const tempDirs: string[] = [];
@@ -220,10 +223,12 @@ async function main() {
     if (b.exitCode !== 0) throw new Error("bun run build failed");
   }
   const hello = join(work, "hello-server");
-  if (wants("W6") && !flags.profile) {
+  if (wants("W6") && !flags.profile && !flags.cluster) {
     const b = Bun.spawnSync([BUN, "build", join(BENCH, "hello-server.ts"), "--compile", "--outfile", hello], { stdout: "ignore", stderr: "pipe" });
     if (b.exitCode !== 0) throw new Error(`compiling hello-server failed: ${b.stderr}`);
   }
+
+  if (flags.cluster) return clusterRun(binary, machine, startedAt, notes);
 
   const scenarios: Record<string, { ours?: any; ceiling?: any; detail?: any; error?: string } | undefined> = {};
   const needsServers = ["W1", "W2", "W3", "W4", "W5", "W8", "W9", "W10"].some(wants);
@@ -480,6 +485,23 @@ async function main() {
     writeFileSync(join(BENCH, "benchmarks.json"), JSON.stringify(results, null, 2) + "\n");
     writeBenchmarksMd(results, rows);
     log("wrote BENCHMARKS.md, bench/chart.svg and bench/benchmarks.json");
+  }
+  return errors;
+}
+
+/** bench --cluster: its own scenarios and BENCHMARKS.md section (bench/cluster.ts), the same results folder. */
+async function clusterRun(binary: string, machine: ReturnType<typeof machineInfo>, startedAt: string, notes: string[]) {
+  const errors: string[] = [];
+  const { results, rows } = await runClusterBench(binary, params, errors);
+  const resultsDir = join(BENCH, "results");
+  mkdirSync(resultsDir, { recursive: true });
+  const out = { mode, command, started_at: startedAt, finished_at: new Date().toISOString(), machine, notes, params, results, summary: rows, errors };
+  writeFileSync(join(resultsDir, `${startedAt.replace(/[:.]/g, "-")}-${mode}.json`), JSON.stringify(out, null, 2));
+  writeFileSync(join(resultsDir, `latest-${mode}.json`), JSON.stringify(out, null, 2));
+  if (flags.write ?? !flags.quick) {
+    const where = `${machine.nproc} cores, ${machine.cpu_model}, Bun ${machine.bun}, commit \`${machine.git_commit.slice(0, 12)}\`, load ${machine.load_average_at_start} at start`;
+    writeClusterSection(join(ROOT, "BENCHMARKS.md"), rows, { command, startedAt, machine: where, params });
+    log("wrote the cluster section of BENCHMARKS.md");
   }
   return errors;
 }

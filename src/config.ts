@@ -74,7 +74,7 @@ export const settings = {
   port: { flag: "--port", env: "CHAT_PORT", default: 8000, help: "TCP port to listen on (0 picks a free one)", parse: integer(0, 65535) },
   host: { flag: "--host", env: "CHAT_HOST", default: "0.0.0.0", help: "Address to bind", parse: text },
   dataDir: { flag: "--data-dir", env: "CHAT_DATA_DIR", default: "./data", help: "Directory holding the SQLite database and the generated JWT secret", parse: text },
-  databaseUrl: { flag: "--database-url", env: "CHAT_DATABASE_URL", default: "", help: "postgres://user:password@host:port/database to store everything in PostgreSQL (several instances share it; needs --jwt-secret); not served yet in this build (serve exits 2); empty: SQLite in --data-dir", parse: postgresUrl },
+  databaseUrl: { flag: "--database-url", env: "CHAT_DATABASE_URL", default: "", help: "postgres://user:password@host:port/database to store everything in PostgreSQL (several instances share it; needs --jwt-secret; --data-dir keeps the attachments' files); empty: SQLite in --data-dir", parse: postgresUrl },
   jwtSecret: { flag: "--jwt-secret", env: "CHAT_JWT_SECRET", default: "", help: "HS256 signing secret (>= 32 bytes); generated and persisted in the data directory when unset", parse: secret },
   tokenTtlSeconds: { flag: "--token-ttl", env: "CHAT_TOKEN_TTL", default: 86400, help: "Access token lifetime in seconds", parse: integer(60, 31_536_000) },
   logLevel: { flag: "--log-level", env: "CHAT_LOG_LEVEL", default: "info" as "debug" | "info" | "warn" | "error" | "silent", help: "debug, info, warn, error or silent", parse: oneOf("debug", "info", "warn", "error", "silent") },

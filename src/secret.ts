@@ -36,19 +36,6 @@ export function requireSharedSecret(config: { databaseUrl: string; jwtSecret: st
   }
 }
 
-/**
- * The PostgreSQL adapter (src/storage/postgres/) exists and is tested, but the server does not run on
- * it yet: refuse rather than quietly keep the data in SQLite while the operator believes it is shared.
- */
-export function refuseUnservedDatabaseUrl(config: { databaseUrl: string }): void {
-  if (config.databaseUrl) {
-    throw new ConfigError(
-      "--database-url (CHAT_DATABASE_URL): this build cannot serve from PostgreSQL yet (its schema, migrations, group commit and stores " +
-        "exist, but not every service runs on them). Unset it to keep the data in SQLite in --data-dir.",
-    );
-  }
-}
-
 export function loadOrCreateSecret(dataDir: string, configured: string): string {
   if (configured) {
     const weak = weakSecretReason(Buffer.from(configured));

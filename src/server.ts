@@ -1,31 +1,27 @@
 // Starts the whole server: data directory, database and migrations, secret, hub, writer, HTTP and sockets.
-import { join } from "node:path";
 import type { Server } from "bun";
 import { createApp } from "./app";
 import type { Deps } from "./deps";
 import { ConfigError, type Config } from "./config";
 import type { Db } from "./db/client";
-import { DB_FILE, ensureDataDir, openDataDir } from "./db/data-dir";
+import { ensureDataDir } from "./db/data-dir";
 import { lockDataDir } from "./db/data-dir-lock";
-import { fsCause } from "./lib/durable-file";
-import { startCheckpointer, walBacklog, type Checkpointer } from "./db/checkpointer";
-import { runMigrations } from "./db/migrate";
-import { sqliteStorage } from "./db/stores";
-import { externalChanges } from "./db/external-changes";
-import { sqliteProbe } from "./db/probe";
-import { isBusyFailure, sqliteMessageCommitter } from "./db/writer-thread";
+import { composeSqlite } from "./db/compose";
+import type { SqliteStorage } from "./db/stores";
+import { composePostgres } from "./storage/postgres/compose";
+import type { PgDb } from "./storage/postgres/client";
+import type { ComposedEngine } from "./ports/engine";
 import { createLogger, type Logger } from "./lib/logger";
 import { configurePasswords } from "./modules/auth/passwords";
 import { createTokenService } from "./modules/auth/tokens";
 import { Telemetry } from "./modules/metrics/telemetry";
 import { createChangeFeed } from "./modules/changes/feed";
 import { DeliveryReceipts } from "./modules/messages/receipts";
-import { RecentMessages } from "./modules/messages/recent";
+import { NO_RECENT_MESSAGES, RecentMessages } from "./modules/messages/recent";
 import { filesDirOf, prepareFilesDir } from "./modules/attachments/store";
 import { startUploadSweeper } from "./modules/attachments/sweeper";
 import { createMessageWriter, type MessageWriter } from "./modules/messages/writer";
 import { createWebhookWorker } from "./modules/webhooks/worker";
-import { SqliteWebhookOutbox } from "./db/stores/webhook-outbox";
 import { StorageHealth } from "./storage-health";
 import { BunHub, type SocketData } from "./realtime/bun-hub";
 import { RedisBus } from "./realtime/redis-bus";
@@ -36,16 +32,19 @@ import { CLOSE } from "./realtime/protocol";
 import { createSocketEndpoint, WS_PATH } from "./realtime/socket";
 import { routable } from "./http/routing";
 import { JSON_CSP, withResponsePolicy } from "./http/response-policy";
-import { loadOrCreateSecret, refuseUnservedDatabaseUrl, requireSharedSecret } from "./secret";
+import { loadOrCreateSecret, requireSharedSecret } from "./secret";
 import { VERSION } from "./version";
-
-const CHECKPOINTER_DELAY_MS = 100;
 
 export interface RunningServer {
   url: string;
   port: number;
   server: Server<SocketData>;
+  /** The SQLite database (tests look at it directly); on PostgreSQL any use throws: see `pg`. */
   db: Db;
+  /** The SQLite database, or null on PostgreSQL. */
+  sqlite: Db | null;
+  /** The PostgreSQL database (--database-url), or null on SQLite. */
+  pg: PgDb | null;
   hub: BunHub;
   writer: MessageWriter;
   log: Logger;
@@ -60,52 +59,37 @@ export interface RunningServer {
 
 export async function startServer(config: Config, log: Logger = createLogger(config.logLevel, config.logFormat)): Promise<RunningServer> {
   requireSharedSecret(config);
-  refuseUnservedDatabaseUrl(config);
   ensureDataDir(config.dataDir);
   // Before anything touches the data: a second server must not even migrate under the first.
   const lock = lockDataDir(config.dataDir);
   if (!lock) log.warn("no flock() on this platform: nothing stops a second server on this data directory", { data_dir: config.dataDir });
-  let db: Db;
   let secret: string;
+  let engine: (ComposedEngine & { db: Db; storage: SqliteStorage }) | (ComposedEngine & { pg: PgDb });
   try {
     secret = loadOrCreateSecret(config.dataDir, config.jwtSecret);
-    db = openDataDir(config, log, { quickCheck: "auto" });
+    engine = config.databaseUrl ? await composePostgres(config, log) : composeSqlite(config, log);
   } catch (error) {
     lock?.release();
     throw error;
   }
-  // Checkpoints run on their own thread; the event loop only checkpoints as a far-off fallback.
-  // The thread starts just after the server is up: a second JS runtime booting beside the first
-  // would slow the start on a small machine, and the WAL cannot need it that soon.
-  db.$client.run("PRAGMA wal_autocheckpoint = 16384");
-  let checkpointer: Checkpointer | null = null;
-  const checkpointerTimer = setTimeout(() => {
-    checkpointer = startCheckpointer(join(config.dataDir, DB_FILE), {
-      synchronous: config.synchronous,
-      onError: (error) => log.warn("checkpoint failed", { error }),
-      onRecovered: (error) => log.info("checkpoint recovered", { error }),
-    });
-  }, CHECKPOINTER_DELAY_MS);
-  checkpointerTimer.unref();
   configurePasswords({ memoryKib: config.passwordMemoryKib });
   // Attachments: the files directory (temporaries of unfinished uploads removed) and the sweep of unused uploads.
   prepareFilesDir(filesDirOf(config.dataDir));
-  // The storage ports over this connection, and the caches in front of them (Deps.caches).
-  const sqlite = sqliteStorage(db);
-  const stopUploadSweeper = startUploadSweeper(sqlite, filesDirOf(config.dataDir), config.unusedUploadTtlSeconds, log);
+  // The storage ports, and the caches in front of them (Deps.caches).
+  const { storage: stored } = engine;
+  const stopUploadSweeper = startUploadSweeper(stored, filesDirOf(config.dataDir), config.unusedUploadTtlSeconds, log);
   // --broker-url: the same local hub, plus the other instances' events through Redis.
   const hub = config.brokerUrl
-    ? new RedisBus({ url: config.brokerUrl, log, repair: repairFromDatabase(sqlite), onRemote: followRemoteChanges(sqlite.caches.conversationStates) })
+    ? new RedisBus({ url: config.brokerUrl, log, repair: repairFromDatabase(stored), onRemote: followRemoteChanges(stored.caches.conversationStates) })
     : new BunHub();
-  const storage = new StorageHealth(log, undefined, () => walBacklog(join(config.dataDir, DB_FILE)));
+  const storage = new StorageHealth(log, undefined, engine.walBacklog);
   const stopStorageWatch = storage.watch();
   let lost: (detail: string) => void = () => {};
   const storageLost = new Promise<string>((resolve) => (lost = resolve));
-  const stopFileWatch = storage.watchFile(join(config.dataDir, DB_FILE), lost);
+  const stopFileWatch = engine.watchedFile ? storage.watchFile(engine.watchedFile, lost) : () => {};
   const telemetry = new Telemetry(log, VERSION, storage);
-  const changes = createChangeFeed(sqlite.caches.conversationStates, hub, log);
-  const committer = sqliteMessageCommitter(db, { thread: config.writerThread, path: join(config.dataDir, DB_FILE), synchronous: config.synchronous, log });
-  const writer = createMessageWriter(sqlite.stores.messages, changes, { committer, isBusyFailure, stats: telemetry.writerStats, storage });
+  const changes = createChangeFeed(stored.caches.conversationStates, hub, log);
+  const writer = createMessageWriter(stored.stores.messages, changes, { committer: engine.committer, isBusyFailure: engine.isBusyFailure, stats: telemetry.writerStats, storage });
   // The peer address is only known while Bun still holds the request (it can be gone once the body
   // has been read), so it is captured on arrival for the requests that may ask for it: writes (the
   // login rate limit) and every request when request logs are on. Reads skip the lookup.
@@ -113,11 +97,11 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const logsAddresses = log.enabled?.("info") ?? true;
   const deps: Deps & { hub: BunHub } = {
     ...(hub instanceof RedisBus ? { limiters: sharedLimiters(config.brokerUrl, log) } : {}),
-    stores: sqlite.stores,
-    probe: sqliteProbe(db),
-    storageChanges: externalChanges(db),
-    caches: { ...sqlite.caches, recentMessages: new RecentMessages(sqlite.stores.messages) },
-    receipts: new DeliveryReceipts(sqlite, changes),
+    stores: stored.stores,
+    probe: engine.probe,
+    ...(engine.storageChanges ? { storageChanges: engine.storageChanges } : {}),
+    caches: { ...stored.caches, recentMessages: "db" in engine ? new RecentMessages(engine.storage.stores.messages) : NO_RECENT_MESSAGES },
+    receipts: new DeliveryReceipts(stored, changes),
     config,
     hub,
     log,
@@ -143,14 +127,21 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const handle = withResponsePolicy(app.fetch);
   const sockets = createSocketEndpoint(deps);
   // Webhook deliveries: the outbox rows are written by triggers; a commit only wakes the worker.
+  // Several instances share a PostgreSQL outbox: claims are leases (storage/postgres/stores/webhook-outbox.ts).
   const webhooks = createWebhookWorker({
-    outbox: new SqliteWebhookOutbox({ client: db.$client }),
+    outbox: engine.webhookOutbox,
     allowPrivate: config.webhookAllowPrivate,
     timeoutMs: config.webhookTimeoutSeconds * 1000,
     log,
   });
   const stopWakingWebhooks = changes.consume(() => webhooks.wake());
-  telemetry.sources = { hub, sockets: sockets.stats, dbPath: join(config.dataDir, DB_FILE), clientAddress: deps.clientAddress, extra: [webhooks.metrics, ...(hub instanceof RedisBus ? [() => hub.metrics()] : [])] };
+  telemetry.sources = {
+    hub,
+    sockets: sockets.stats,
+    ...(engine.databaseFile ? { dbPath: engine.databaseFile } : {}),
+    clientAddress: deps.clientAddress,
+    extra: [webhooks.metrics, ...(hub instanceof RedisBus ? [() => hub.metrics()] : [])],
+  };
 
   const server = Bun.serve<SocketData>({
     port: config.port,
@@ -183,7 +174,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   });
   hub.attach(server);
   if (hub instanceof RedisBus) await hub.start();
-  log.info("listening", { url: server.url.href, data_dir: config.dataDir, version: VERSION });
+  engine.started();
+  log.info("listening", { url: server.url.href, data_dir: config.dataDir, database: engine.engine, version: VERSION });
 
   let stopped: Promise<void> | null = null;
   const stop = () =>
@@ -198,15 +190,21 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       await webhooks.stop();
       stopStorageWatch();
       stopFileWatch();
-      clearTimeout(checkpointerTimer);
-      await checkpointer?.stop();
-      try {
-        db.$client.run("PRAGMA wal_checkpoint(TRUNCATE)");
-      } catch {}
-      db.$client.close();
+      await engine.close();
       lock?.release();
       log.info("stopped");
     })());
 
-  return { url: server.url.href.replace(/\/$/, ""), port: server.port!, server, db, hub, writer, log, stop, storageLost, deps };
+  const db = "db" in engine ? engine.db : null;
+  const pg = "pg" in engine ? engine.pg : null;
+  return { url: server.url.href.replace(/\/$/, ""), port: server.port!, server, db: db ?? sqliteOnly(), sqlite: db, pg, hub, writer, log, stop, storageLost, deps };
+}
+
+/** Stands for the SQLite handle on PostgreSQL: code that reaches for it fails with a message that says why. */
+function sqliteOnly(): Db {
+  return new Proxy({} as Db, {
+    get(_target, property) {
+      throw new Error(`RunningServer.db.${String(property)}: this server runs on PostgreSQL (--database-url); use RunningServer.pg`);
+    },
+  });
 }

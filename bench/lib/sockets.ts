@@ -53,8 +53,9 @@ export class Pool {
   framesSeen = 0;
   private closing = false;
 
-  /** Opens one socket per token (tokens may repeat: one user, several devices) with bounded concurrency. */
-  async open(wsUrl: string, tokens: string[], concurrency = 200): Promise<{ ms: number; failures: string[] }> {
+  /** Opens one socket per token (tokens may repeat: one user, several devices) with bounded concurrency; socket i on wsUrl[i % n] when several. */
+  async open(wsUrl: string | string[], tokens: string[], concurrency = 200): Promise<{ ms: number; failures: string[] }> {
+    const urls = typeof wsUrl === "string" ? [wsUrl] : wsUrl;
     const t0 = performance.now();
     const failures: string[] = [];
     let next = 0;
@@ -63,7 +64,7 @@ export class Pool {
         const i = next++;
         for (let attempt = 0; ; attempt++) {
           try {
-            this.conns[i] = await this.openOne(wsUrl, tokens[i]!, i);
+            this.conns[i] = await this.openOne(urls[i % urls.length]!, tokens[i]!, i);
             break;
           } catch (error) {
             if (attempt >= 3) {

@@ -1,5 +1,5 @@
 // Shared bench plumbing: processes (spawn, pin, /proc sampling, readiness), percentiles and formatting.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -44,6 +44,38 @@ export function cpuMeter(pid: number) {
     const wall = (performance.now() - t0) / 1000;
     return { seconds, wall, percent: (100 * seconds) / wall };
   };
+}
+
+/** Live pids whose command line matches (e.g. one PostgreSQL cluster's processes, found by its port). */
+export function pidsMatching(match: (cmdline: string, ppid: number) => boolean): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${name}/cmdline`, "utf8").replaceAll("\0", " ");
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (match(cmdline, ppid)) out.push(Number(name));
+    } catch {} // gone meanwhile
+  }
+  return out;
+}
+
+/** CPU seconds per named group of processes over a window (processes that exit meanwhile are left out). */
+export function partsMeter(parts: () => Record<string, number[]>) {
+  const total = (pids: number[]) =>
+    pids.reduce((sum, pid) => {
+      try {
+        return sum + cpuSeconds(pid);
+      } catch {
+        return sum;
+      }
+    }, 0);
+  const before = Object.fromEntries(Object.entries(parts()).map(([k, pids]) => [k, new Map(pids.map((p) => [p, total([p])]))]));
+  return () =>
+    Object.fromEntries(
+      Object.entries(parts()).map(([k, pids]) => [k, pids.reduce((sum, p) => sum + Math.max(0, total([p]) - (before[k]?.get(p) ?? 0)), 0)]),
+    );
 }
 
 /** Busy percent of each core over a window (from /proc/stat): shows load from other processes. */

@@ -1,7 +1,7 @@
 // W1 steady chat, W2 saturation, W3 big room: the socket scenarios, identical for our server and the ceiling.
 import { createGroup, createGroups, type BenchUser } from "../lib/api";
 import { clientMsgIdOf, type Conn, Pool, sendMessage, sentAt } from "../lib/sockets";
-import { coreMeter, cpuMeter, log, memory, round, Samples, SERVER_CORE, sleep } from "../lib/util";
+import { coreMeter, cpuMeter, log, memory, partsMeter, round, Samples, SERVER_CORE, sleep } from "../lib/util";
 
 export interface Target {
   kind: "ours" | "ceiling";
@@ -9,6 +9,10 @@ export interface Target {
   wsUrl: string;
   pid: number;
   users: BenchUser[];
+  /** Several instances (bench --cluster): socket i connects to wsUrls[i % n] instead of wsUrl. */
+  wsUrls?: string[];
+  /** Processes whose CPU is reported per part over each measuring window (instances, postgres, redis). */
+  parts?: () => Record<string, number[]>;
 }
 
 /** Counts acks and deliveries; latencies only inside the measuring window. */
@@ -21,12 +25,20 @@ class Recorder {
   delivered = 0;
   ackLat = new Samples();
   delLat = new Samples();
-  private meters: { server: () => ReturnType<ReturnType<typeof cpuMeter>>; gen: () => ReturnType<ReturnType<typeof cpuMeter>>; cores: () => number[] } | null = null;
+  private meters: {
+    server: () => ReturnType<ReturnType<typeof cpuMeter>>;
+    gen: () => ReturnType<ReturnType<typeof cpuMeter>>;
+    cores: () => number[];
+    parts: (() => Record<string, number>) | null;
+  } | null = null;
   private t0 = 0;
   onAck: ((conn: Conn) => void) | null = null;
   onDelivered: ((id: string, now: number) => void) | null = null;
 
-  constructor(private readonly serverPid: number) {}
+  private readonly serverPid: number;
+  constructor(private readonly target: Target) {
+    this.serverPid = target.pid;
+  }
 
   readonly handle = (conn: Conn, raw: string, type: string) => {
     if (type === "new_message") {
@@ -55,7 +67,7 @@ class Recorder {
     this.acks = this.delivered = 0;
     this.ackLat = new Samples();
     this.delLat = new Samples();
-    this.meters = { server: cpuMeter(this.serverPid), gen: cpuMeter(process.pid), cores: coreMeter() };
+    this.meters = { server: cpuMeter(this.serverPid), gen: cpuMeter(process.pid), cores: coreMeter(), parts: this.target.parts ? partsMeter(this.target.parts) : null };
     this.t0 = performance.now();
     this.measuring = true;
   }
@@ -66,6 +78,7 @@ class Recorder {
     const server = this.meters!.server();
     const gen = this.meters!.gen();
     const cores = this.meters!.cores();
+    const parts = this.meters!.parts?.();
     const del = this.delLat.summary();
     const ack = this.ackLat.summary();
     return {
@@ -81,6 +94,10 @@ class Recorder {
       core_busy_percent: cores,
       foreign_load_on_server_core_percent: round(Math.max(0, (cores[SERVER_CORE] ?? 0) - server.percent), 1),
       server_rss_bytes: memory(this.serverPid).rss,
+      ...(parts && {
+        cpu_percent_by_part: Object.fromEntries(Object.entries(parts).map(([k, cpu]) => [k, round((100 * cpu) / seconds, 1)])),
+        cpu_us_per_delivery_by_part: Object.fromEntries(Object.entries(parts).map(([k, cpu]) => [k, round((cpu * 1e6) / Math.max(1, this.delivered), 2)])),
+      }),
     };
   }
 
@@ -137,7 +154,7 @@ async function openGroupSockets(t: Target, groups: number, size: number, name: s
   const users = t.users.slice(0, groups * size);
   const convs = await createGroups(t.base, t.users, groups, size, `${name}-${t.kind}`);
   const pool = new Pool();
-  const opened = await pool.open(t.wsUrl, users.map((u) => u.token));
+  const opened = await pool.open(t.wsUrls ?? t.wsUrl, users.map((u) => u.token));
   if (opened.failures.length) throw new Error(`${name}: ${opened.failures.length} sockets failed: ${opened.failures[0]}`);
   pool.conns.forEach((c, i) => (c.conversationId = convs[Math.floor(i / size)]!));
   await pool.settle();
@@ -154,7 +171,7 @@ export interface W1Params {
 
 export async function steadyChat(t: Target, p: W1Params) {
   const { pool } = await openGroupSockets(t, p.groups, p.groupSize, "w1");
-  const rec = new Recorder(t.pid);
+  const rec = new Recorder(t);
   pool.handler = rec.handle;
   const sockets = pool.conns.length;
   const stopSending = openLoop(interleave(pool.conns, p.groupSize), sockets * p.ratePerSocket, "w1", rec);
@@ -180,7 +197,7 @@ export interface W2Params {
 
 export async function saturation(t: Target, p: W2Params) {
   const { pool } = await openGroupSockets(t, p.groups, p.groupSize, "w2");
-  const rec = new Recorder(t.pid);
+  const rec = new Recorder(t);
   pool.handler = rec.handle;
   let window = 0;
   const send = (c: Conn) => {
@@ -232,12 +249,12 @@ export async function bigRoom(t: Target, p: W3Params) {
   const users = t.users.slice(0, p.members);
   const conv = await createGroup(t.base, users, `w3-${t.kind}`);
   const pool = new Pool();
-  const opened = await pool.open(t.wsUrl, users.map((u) => u.token));
+  const opened = await pool.open(t.wsUrls ?? t.wsUrl, users.map((u) => u.token));
   if (opened.failures.length) throw new Error(`w3: ${opened.failures.length} sockets failed: ${opened.failures[0]}`);
   for (const c of pool.conns) c.conversationId = conv;
   // Each member's first socket announces presence to the other 999: let that storm pass first.
   await pool.settle(1000, 60_000);
-  const rec = new Recorder(t.pid);
+  const rec = new Recorder(t);
   pool.handler = rec.handle;
   const pending = new Map<string, number>();
   let lastMember = new Samples();

@@ -46,7 +46,7 @@ describe("--database-url", () => {
     }
   });
 
-  test("serve with --database-url and a secret exits 2 saying this build cannot serve from PostgreSQL yet, and writes no SQLite data", async () => {
+  test("serve with --database-url and a secret but no PostgreSQL there exits 2 naming the URL, and writes no SQLite data", async () => {
     const dataDir = join(mkdtempSync(join(tmpdir(), "chat-pgcfg-")), "data");
     try {
       const proc = Bun.spawn([process.execPath, "run", ENTRY, "serve", "--port", "0", "--data-dir", dataDir, "--database-url", "postgres://127.0.0.1:1/chat"], {
@@ -56,7 +56,7 @@ describe("--database-url", () => {
       });
       const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
       expect(code).toBe(2);
-      expect(stderr).toContain("cannot serve from PostgreSQL yet");
+      expect(stderr).toContain("cannot connect to the database postgres://127.0.0.1:1/chat");
       expect(existsSync(join(dataDir, "chat.db"))).toBe(false);
     } finally {
       rmSync(join(dataDir, ".."), { recursive: true, force: true });

@@ -162,7 +162,7 @@ describe("GET /conversations", () => {
 
   test("limit defaults to 50", async () => {
     const [alice] = await users(1);
-    const ids = seedUsers(server, tag(), 52).map((u) => u.id);
+    const ids = (await seedUsers(server, tag(), 52)).map((u) => u.id);
     for (const id of ids) expect((await create(alice!.token, { participant_ids: [id] })).status).toBe(201);
     expect((await list(alice!.token)).body).toHaveLength(50);
     expect((await list(alice!.token, "offset=50")).body).toHaveLength(2);

@@ -21,7 +21,7 @@ afterAll(() => server.close());
 describe("GET /conversations summarises large groups", () => {
   test("a 1000-member group lists 10 participants and the caller, with member_count; GET /{id} lists all", async () => {
     const me = await api.newUser("big");
-    const others = seedUsers(server, `big${Date.now().toString(36)}_`, 1000);
+    const others = await seedUsers(server, `big${Date.now().toString(36)}_`, 1000);
     const group = await api.group(me.token, "everyone", others.map((o) => o.id));
     expect(group.status).toBe(201);
     expect(group.body.member_count).toBe(1001);
@@ -58,7 +58,7 @@ describe("GET /conversations summarises large groups", () => {
   test("a DM and a group of 10 look exactly as in GET /{id}", async () => {
     const me = await api.newUser("small");
     const other = await api.newUser("small");
-    const nine = seedUsers(server, `sm${Date.now().toString(36)}_`, 8);
+    const nine = await seedUsers(server, `sm${Date.now().toString(36)}_`, 8);
     const dm = await api.dm(me.token, other.user.id);
     const group = await api.group(me.token, "ten", [other.user.id, ...nine.map((n) => n.id)]);
     expect(group.body.member_count).toBe(10);
@@ -108,7 +108,7 @@ describe("compression", () => {
   beforeAll(async () => {
     const me = await api.newUser("gz");
     token = me.token;
-    await api.group(me.token, "gz group", seedUsers(server, `gz${Date.now().toString(36)}_`, 200).map((u) => u.id));
+    await api.group(me.token, "gz group", (await seedUsers(server, `gz${Date.now().toString(36)}_`, 200)).map((u) => u.id));
   });
 
   const get = (path: string, acceptEncoding: string | null) =>

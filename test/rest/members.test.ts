@@ -49,7 +49,7 @@ describe("the Conversation view", () => {
 
   test("the list caps members like participants (10 and you); GET one lists all", async () => {
     const [a, late] = await users(2);
-    const seeded = seedUsers(server, `mb${Date.now().toString(36)}_`, 15);
+    const seeded = await seedUsers(server, `mb${Date.now().toString(36)}_`, 15);
     const g = await api.group(a!.token, "big", seeded.map((u) => u.id));
     expect((await add(a!.token, g.body.id, [late!.user.id])).status).toBe(200);
     // The latest to join is past the first 10: listed as the caller anyway.
@@ -127,7 +127,7 @@ describe("POST /conversations/{id}/members", () => {
 
   test("a group grows to at most 1000 members: 422 past it", async () => {
     const [a] = await users(1);
-    const seeded = seedUsers(server, `cap${Date.now().toString(36)}_`, 1000);
+    const seeded = await seedUsers(server, `cap${Date.now().toString(36)}_`, 1000);
     const g = await api.group(a!.token, "cap", seeded.slice(0, 998).map((u) => u.id));
     expect(g.body.member_count).toBe(999);
     expectError(await add(a!.token, g.body.id, seeded.slice(998).map((u) => u.id)), 422, { field: "user_ids" });

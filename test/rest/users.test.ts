@@ -49,7 +49,7 @@ describe("GET /users (search)", () => {
   test("limit defaults to 50, accepts 100, and 101 is a 422 naming limit", async () => {
     const t = tag();
     const me = await userNamed(api, tag());
-    seedUsers(server, t, 105);
+    await seedUsers(server, t, 105);
     expect((await search(me.token, `q=${t}`)).body).toHaveLength(50);
     expect((await search(me.token, `q=${t}&limit=100`)).body).toHaveLength(100);
     expectError(await search(me.token, `q=${t}&limit=101`), 422, { field: "limit" });
@@ -59,7 +59,7 @@ describe("GET /users (search)", () => {
   test("offset pages through the results without overlap or gaps", async () => {
     const t = tag();
     const me = await userNamed(api, tag());
-    const all = seedUsers(server, t, 25).map((u) => u.username).sort();
+    const all = (await seedUsers(server, t, 25)).map((u) => u.username).sort();
     const pages: string[] = [];
     for (let offset = 0; offset < 30; offset += 10) pages.push(...names((await search(me.token, `q=${t}&limit=10&offset=${offset}`)).body));
     expect(pages).toEqual(all);

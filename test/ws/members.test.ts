@@ -108,7 +108,7 @@ describe("a new member", () => {
 describe("frames in a big group", () => {
   test("conversation_updated carries the view as the list shows it: the first 10, the reader, their own unread count and role", async () => {
     const [a, b, c] = await users(3);
-    const seeded = seedUsers(server, `wbig${Date.now().toString(36)}_`, 15);
+    const seeded = await seedUsers(server, `wbig${Date.now().toString(36)}_`, 15);
     const g = await api.group(a!.token, "big", seeded.map((u) => u.id));
     const id = g.body.id;
     await api.send(a!.token, id, "before b");

@@ -167,8 +167,14 @@ export class RecentMessages {
   }
 }
 
+/**
+ * No window: every page is read from the stores. For an adapter whose reads return promises
+ * (PostgreSQL): the window refreshes itself synchronously inside page().
+ */
+export const NO_RECENT_MESSAGES: Pick<RecentMessages, "page"> = { page: () => null };
+
 /** The caches of the messages module in Deps.caches: the storage adapter's, plus the encoded window. */
 export interface MessageCaches extends Caches {
   /** The latest messages of recently read conversations as encoded JSON; checked against the conversation's rev on every read. */
-  recentMessages: RecentMessages;
+  recentMessages: Pick<RecentMessages, "page">;
 }
