@@ -63,16 +63,9 @@ describe.skipIf(clusterSkipReason !== null)("three instances under failure", () 
     for (const cl of clients) cl.close();
   });
 
-  // Product bug (skipped until fixed in src/): after Redis is killed and restarted, every instance closes
-  // its sockets with 1012 and the clients reconnect and `sync`, but a client's sync returned nothing of
-  // what the clients of other instances sent during the outage (seen: seq 1..8 held of 18 stored, 20 s
-  // after its reconnect; a second sync by the same client seconds later returned 9..18; seen when this
-  // test runs after the kill -9 test, not in one run alone). Suspects, not yet told apart:
-  // the instance's conversation-state cache (PgConversationStates) keeps the heads it had before the
-  // outage, since the changes of other instances it missed never reached it and RedisBus.recovered()
-  // does not drop it, so frames/sync.ts sees since >= state.lastSeq; or the sync is read before the
-  // reconnected socket's memberships are in place (frames/sync.ts skips when !hub.isMemberOnline).
-  test.skip("Redis killed and restarted: clients on every instance converge, and fan-out works again", async () => {
+  // Found a bug (fixed in RedisBus.recovered): the conversation-state cache kept the heads it had
+  // before the outage, so the clients' sync after 1012 missed what other instances' clients sent meanwhile.
+  test("Redis killed and restarted: clients on every instance converge, and fan-out works again", async () => {
     // The test above killed one instance: a replacement joins, so three serve again.
     while (alive().length < 3) await ctx.cluster.startInstance();
     const urls = alive().map((i) => i.url);
