@@ -46,8 +46,10 @@ export class PgUserStore implements UserStore {
   }
 
   async search(term: string | null, limit: number, offset: number): Promise<UserRow[]> {
+    // No stored key holds U+0000 (PostgreSQL text cannot), so a term with one matches no one.
+    if (term?.includes("\u0000")) return [];
     const base = this.db.select().from(users);
-    const prefix = term ? likePrefix(stripNul(term)) : null;
+    const prefix = term ? likePrefix(term) : null;
     const filtered = prefix
       ? base.where(
           or(sql`${byteOrder(users.usernameKey)} LIKE ${prefix} ESCAPE '\\'`, sql`${byteOrder(users.fullNameKey)} LIKE ${prefix} ESCAPE '\\'`),
