@@ -156,11 +156,19 @@ export const backupCommand = defineCommand(
       "Refuses to overwrite an existing file. Attachments are copied into files/ next to <file> (content-addressed:\n" +
       "backups in one directory share it, each copying only new files). To restore: stop the server and run\n" +
       "chat-server restore <file>, or by hand replace <data-dir>/chat.db with the backup, delete chat.db-wal and\n" +
-      "chat.db-shm if present, copy files/ into <data-dir>/files/, and start it again.",
-    settings: ["dataDir"],
+      "chat.db-shm if present, copy files/ into <data-dir>/files/, and start it again.\n" +
+      "With --database-url the database is PostgreSQL's to back up: use pg_dump (this command exits 2 saying so);\n" +
+      "the attachments stay in <data-dir>/files/ and are copied like any directory.",
+    settings: ["dataDir", "databaseUrl"],
     positionals: [{ name: "<file>", required: true }],
   },
   ({ config, positionals }) => {
+    if (config.databaseUrl) {
+      throw new ConfigError(
+        "backup copies the SQLite database in --data-dir; with --database-url the data is in PostgreSQL: back it up with pg_dump " +
+          "(for example: pg_dump --format=custom --file=chat.dump \"$CHAT_DATABASE_URL\") and copy <data-dir>/files/ beside it.",
+      );
+    }
     const result = backupDatabase(join(config.dataDir, DB_FILE), resolve(positionals[0]!));
     console.log(`backup written to ${result.path} (${formatBytes(result.bytes)}, ${result.bytes} bytes, integrity ok)`);
     const files = backupFiles(config.dataDir, result.path);

@@ -62,4 +62,15 @@ describe("--database-url", () => {
       rmSync(join(dataDir, ".."), { recursive: true, force: true });
     }
   });
+
+  test("backup with --database-url exits 2 pointing at pg_dump", async () => {
+    const proc = Bun.spawn([process.execPath, "run", ENTRY, "backup", "/nonexistent/chat.db", "--database-url", "postgres://127.0.0.1:1/chat"], {
+      env: { PATH: process.env.PATH ?? "" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+    expect(code).toBe(2);
+    expect(stderr).toContain("back it up with pg_dump");
+  });
 });

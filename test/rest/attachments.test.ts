@@ -10,6 +10,7 @@ import { expectError } from "../support/expect";
 import { freshServers, startTestServer, type TestServer } from "../support/server";
 import { connect } from "../support/socket";
 import { download, filesOnDisk, gifHead, jpegHead, pngHead, upload, webpHead } from "../support/uploads";
+import { sqlNumber } from "../support/sql";
 
 let server: TestServer;
 let api: Api;
@@ -78,7 +79,7 @@ describe("upload", () => {
 
   test("an upload the client abandons halfway leaves no temporary file and no row", async () => {
     const { alice } = await pair();
-    const rows = () => server.db.$client.query<{ n: number }, [string]>("SELECT count(*) AS n FROM attachments WHERE owner_id = ?").get(alice.user.id)!.n;
+    const rows = () => sqlNumber(server, "SELECT count(*) AS n FROM attachments WHERE owner_id = ?", alice.user.id);
     const abort = new AbortController();
     let sent = 0;
     const stream = new ReadableStream<Uint8Array>({
@@ -102,7 +103,7 @@ describe("upload", () => {
     // The server notices the dropped connection on its next read; give it a moment, boundedly.
     for (let i = 0; i < 100 && filesOnDisk(server.dataDir).some((f) => f.startsWith("tmp/")); i++) await Bun.sleep(50);
     expect(filesOnDisk(server.dataDir).filter((f) => f.startsWith("tmp/"))).toEqual([]);
-    expect(rows()).toBe(0);
+    expect(await rows()).toBe(0);
   });
 
   test("a zero-byte file is a 422 and leaves nothing on disk", async () => {
@@ -145,7 +146,7 @@ describe("limits", () => {
     expect((await upload(server.url, user.token, big.subarray(1), { type: "application/octet-stream" })).status).toBe(201);
     const files = filesOnDisk(server.dataDir);
     expect(files).toEqual([join(sha256(big.subarray(1)).slice(0, 2), sha256(big.subarray(1)).slice(2, 4), sha256(big.subarray(1)))]);
-    expect(server.db.$client.query("SELECT count(*) AS n FROM attachments").get()).toEqual({ n: 1 });
+    expect(await sqlNumber(server, "SELECT count(*) AS n FROM attachments")).toBe(1);
   });
 
   test("the per-user quota: an upload that would pass it is 413 quota_exceeded; others are not affected", async () => {
@@ -174,7 +175,7 @@ describe("limits", () => {
     for (let i = 0; i < 210; i++) statuses.push((await upload(server.url, user.token, `tiny ${i}`, { type: "text/plain" })).status);
     expect(statuses.slice(0, 200).every((s) => s === 201)).toBe(true);
     expect(statuses.slice(200).every((s) => s === 429)).toBe(true);
-    expect(server.db.$client.query("SELECT count(*) AS n FROM attachments").get()).toEqual({ n: 200 });
+    expect(await sqlNumber(server, "SELECT count(*) AS n FROM attachments")).toBe(200);
   });
 });
 
@@ -402,10 +403,10 @@ describe("cleaning up", () => {
     try {
       const user = await client(fresh.url).newUser("ttl");
       const res = await upload(fresh.url, user.token, "short-lived", { type: "text/plain" });
-      const row = () => fresh.db.$client.query("SELECT id FROM attachments WHERE id = ?").get(res.body.id);
-      expect(row()).not.toBeNull();
-      for (let i = 0; i < 100 && row(); i++) await Bun.sleep(100);
-      expect(row()).toBeNull();
+      const row = () => sqlNumber(fresh, "SELECT count(*) AS n FROM attachments WHERE id = ?", res.body.id);
+      expect(await row()).toBe(1);
+      for (let i = 0; i < 100 && (await row()); i++) await Bun.sleep(100);
+      expect(await row()).toBe(0);
       expect(filesOnDisk(fresh.dataDir)).toEqual([]);
     } finally {
       await fresh.close();
@@ -422,7 +423,7 @@ describe("cleaning up", () => {
     expect((await download(server.url, bob.token, file.body.id)).status).toBe(404);
     expect((await download(server.url, alice.token, file.body.id)).status).toBe(404);
     expect(await Bun.file(blobOf(server.dataDir, file.body.sha256)).exists()).toBe(false);
-    expect(server.db.$client.query("SELECT count(*) AS n FROM message_attachments WHERE message_id = ?").get(sent.body.id)).toEqual({ n: 0 });
+    expect(await sqlNumber(server, "SELECT count(*) AS n FROM message_attachments WHERE message_id = ?", sent.body.id)).toBe(0);
   });
 
   test("DELETE /messages/{id}: the tombstone shows no attachments and the file is gone for everyone", async () => {

@@ -6,6 +6,7 @@ import { API, type Api, client, randomUuid, type TestUser } from "../support/api
 import { expectConversationView, expectError } from "../support/expect";
 import { rawRequest } from "../support/raw-http";
 import { seedUsers, startTestServer, type TestServer } from "../support/server";
+import { sqlNumber } from "../support/sql";
 
 let server: TestServer;
 let api: Api;
@@ -238,10 +239,10 @@ describe("DELETE /conversations/{id}/members/{user_id}", () => {
     await api.send(a!.token, id, "soon gone");
     expect((await remove(b!.token, id, b!.user.id)).status).toBe(204);
     expect((await remove(a!.token, id, a!.user.id)).status).toBe(204);
-    const q = (sql: string) => server.db.$client.query<{ n: number }, [string]>(sql).get(id)!.n;
-    expect(q("SELECT count(*) AS n FROM conversations WHERE id = ?")).toBe(0);
-    expect(q("SELECT count(*) AS n FROM messages WHERE conversation_id = ?")).toBe(0);
-    expect(q("SELECT count(*) AS n FROM members WHERE conversation_id = ?")).toBe(0);
+    const q = (sql: string) => sqlNumber(server, sql, id);
+    expect(await q("SELECT count(*) AS n FROM conversations WHERE id = ?")).toBe(0);
+    expect(await q("SELECT count(*) AS n FROM messages WHERE conversation_id = ?")).toBe(0);
+    expect(await q("SELECT count(*) AS n FROM members WHERE conversation_id = ?")).toBe(0);
     expectError(await get(a!.token, id), 404);
   });
 });

@@ -8,6 +8,7 @@ import { expectError, expectMessageView } from "../support/expect";
 import { propertyParams } from "../support/property";
 import { rawRequest } from "../support/raw-http";
 import { startTestServer, type TestServer } from "../support/server";
+import { sqlNumber, sqlRun } from "../support/sql";
 
 let server: TestServer;
 let api: Api;
@@ -128,7 +129,7 @@ describe("DELETE /messages/{id}", () => {
     const ownerMsg = (await api.send(owner.token, id, "by owner")).body;
     expectError(await del(m1.token, ownerMsg.id), 403, { code: "forbidden" });
     expect((await del(owner.token, byM1.id)).status).toBe(204);
-    server.db.$client.run("UPDATE members SET role = 'admin' WHERE conversation_id = ? AND user_id = ?", [id, m2.user.id]);
+    await sqlRun(server, "UPDATE members SET role = 'admin' WHERE conversation_id = ? AND user_id = ?", id, m2.user.id);
     const another = (await api.send(m1.token, id, "again")).body;
     expect((await del(m2.token, another.id)).status).toBe(204);
     const dm = (await api.dm(owner.token, m1.user.id)).body;
@@ -189,7 +190,7 @@ describe("reactions", () => {
     expectError(await react(outsider!.token, m.id, "👍"), 404);
     expect((await del(a.token, m.id)).status).toBe(204);
     expectError(await react(b.token, m.id, "👍"), 404);
-    expect(server.db.$client.query("SELECT count(*) AS n FROM reactions WHERE message_id = ?").get(m.id)).toEqual({ n: 0 });
+    expect(await sqlNumber(server, "SELECT count(*) AS n FROM reactions WHERE message_id = ?", m.id)).toBe(0);
   });
 });
 
@@ -274,15 +275,15 @@ describe("mentions and unread counts", () => {
     expect(counts.conversations).toHaveLength(2);
     expect(mine.mentions).toEqual([b.user.id]);
     // Muted (forever, then until a time ahead): entry kept, left out of the unread total, mentions counted.
-    server.db.$client.run("UPDATE members SET muted = 1 WHERE conversation_id = ? AND user_id = ?", [id, b.user.id]);
+    await sqlRun(server, "UPDATE members SET muted = TRUE WHERE conversation_id = ? AND user_id = ?", id, b.user.id);
     counts = await unread(b.token);
     expect(counts.unread_count).toBe(1);
     expect(counts.mention_count).toBe(1);
     expect(counts.conversations).toContainEqual({ conversation_id: id, unread_count: 2, mention_count: 1, muted: true });
-    server.db.$client.run("UPDATE members SET muted_until = ? WHERE conversation_id = ? AND user_id = ?", [Date.now() + 3_600_000, id, b.user.id]);
+    await sqlRun(server, "UPDATE members SET muted_until = ? WHERE conversation_id = ? AND user_id = ?", Date.now() + 3_600_000, id, b.user.id);
     expect((await unread(b.token)).unread_count).toBe(1);
     // A mute that has expired no longer mutes.
-    server.db.$client.run("UPDATE members SET muted_until = ? WHERE conversation_id = ? AND user_id = ?", [Date.now() - 1000, id, b.user.id]);
+    await sqlRun(server, "UPDATE members SET muted_until = ? WHERE conversation_id = ? AND user_id = ?", Date.now() - 1000, id, b.user.id);
     expect((await unread(b.token)).unread_count).toBe(3);
     // Editing the mention away or deleting the message drops the mention; tombstones are not unread.
     const list = (await api.get(`${API}/conversations/${id}/messages`, b.token)).body;

@@ -4,9 +4,10 @@ import { join } from "node:path";
 import { SignJWT } from "jose";
 import type { TestServer } from "./server";
 
-/** The signing secret the test server generated in its data directory. */
+/** The test server's signing secret: the configured one (PostgreSQL), else the one it generated in its data directory. */
 export function secretOf(server: TestServer): Uint8Array {
-  return new TextEncoder().encode(readFileSync(join(server.dataDir, "jwt-secret"), "utf8").trim());
+  const configured = server.deps.config.jwtSecret;
+  return new TextEncoder().encode(configured || readFileSync(join(server.dataDir, "jwt-secret"), "utf8").trim());
 }
 
 /**

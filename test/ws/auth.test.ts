@@ -107,9 +107,9 @@ describe("4401", () => {
 
   test("an expired token", async () => {
     const alice = await api.newUser("alice");
-    const expired = await createTokenService(loadOrCreateSecret(server.dataDir, ""), -120).sign(alice.user.id, 0);
+    const expired = await createTokenService(loadOrCreateSecret(server.dataDir, server.deps.config.jwtSecret), -120).sign(alice.user.id, 0);
     // The same service with a live lifetime is accepted: only the expiry differs.
-    const live = await createTokenService(loadOrCreateSecret(server.dataDir, ""), 60).sign(alice.user.id, 0);
+    const live = await createTokenService(loadOrCreateSecret(server.dataDir, server.deps.config.jwtSecret), 60).sign(alice.user.id, 0);
     (await connect(server.url, live)).close();
     const socket = rawSocket(server.url);
     await socket.opened;

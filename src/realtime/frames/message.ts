@@ -9,6 +9,12 @@ import { clientMsgId, field } from "../protocol";
 import type { Reply } from "./reply";
 
 export function createMessageFrame(deps: Deps, { send, sendError }: Reply) {
+  /**
+   * A socket's sends reach the writer in frame order. On a store whose checks return promises
+   * (PostgreSQL) one frame's checks may finish before an earlier one's: each waits for the previous
+   * frame's submit (the checks still run concurrently). Never set on SQLite, whose checks are synchronous.
+   */
+  const submitted = new WeakMap<ChatSocket, Promise<unknown>>();
   return function onMessage(ws: ChatSocket, userId: string, frame: Record<string, unknown>) {
     const id = clientMsgId(frame);
     const request = prepareSend(deps, deps.changes, userId, {
@@ -20,8 +26,7 @@ export function createMessageFrame(deps: Deps, { send, sendError }: Reply) {
       attachmentIds: frame.attachment_ids,
       replyToId: field(frame, "reply_to_id", "optional-uuid"),
     });
-    // Synchronous on SQLite (no promise per message); a rejection is the dispatcher's error frame.
-    return andThen(request, (prepared) =>
+    const submit = (prepared: Awaited<typeof request>) =>
       deps.writer.submit(prepared, (error, result) => {
         if (error) return sendError(ws, error, id);
         const message = result!.message;
@@ -31,7 +36,16 @@ export function createMessageFrame(deps: Deps, { send, sendError }: Reply) {
           const current = state ? { ...message, is_read: isReadFor(message, userId, state) } : message;
           send(ws, { type: "message_ack", client_msg_id: id ?? null, message: current });
         });
-      }),
-    );
+      });
+    const previous = submitted.get(ws);
+    // Synchronous on SQLite (no promise per message); a rejection is the dispatcher's error frame.
+    if (!(request instanceof Promise) && !previous) return submit(request);
+    const turn = Promise.all([previous, request]).then(([, prepared]) => submit(prepared));
+    const tail = turn.catch(() => {});
+    submitted.set(ws, tail);
+    void tail.then(() => {
+      if (submitted.get(ws) === tail) submitted.delete(ws);
+    });
+    return turn;
   };
 }

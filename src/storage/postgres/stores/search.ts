@@ -5,7 +5,7 @@
 import { sql } from "drizzle-orm";
 import type { SearchHit, SearchStore, SearchTerm } from "../../../ports/stores";
 import { SearchRefused } from "../../../ports/stores";
-import { toTsQueryText } from "../search";
+import { joinPhraseMarks, toTsQueryText } from "../search";
 import { markersFor, MATCH_CLOSE, MATCH_OPEN } from "../../../ports/search-markers";
 import { rowsOf, type PgHandle } from "./common";
 
@@ -59,7 +59,7 @@ export class PgSearchStore implements SearchStore {
     const hits: SearchHit[] = [];
     for (const { position, messageId, content, marked } of rows) {
       if (!content.includes(MATCH_OPEN) && !content.includes(MATCH_CLOSE)) {
-        hits.push({ position: Number(position), messageId, marked: { text: marked, open: MATCH_OPEN, close: MATCH_CLOSE } });
+        hits.push({ position: Number(position), messageId, marked: { text: joinPhraseMarks(marked, MATCH_OPEN, MATCH_CLOSE, terms), open: MATCH_OPEN, close: MATCH_CLOSE } });
         continue;
       }
       const [open, close] = markersFor(content);
@@ -67,7 +67,7 @@ export class PgSearchStore implements SearchStore {
         this.db,
         sql`SELECT ts_headline('chat_search', ${content}, to_tsquery('chat_search', ${query}), ${headlineOptions(open, close)}) AS marked`,
       );
-      hits.push({ position: Number(position), messageId, marked: { text: again!.marked, open, close } });
+      hits.push({ position: Number(position), messageId, marked: { text: joinPhraseMarks(again!.marked, open, close, terms), open, close } });
     }
     return { hits, more };
   }

@@ -46,8 +46,12 @@ export class PgUserStore implements UserStore {
   }
 
   async search(term: string | null, limit: number, offset: number): Promise<UserRow[]> {
+    // U+0000 is stripped from lookups like from writes; a term of nothing else is still a term
+    // (stripped to "", it would list everyone, where SQLite matches no one).
+    const clean = term === null ? null : stripNul(term);
+    if (clean === "" && term !== "") return [];
     const base = this.db.select().from(users);
-    const prefix = term ? likePrefix(stripNul(term)) : null;
+    const prefix = clean ? likePrefix(clean) : null;
     const filtered = prefix
       ? base.where(
           or(sql`${byteOrder(users.usernameKey)} LIKE ${prefix} ESCAPE '\\'`, sql`${byteOrder(users.fullNameKey)} LIKE ${prefix} ESCAPE '\\'`),
