@@ -9,7 +9,7 @@ import { defineCommand, defineGroup } from "./command";
 import { withStorage } from "./storage";
 import { findAccount } from "./user";
 
-const settings = ["dataDir", "synchronous"] as ("dataDir" | "synchronous")[];
+const settings = ["dataDir", "databaseUrl", "synchronous"] as ("dataDir" | "databaseUrl" | "synchronous")[];
 const UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000 };
 const MAX_TTL_MS = 10 * 365 * 86_400_000;
 const MAX_NAME = 100;

@@ -21,7 +21,7 @@ const passwordOption = {
   help: "The password; prefer the variable or stdin, since arguments show in the process list",
 } as const;
 
-const userSettings = ["dataDir", "synchronous", "passwordMemoryKib"] as ("dataDir" | "synchronous" | "passwordMemoryKib")[];
+const userSettings = ["dataDir", "databaseUrl", "synchronous", "passwordMemoryKib"] as ("dataDir" | "databaseUrl" | "synchronous" | "passwordMemoryKib")[];
 
 /** First line of piped stdin, or a no-echo prompt (asked twice) on a terminal. */
 async function readPassword(): Promise<string> {
@@ -143,7 +143,7 @@ const toggle = (disable: boolean) =>
         ? "Disable an account: logins and existing tokens are refused, open sockets close (4401); messages are kept."
         : "Re-enable a disabled account: the user can log in again (tokens issued before the disable stay revoked).",
       options: { username: { flag: "--username", env: "CHAT_NEW_USERNAME", value: "<name>", help: "Username or email of the account" } },
-      settings: ["dataDir", "synchronous"],
+      settings: ["dataDir", "databaseUrl", "synchronous"],
     },
     ({ options, config }) => {
       if (!options.username) throw new ConfigError("--username is required");

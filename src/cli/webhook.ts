@@ -21,7 +21,7 @@ const add = defineCommand(
       concurrency: { flag: "--concurrency", value: "<n>", help: "Deliveries in flight at once for this hook, 1-64 (default 4; one per conversation)" },
       json: jsonOption,
     },
-    settings: ["dataDir", "synchronous", "webhookAllowPrivate"],
+    settings: ["dataDir", "databaseUrl", "synchronous", "webhookAllowPrivate"],
   },
   async ({ options, config }) => {
     if (!options.url) throw new ConfigError("--url is required");
@@ -52,7 +52,7 @@ const list = defineCommand(
     name: "webhook list",
     summary: "List webhooks with delivered, failed and pending counts and the last error.",
     options: { json: jsonOption },
-    settings: ["dataDir", "synchronous"],
+    settings: ["dataDir", "databaseUrl", "synchronous"],
   },
   ({ options, config }) =>
     withStorage(config, async (storage) => {
@@ -74,7 +74,7 @@ const remove = defineCommand(
     summary: "Remove a webhook and drop its undelivered events.",
     usage: "<id>",
     positionals: [{ name: "<id>", required: true }],
-    settings: ["dataDir", "synchronous"],
+    settings: ["dataDir", "databaseUrl", "synchronous"],
   },
   ({ positionals, config }) =>
     withStorage(config, async (storage) => {
