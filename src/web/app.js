@@ -321,7 +321,13 @@ function renderMessages(scroll = true) {
   const box = $("messages");
   box.replaceChildren(...items);
   $("load-earlier").hidden = !(conv.messages.length && conv.messages[0].seq > 1);
-  if (scroll) box.scrollTop = box.scrollHeight;
+  if (scroll) {
+    // A message a search just jumped to stays in view while it is highlighted: a frame or a late
+    // render of the opened conversation must not scroll the reader away to the bottom.
+    const found = state.found && box.querySelector(`li[data-id="${state.found}"]`);
+    if (found) found.scrollIntoView({ block: "center" });
+    else box.scrollTop = box.scrollHeight;
+  }
   life.rendered(conv);
 }
 
