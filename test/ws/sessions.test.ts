@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { resolve } from "node:path";
 import { type Api, client } from "../support/api";
-import { sqliteOnly, startTestServer, type TestServer } from "../support/server";
+import { startTestServer, type TestServer } from "../support/server";
 import { barrier, closeAll, connect, devices, type TestSocket, wsUrl } from "../support/socket";
 import { craftToken, secretOf } from "../support/tokens";
 
@@ -22,7 +22,8 @@ afterAll(() => server.close());
 async function cli(args: string[], env: Record<string, string> = {}) {
   const clean: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("CHAT_")) clean[k] = v;
-  const proc = Bun.spawn([process.execPath, "run", ENTRY, "user", ...args, "--data-dir", server.dataDir], {
+  const database = server.deps.config.databaseUrl ? ["--database-url", server.deps.config.databaseUrl] : [];
+  const proc = Bun.spawn([process.execPath, "run", ENTRY, "user", ...args, "--data-dir", server.dataDir, ...database], {
     env: { ...clean, CHAT_PASSWORD_MEMORY_KIB: "19456", ...env },
     stdin: "ignore",
     stdout: "pipe",
@@ -64,7 +65,7 @@ describe("a password change ends every live session of the user", () => {
     s.close();
   }, 20_000);
 
-  test.skipIf(sqliteOnly("user reset-password by another process: the user CLI has no --database-url"))("user reset-password run by another process closes the user's sockets with 4401", async () => {
+  test("user reset-password run by another process closes the user's sockets with 4401", async () => {
     const alice = await api.newUser("alice");
     const bob = await api.newUser("bob");
     const s = await connect(server.url, alice.token);
@@ -78,7 +79,7 @@ describe("a password change ends every live session of the user", () => {
   }, 30_000);
 });
 
-describe.skipIf(sqliteOnly("user disable/enable by another process: the user CLI has no --database-url"))("user disable and enable (another process)", () => {
+describe("user disable and enable (another process)", () => {
   test("disable: sockets closed with 4401, login and the old token 401, messages kept; enable restores login only", async () => {
     const alice = await api.newUser("alice");
     const bob = await api.newUser("bob");
