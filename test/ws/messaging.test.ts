@@ -313,7 +313,10 @@ describe("typing", () => {
     for (let i = 0; i < 5; i++) a1!.send({ type: "typing", conversation_id: dm });
     a2!.send({ type: "typing", conversation_id: dm });
     a1!.send({ type: "typing", conversation_id: group });
+    // Both conversations' frames arrive (on PostgreSQL membership and blocks are read with an await,
+    // so a pong can overtake a typing frame); the throttle is decided in frame order before that.
     await b.waitFor((f) => f.type === "user_typing" && f.conversation_id === group);
+    await b.waitFor((f) => f.type === "user_typing" && f.conversation_id === dm);
     await barrier(a1!, a2!, b);
     expect(b.ofType("user_typing").filter((f) => f.conversation_id === dm)).toHaveLength(1);
     expect(b.ofType("user_typing").filter((f) => f.conversation_id === group)).toHaveLength(1);
