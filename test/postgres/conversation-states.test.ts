@@ -141,8 +141,7 @@ describe.skipIf(postgresMissing !== null)("PostgreSQL conversation-state cache",
     const states = new PgConversationStates(head);
     const follow = followRemoteChanges(states);
     await states.get(id);
-    const other = openPostgresStores(connect(1));
-    await other.conversations.revise(id, { at: 1 }, (tx) => tx.conversations.addMembers(id, [c.id], 1));
+    await addedByAnotherInstance(connect, id, c.id);
     follow({ kind: "revision", conversationId: id, rev: 1 });
     follow({ kind: "members", conversationId: id });
     expect(await states.readState(id, c.id)).toEqual({ mine: 0, othersMin: 0, lastSeq: 0, rev: 1 });
@@ -156,9 +155,8 @@ describe.skipIf(postgresMissing !== null)("PostgreSQL conversation-state cache",
     const states = new PgConversationStates(head);
     const follow = followRemoteChanges(states);
     await states.get(id);
-    // Another instance adds c and sends while the broker is down: nothing reaches this instance.
-    const other = openPostgresStores(connect(1));
-    await other.conversations.revise(id, { at: 1 }, (tx) => tx.conversations.addMembers(id, [c.id], 1));
+    // Another instance adds c while the broker is down: nothing reaches this instance.
+    await addedByAnotherInstance(connect, id, c.id);
     expect(states.readState(id, c.id)).toBeNull();
     // A read in flight when the broker comes back must not put its (possibly stale) answer back.
     const inFlight = new PgConversationStates(head);
@@ -171,3 +169,9 @@ describe.skipIf(postgresMissing !== null)("PostgreSQL conversation-state cache",
     expect(counted.reads).toBe(4);
   });
 });
+
+/** Another instance (its own pool) adds a member in one revision (rev 1). */
+async function addedByAnotherInstance(connect: (max?: number) => Parameters<typeof openPostgresStores>[0], id: string, userId: string) {
+  const other = openPostgresStores(connect(1));
+  await other.conversations.revise(id, { at: 1 }, (tx) => tx.conversations.addMembers(id, [userId], 1));
+}
