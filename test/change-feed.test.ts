@@ -103,3 +103,35 @@ test("a consumer that throws is logged; the event is out and later consumers sti
   expect(consumed).toHaveLength(1);
   expect(after).toEqual(["conversation_created"]);
 });
+
+test("a change still being read holds back its conversation's later events, not other conversations'", async () => {
+  const { db, s, feed, log, consumed, users } = setup();
+  const { row } = await createConversation(s, feed, users[0], { participant_ids: [users[1]], is_group: true, name: "g" });
+  const other = (await createConversation(s, feed, users[0], { participant_ids: [users[1]], is_group: true, name: "h" })).row;
+  const writer = createMessageWriter(s.stores.messages, feed, { committer: sqliteMessageCommitter(db), isBusyFailure });
+  const sent = await writer.send(await prepareSend(s, feed, users[0], { conversationId: row.id, content: "hi" }));
+  const record = s.stores.messages.byId(sent.message.id)!;
+  await writer.close();
+  log.length = 0;
+  consumed.length = 0;
+  const created = (conversationId: string, seq: number): Change => ({ type: "message_created", message: { ...sent.message, conversation_id: conversationId, seq }, at: 0 });
+  let readDone!: (tallies: []) => void;
+  // As PostgreSQL reports an edit: the reactions are still being read when the change is reported.
+  feed.committed({ type: "message_updated", record, reactions: new Promise((resolve) => (readDone = resolve)), at: 0 });
+  feed.committed(created(row.id, 2));
+  feed.committed(created(other.id, 1));
+  expect(log).toEqual([`publish conversation:${other.id} new_message`]);
+  readDone([]);
+  await Bun.sleep(0);
+  expect(log).toEqual([
+    `publish conversation:${other.id} new_message`,
+    `publish conversation:${row.id} message_updated`,
+    `publish conversation:${row.id} new_message`,
+  ]);
+  expect(consumed.map((c) => c.type)).toEqual(["message_created", "message_updated", "message_created"]);
+  // A pending change that fails to read is logged; the conversation's events flow again.
+  feed.committedPending(row.id, Promise.reject(new Error("read failed")));
+  feed.committed(created(row.id, 3));
+  await Bun.sleep(0);
+  expect(log.slice(3)).toEqual(["warn change event failed", `publish conversation:${row.id} new_message`]);
+});

@@ -19,7 +19,7 @@ import type { Caches, ConversationStateCache, Storage, Stores } from "../src/por
 const dir = mkdtempSync(join(tmpdir(), "chat-send-path-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const feed: ChangeFeed = { committed: () => {}, consume: () => () => {} };
+const feed: ChangeFeed = { committed: () => {}, committedPending: () => {}, consume: () => () => {} };
 
 async function setup() {
   const db = openDatabase(join(dir, `${Bun.randomUUIDv7()}.db`));

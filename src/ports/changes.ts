@@ -7,12 +7,14 @@
 // transaction (gap-free, like seq); read and delivery cursors are not revisions.
 import type { ConversationView } from "../modules/conversations/model";
 import type { MessageRecord, ReactionTally } from "./rows";
+import type { Awaitable } from "./stores";
 import type { MessageView, ReadReceipt } from "../modules/messages/model";
 
 export type Change =
   | { type: "message_created"; message: MessageView; at: number }
   /** Edited, deleted (tombstone), reacted to, or replied to: the message in its new state. */
-  | { type: "message_updated"; record: MessageRecord; reactions: ReactionTally[]; at: number }
+  /** `reactions` may still be a read in flight (PostgreSQL): the feed waits for it, in order. */
+  | { type: "message_updated"; record: MessageRecord; reactions: Awaitable<ReactionTally[]>; at: number }
   | { type: "read_moved"; receipt: Omit<ReadReceipt, "read_at">; at: number }
   | { type: "delivered_moved"; conversationId: string; userId: string; lastDeliveredSeq: number; at: number }
   | { type: "conversation_created"; conversationId: string; memberIds: string[]; at: number }
@@ -34,8 +36,13 @@ export type Change =
 export type ChangeConsumer = (change: Change) => void;
 
 export interface ChangeFeed {
-  /** Called once per change, synchronously after its commit (and after the writer's acks). */
+  /**
+   * Called once per change, synchronously after its commit (and after the writer's acks): the
+   * conversation's events go out in the order of these calls, which must be commit order.
+   */
   committed(change: Change): void;
+  /** As `committed`, for a change still being read after its commit: its place in the order is taken now. */
+  committedPending(conversationId: string, change: Awaitable<Change>): void;
   /** Adds a consumer called after caches and the bus; returns the function that removes it. */
   consume(consumer: ChangeConsumer): () => void;
 }

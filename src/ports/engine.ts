@@ -24,6 +24,8 @@ export interface ComposedEngine {
   watchedFile?: string;
   /** The database file, for /metrics' size gauges. */
   databaseFile?: string;
+  /** The database's size in bytes as last sampled, for engines without one file (PostgreSQL). */
+  databaseSize?: () => number;
   /** The outbox the webhook worker delivers from (written by the engine's triggers). */
   webhookOutbox: WebhookOutbox;
   /** Background work started once the server listens (SQLite's checkpointer thread). */

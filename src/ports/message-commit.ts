@@ -3,7 +3,7 @@
 // conversation's next seq and rev. SQLite's is db/stores/message-commit.ts (inline, or on the writer
 // thread); PostgreSQL's is storage/postgres/message-commit.ts (pgWriterBackend). Results are plain
 // data: they cross a thread boundary as JSON.
-import type { MessageRecord } from "./rows";
+import type { MessageRecord, ReactionTally } from "./rows";
 
 export interface SendRequest {
   conversationId: string;
@@ -26,8 +26,12 @@ export interface WriteFailure {
   message: string;
 }
 
-/** `parent`: the message replied to, after its reply_count grew in the same change. */
-export type Outcome = { record: MessageRecord; created: boolean; parent?: MessageRecord } | { error: WriteFailure };
+/**
+ * `parent`: the message replied to, after its reply_count grew in the same change; `parentReactions`
+ * its reactions when the engine read them in the transaction (PostgreSQL: its update then goes out
+ * with the reply, not after another round trip).
+ */
+export type Outcome = { record: MessageRecord; created: boolean; parent?: MessageRecord; parentReactions?: ReactionTally[] } | { error: WriteFailure };
 
 export type CommitResult =
   /** The write lock is held elsewhere: nothing was written, try again later. */

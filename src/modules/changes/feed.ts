@@ -2,19 +2,57 @@
 // once (encoded once by the bus), then consumers. A consumer that throws is logged and skipped:
 // the change is committed and its event out, so nothing can be undone here.
 //
+// Frames of one conversation go out in the order their changes were reported (which is commit, so
+// rev, order): a change whose event still needs a read (PostgreSQL: the reactions of an updated
+// message, a cache miss) holds back the conversation's later events until it is out, so a client
+// never sees a rev after a newer one. On SQLite every read returns at once and nothing is queued.
+//
 // Frames whose content depends on the reader (a message with reactions: `me`; a Conversation:
 // unread count, role, settings) go to each online member's own topic instead of the conversation's.
 import type { Logger } from "../../lib/logger";
 import { conversationTopic, userTopic, type Hub } from "../../ports/bus";
 import type { Change, ChangeConsumer, ChangeFeed } from "../../ports/changes";
 import { iso } from "../../lib/time";
-import { andThen, type ConversationStateCache as ConversationStates } from "../../ports/stores";
+import { andThen, andThenAll, type Awaitable, type ConversationStateCache as ConversationStates } from "../../ports/stores";
 import { toMessageView } from "../messages/message-view";
 
 export function createChangeFeed(states: ConversationStates, hub: Hub, log: Pick<Logger, "warn">): ChangeFeed {
   const consumers = new Set<ChangeConsumer>();
+  /** Per conversation: the tail of its events still waiting on a read; later ones queue behind it. */
+  const waiting = new Map<string, Promise<void>>();
 
-  function apply(change: Change) {
+  /** Runs `work` after the conversation's waiting events; keeps it waiting in turn while it is pending. */
+  function inOrder(conversationId: string | null, work: () => Awaitable<void>) {
+    // The common case (SQLite, or nothing pending): no lookup, no closure kept.
+    const tail = conversationId === null || waiting.size === 0 ? undefined : waiting.get(conversationId);
+    const done = tail ? tail.then(work) : work();
+    if (done instanceof Promise && conversationId !== null) track(conversationId, done);
+  }
+
+  function track(conversationId: string, done: Promise<void>) {
+    const guarded = done.catch((error) => log.warn("change event failed", { conversation_id: conversationId, error: String(error) }));
+    waiting.set(conversationId, guarded);
+    guarded.then(() => {
+      if (waiting.get(conversationId) === guarded) waiting.delete(conversationId);
+    });
+  }
+
+  function deliver(change: Change): Awaitable<void> {
+    const published = apply(change);
+    return published instanceof Promise ? published.then(() => notify(change)) : notify(change);
+  }
+
+  function notify(change: Change) {
+    for (const consumer of consumers) {
+      try {
+        consumer(change);
+      } catch (error) {
+        log.warn("change consumer failed", { change: change.type, error: String(error) });
+      }
+    }
+  }
+
+  function apply(change: Change): Awaitable<void> {
     const timestamp = iso(change.at);
     switch (change.type) {
       case "message_created": {
@@ -24,10 +62,10 @@ export function createChangeFeed(states: ConversationStates, hub: Hub, log: Pick
         return;
       }
       case "message_updated": {
-        const { record, reactions } = change;
+        const { record } = change;
         states.noteRev(record.conversation_id, record.rev);
-        // Published once the state is in hand: at once from memory (SQLite), after a read on a miss elsewhere.
-        andThen(states.get(record.conversation_id), (state) => {
+        // Published once the state and reactions are in hand: at once from memory (SQLite), after reads elsewhere.
+        return andThen(andThenAll([states.get(record.conversation_id), change.reactions] as const), ([state, reactions]) => {
           if (!state) return;
           const frameFor = (viewerId?: string) => {
             const cursor = viewerId === undefined ? 0 : (state.cursors.get(viewerId) ?? 0);
@@ -93,18 +131,28 @@ export function createChangeFeed(states: ConversationStates, hub: Hub, log: Pick
 
   return {
     committed(change) {
-      apply(change);
-      for (const consumer of consumers) {
-        try {
-          consumer(change);
-        } catch (error) {
-          log.warn("change consumer failed", { change: change.type, error: String(error) });
-        }
-      }
+      inOrder(conversationOf(change), () => deliver(change));
+    },
+    committedPending(conversationId, change) {
+      if (!(change instanceof Promise)) return this.committed(change);
+      inOrder(conversationId, () => change.then(deliver));
     },
     consume(consumer) {
       consumers.add(consumer);
       return () => consumers.delete(consumer);
     },
   };
+}
+
+function conversationOf(change: Change): string | null {
+  switch (change.type) {
+    case "message_created":
+      return change.message.conversation_id;
+    case "message_updated":
+      return change.record.conversation_id;
+    case "read_moved":
+      return change.receipt.conversation_id;
+    default:
+      return change.conversationId;
+  }
 }

@@ -2,7 +2,7 @@
 import { notFound, unprocessable } from "../../errors";
 import { iso, now } from "../../lib/time";
 import type { Hub } from "../../ports/bus";
-import type { ChangeFeed } from "../../ports/changes";
+import type { Change, ChangeFeed } from "../../ports/changes";
 import { andThenAll, type Awaitable, type ConversationRow, type MessageRecord, type Storage } from "../../ports/stores";
 import { assertNotBlockedBy } from "../blocks/service";
 import { commitRevision } from "../changes/revision";
@@ -103,22 +103,33 @@ export async function renameConversation(
   if (trimmed === row.name) return row;
   const revision = await commitRevision(s, conversationId, { meta: true }, (tx) => tx.conversations.rename(conversationId, trimmed) as Awaitable<ConversationRow>);
   if (!revision) return row;
-  await reportConversationUpdated(s, feed, hub, revision.result, revision.rev, revision.at, { added: [], removed: [] });
+  await reportConversationUpdated(s, feed, hub, conversationId, revision.result, revision.rev, revision.at, { added: [], removed: [] });
   return revision.result;
 }
 
-/** Reports a committed change to a conversation itself (name, members, roles) to the feed. */
+/**
+ * Reports a committed change to a conversation itself (name, members, roles) to the feed, called
+ * right after the commit: its place in the conversation's event order is taken at once, and the
+ * reads after it (the row, members, views) finish inside the feed. Resolves to the row.
+ */
 export async function reportConversationUpdated(
   s: Storage,
   feed: ChangeFeed,
   hub: Pick<Hub, "isOnline">,
-  row: ConversationRow,
+  conversationId: string,
+  row: Awaitable<ConversationRow>,
   rev: number,
   at: number,
   moves: { added: string[]; removed: string[] },
-) {
-  const [memberIds, viewFor] = await Promise.all([s.stores.conversations.memberIds(row.id), memberViewRenderer(s, hub, row)]);
-  feed.committed({ type: "conversation_updated", conversationId: row.id, rev, memberIds, ...moves, viewFor, at });
+): Promise<ConversationRow> {
+  const read = Promise.resolve(row).then((current) =>
+    Promise.all([current, s.stores.conversations.memberIds(current.id), memberViewRenderer(s, hub, current)]),
+  );
+  feed.committedPending(
+    conversationId,
+    read.then(([current, memberIds, viewFor]): Change => ({ type: "conversation_updated", conversationId, rev, memberIds, ...moves, viewFor, at })),
+  );
+  return (await read)[0];
 }
 
 export async function getConversationRow({ stores }: Storage, me: string, conversationId: string): Promise<ConversationRow> {

@@ -57,9 +57,7 @@ export async function addMembers(s: Storage, feed: ChangeFeed, hub: Pick<Hub, "i
     }),
   );
   if (!revision) return row;
-  const updated = await conversationRow(s, conversationId);
-  await reportConversationUpdated(s, feed, hub, updated, revision.rev, revision.at, { added: revision.result, removed: [] });
-  return updated;
+  return reportConversationUpdated(s, feed, hub, conversationId, conversationRow(s, conversationId), revision.rev, revision.at, { added: revision.result, removed: [] });
 }
 
 /** After someone left or was removed: a group with members but no owner gets one. */
@@ -100,7 +98,7 @@ export async function removeMember(s: Storage, feed: ChangeFeed, hub: Pick<Hub, 
   if (!revision) return;
   const moves = { added: [], removed: [userId] };
   if (!revision.result.deleted) {
-    await reportConversationUpdated(s, feed, hub, await conversationRow(s, conversationId), revision.rev, revision.at, moves);
+    await reportConversationUpdated(s, feed, hub, conversationId, conversationRow(s, conversationId), revision.rev, revision.at, moves);
     return;
   }
   // Deleted: nobody is left to render it for; the leaver's sockets still leave and hear conversation_removed.
@@ -140,9 +138,7 @@ export async function setRole(s: Storage, feed: ChangeFeed, hub: Pick<Hub, "isOn
     });
   });
   if (!revision) return row;
-  const updated = await conversationRow(s, conversationId);
-  await reportConversationUpdated(s, feed, hub, updated, revision.rev, revision.at, { added: [], removed: [] });
-  return updated;
+  return reportConversationUpdated(s, feed, hub, conversationId, conversationRow(s, conversationId), revision.rev, revision.at, { added: [], removed: [] });
 }
 
 /**

@@ -34,9 +34,13 @@ export async function viewFor(s: Storage, userId: string, record: MessageRecord)
   return toMessageView(record, state ? isReadFor(record, userId, state) : false, reactions, userId);
 }
 
-/** Reports a committed change to one message to the feed (the feed renders per reader when needed). */
-export async function reportMessageUpdated(s: Storage, feed: ChangeFeed, record: MessageRecord, at: number) {
-  const reactions = record.deleted_at === null ? ((await s.stores.messages.reactions([record.id])).get(record.id) ?? []) : [];
+/**
+ * Reports a committed change to one message to the feed (the feed renders per reader when needed).
+ * Called right after the commit, with no await between: the feed's order is the commit order, and
+ * the reactions read (async on PostgreSQL) is waited for inside the feed.
+ */
+export function reportMessageUpdated(s: Storage, feed: ChangeFeed, record: MessageRecord, at: number) {
+  const reactions = record.deleted_at === null ? andThen(s.stores.messages.reactions([record.id]), (tallies) => tallies.get(record.id) ?? []) : [];
   feed.committed({ type: "message_updated", record, reactions, at });
 }
 
@@ -58,7 +62,7 @@ export async function editMessage(s: Storage, feed: ChangeFeed, userId: string, 
   );
   if (gone) throw deletedMessage();
   if (!committed) return viewFor(s, userId, (await findMessage(s, messageId))!);
-  await reportMessageUpdated(s, feed, committed.result, committed.at);
+  reportMessageUpdated(s, feed, committed.result, committed.at);
   return viewFor(s, userId, committed.result);
 }
 
@@ -79,8 +83,8 @@ export async function deleteMessage(s: Storage, feed: ChangeFeed, userId: string
     andThen(tx.messages.tombstone(messageId, rev, at), (record) => record ?? NO_CHANGE),
   );
   if (!committed) return false;
+  reportMessageUpdated(s, feed, committed.result, committed.at);
   // A deleted message's files go with it: after the commit (a rolled-back delete keeps them).
   await releaseAttachments(s, messageId, filesDir);
-  await reportMessageUpdated(s, feed, committed.result, committed.at);
   return true;
 }

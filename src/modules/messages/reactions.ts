@@ -47,6 +47,6 @@ export async function setReaction(s: Storage, feed: ChangeFeed, userId: string, 
   );
   if (gone) throw deletedMessage();
   if (!committed) return viewFor(s, userId, (await findMessage(s, messageId))!);
-  await reportMessageUpdated(s, feed, committed.result, committed.at);
+  reportMessageUpdated(s, feed, committed.result, committed.at);
   return viewFor(s, userId, committed.result);
 }

@@ -16,6 +16,7 @@ import { REPLY_TO_GONE, type CommitResult, type MessageCommitter, type SendReque
 import { andThen, type MessageStore } from "../../ports/stores";
 import { toMessageView } from "./service";
 import type { MessageRecord } from "./message-view";
+import type { ReactionTally } from "../../ports/rows";
 import type { MessageView } from "./model";
 
 export type { SendRequest };
@@ -138,7 +139,7 @@ export function createMessageWriter(messages: Pick<MessageStore, "reactions">, f
     const failures = batch.map((_, i) => result.failed ?? (outcomes[i] && "error" in outcomes[i]! ? outcomes[i]!.error : null));
     const errors = failures.map((f) => (f ? errorFor(f, isBusyFailure) : null));
     noteStorage(failures, errors);
-    const published: { view: MessageView; parent?: MessageRecord }[] = [];
+    const published: { view: MessageView; parent?: MessageRecord; parentReactions?: ReactionTally[] }[] = [];
     batch.forEach(({ done }, i) => {
       const o = outcomes[i];
       if (!o || !("record" in o)) return done(errors[i] ?? new Error("no outcome"));
@@ -149,14 +150,15 @@ export function createMessageWriter(messages: Pick<MessageStore, "reactions">, f
       } catch {
         // A failing ack (closed socket) must not stop the rest of the batch.
       }
-      if (o.created) published.push({ view, parent: o.parent });
+      if (o.created) published.push({ view, parent: o.parent, parentReactions: o.parentReactions });
     });
     // After every ack of the batch: the sender sees message_ack before its new_message. A reply's
     // parent changed in the same rev (reply_count): reported right after the reply.
-    for (const { view, parent } of published) {
+    for (const { view, parent, parentReactions } of published) {
       feed.committed({ type: "message_created", message: view, at });
       if (parent) {
-        andThen(messages.reactions([parent.id]), (reactions) => feed.committed({ type: "message_updated", record: parent, reactions: reactions.get(parent.id) ?? [], at }));
+        const reactions = parentReactions ?? andThen(messages.reactions([parent.id]), (tallies) => tallies.get(parent.id) ?? []);
+        feed.committed({ type: "message_updated", record: parent, reactions, at });
       }
     }
   }

@@ -51,6 +51,10 @@ const FIND_EXISTING =
 const BUMP_PARENT =
   `UPDATE messages SET reply_count = reply_count + 1, rev = $1, updated_at = $2 WHERE id = $3 AND conversation_id = $4 AND deleted_at IS NULL ` +
   `RETURNING ${messageColumnsPg()}`;
+/** The parent's reactions as MessageStore.reactions orders them (emoji by first reaction, users by time). */
+const PARENT_REACTIONS =
+  `SELECT emoji, array_agg(user_id ORDER BY created_at, user_id COLLATE "C") AS user_ids FROM reactions WHERE message_id = $1 ` +
+  `GROUP BY emoji ORDER BY min(created_at), emoji COLLATE "C"`;
 const RENDER_ATTACHMENTS = `SELECT ${attachmentsJsonPg("$1")} AS attachments`;
 
 /** Locks the batch's conversations in id order and returns their heads (last_seq, rev). */
@@ -95,7 +99,9 @@ async function completeOne(tx: Tx, r: SendRequest, record: MessageRecord, at: nu
   // The parent changes in the same change (same rev); a parent deleted since prepareSend fails the reply alone.
   const [parent] = await tx.unsafe(BUMP_PARENT, [record.rev, at, record.reply_to_id, record.conversation_id]);
   if (!parent) throw new Error(REPLY_TO_GONE);
-  return { record, created: true, parent: toMessageRecord(parent) };
+  const reactions: { emoji: string; user_ids: string[] }[] = await tx.unsafe(PARENT_REACTIONS, [record.reply_to_id]);
+  const parentReactions = reactions.map((r) => ({ emoji: r.emoji, userIds: r.user_ids }));
+  return { record, created: true, parent: toMessageRecord(parent), parentReactions };
 }
 
 /** A client_msg_id of the batch was stored before: the batch is rolled back and written again with a lookup. */
