@@ -43,6 +43,8 @@ const MAX_BACKOFF_MS = 2_000;
 export type RemoteChange =
   | { kind: "revision"; conversationId: string; rev: number; seq?: number }
   | { kind: "members"; conversationId: string }
+  /** A member's read cursor moved (not a revision: it carries no rev). */
+  | { kind: "read"; conversationId: string; userId: string; seq: number }
   /** The broker was unreachable: other instances' changes of that time were never relayed. */
   | { kind: "outage" };
 
@@ -81,6 +83,12 @@ function revOf(topic: string, event: any): { c: string; r: number; s?: number } 
     : (event.conversation_id ?? event.conversation?.id ?? event.message?.conversation_id);
   if (typeof c !== "string") return null;
   return { c, r: event.rev, s: event.type === "new_message" ? event.message?.seq : undefined };
+}
+
+/** A read cursor's move, for other instances' caches (their unread counts and is_read). */
+function readMark(event: any): Fields {
+  if (event?.type !== "message_read" || typeof event.conversation_id !== "string") return {};
+  return { rd: `${event.user_id} ${event.last_read_seq}`, c: event.conversation_id };
 }
 
 export class RedisBus extends BunHub {
@@ -153,7 +161,7 @@ export class RedisBus extends BunHub {
     this.published++;
     super.publishEncoded([topic], payload);
     const mark = revOf(topic, event);
-    if (!mark) return this.append({ k: "p", t: topic, d: payload });
+    if (!mark) return this.append({ k: "p", t: topic, d: payload, ...readMark(event) });
     this.gaps.note(mark.c, mark.r, mark.s);
     this.append({ k: "p", t: topic, d: payload, c: mark.c, r: String(mark.r), ...(mark.s === undefined ? {} : { s: String(mark.s) }) });
   }
@@ -271,6 +279,10 @@ export class RedisBus extends BunHub {
     this.stats.relayed++;
     switch (f.k) {
       case "p": {
+        if (f.rd) {
+          const [userId, seq] = f.rd.split(" ");
+          this.onRemote?.({ kind: "read", conversationId: f.c!, userId: userId!, seq: Number(seq) });
+        }
         if (!f.c || !f.r) return super.publishEncoded(f.t!.split(" "), f.d!);
         const rev = Number(f.r);
         const seq = f.s ? Number(f.s) : undefined;

@@ -128,7 +128,7 @@ suite("two instances through Redis", () => {
     closeAll(watcher);
   });
 
-  test("B keeps a conversation cache exact from A's relayed commits alone (a database without data_version)", async () => {
+  test("B keeps a conversation cache exact from A's relayed commits and read marks alone (a database without data_version)", async () => {
     const alice = await apiA.newUser("alice");
     const bob = await apiA.newUser("bob");
     const carol = await apiA.newUser("carol");
@@ -160,6 +160,10 @@ suite("two instances through Redis", () => {
       await apiA.post(`${API}/conversations/${group.body.id}/members`, { user_ids: [carol.user.id] }, alice.token);
       await until("the member", () => seen.slice(from).some((c) => c.kind === "members" && c.conversationId === group.body.id));
       expect([...states.get(group.body.id)!.cursors.keys()].sort()).toEqual([alice.user.id, bob.user.id, carol.user.id].sort());
+      // A read cursor moved on A moves in B's cache too (unread counts and is_read there).
+      expect((await apiA.put(`${API}/messages/${sent.body.id}/read`, {}, bob.token)).status).toBe(200);
+      await until("the read", () => seen.some((c) => c.kind === "read" && c.userId === bob.user.id && c.seq === 1));
+      expect(states.get(group.body.id)!.cursors.get(bob.user.id)).toBe(1);
     } finally {
       hub.onRemote = original;
     }

@@ -8,8 +8,9 @@
 // - Other instances' commits reach it through the Redis bus (realtime/redis-caches.ts,
 //   followRemoteChanges): a new message moves last_seq and rev, any other revision moves rev, a
 //   membership change drops the entry. With no broker there is one instance, and the feed suffices.
-// - Other instances' read cursors are not on the bus, nor is anything while the broker is down:
-//   there, staleness is bounded. An entry is used for at most `maxAgeMs` (1 s by default) after it
+// - Other instances' read cursors move with their message_read events on the bus. Nothing is
+//   relayed while the broker is down (an outage clears the cache) or with no broker between
+//   instances that share the database: there, staleness is bounded. An entry is used for at most `maxAgeMs` (1 s by default) after it
 //   was read, then read again. A stale cursor only shows a message as unread (or not yet read by the
 //   others) for that long; it never lets a send or a read through that the database would refuse.
 // A note that arrives while an entry is being read is applied to what the read returns (notes only
