@@ -139,6 +139,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     hub,
     sockets: sockets.stats,
     ...(engine.databaseFile ? { dbPath: engine.databaseFile } : {}),
+    ...(engine.databaseSize ? { databaseSize: engine.databaseSize } : {}),
     clientAddress: deps.clientAddress,
     extra: [webhooks.metrics, ...(hub instanceof RedisBus ? [() => hub.metrics()] : [])],
   };

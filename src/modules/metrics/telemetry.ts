@@ -25,6 +25,8 @@ export interface TelemetrySources {
   sockets?: { readonly unauthenticated: number };
   /** The SQLite file; its -wal sibling is measured too. */
   dbPath?: string;
+  /** The database's size otherwise (PostgreSQL), as last sampled. */
+  databaseSize?: () => number;
   clientAddress?: (request: Request) => string;
   /** More exposition text appended at scrape time (the webhook worker's counters). */
   extra?: (() => string)[];
@@ -157,7 +159,7 @@ export class Telemetry {
 
   /** The Prometheus text exposition of everything above plus the gauges read now. */
   render(): string {
-    const { hub, sockets, dbPath } = this.sources;
+    const { hub, sockets, dbPath, databaseSize } = this.sources;
     const memory = process.memoryUsage();
     const parts = [
       gauge("chat_build_info", "The running version.", [[{ version: this.version }, 1]]),
@@ -180,7 +182,9 @@ export class Telemetry {
       ),
       gauge("chat_storage_healthy", "1 while writes go through; 0 while the last write failed or a commit has waited on the disk > 2 s.", [[{}, this.storage?.problem() ? 0 : 1]]),
       gauge("chat_storage_commit_pending_seconds", "How long the current message commit has been waiting (0 when none is).", [[{}, (this.storage?.pendingMs ?? 0) / 1000]]),
-      gauge("chat_database_size_bytes", "Size of the SQLite database file.", [[{}, dbPath ? fileSize(dbPath) : 0]]),
+      gauge("chat_database_size_bytes", "Size of the database: the SQLite file, or PostgreSQL's pg_database_size sampled at most 10 s ago.", [
+        [{}, dbPath ? fileSize(dbPath) : (databaseSize?.() ?? 0)],
+      ]),
       gauge("chat_database_wal_size_bytes", "Size of the SQLite write-ahead log.", [[{}, dbPath ? fileSize(dbPath + "-wal") : 0]]),
       gauge("process_resident_memory_bytes", "Resident memory size.", [[{}, memory.rss]]),
       gauge("process_heap_used_bytes", "JavaScript heap in use.", [[{}, memory.heapUsed]]),

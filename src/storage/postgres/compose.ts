@@ -36,10 +36,32 @@ export function alwaysChanged(): StorageChanges {
   return { version: () => ++version };
 }
 
+/** SIZE_SAMPLE_MS: how old the size /metrics reports may be (the gauge is synchronous; the query is not). */
+const SIZE_SAMPLE_MS = 10_000;
+
+/** pg_database_size, sampled in the background when asked for and older than SIZE_SAMPLE_MS. */
+export function databaseSizeSampler(db: PgDb): () => number {
+  let bytes = 0;
+  let sampledAt = -Infinity;
+  let sampling = false;
+  return () => {
+    if (!sampling && Date.now() - sampledAt >= SIZE_SAMPLE_MS) {
+      sampling = true;
+      sampledAt = Date.now();
+      db.$client`SELECT pg_database_size(current_database()) AS bytes`
+        .then(([row]: { bytes: string | number }[]) => (bytes = Number(row!.bytes)))
+        .catch(() => {})
+        .finally(() => (sampling = false));
+    }
+    return bytes;
+  };
+}
+
 export async function composePostgres(config: Config, log: Logger): Promise<ComposedEngine & { pg: PgDb }> {
   const opened = await openPostgresStorage(config.databaseUrl);
   if (opened.migrated) log.info("database migrated", { database: redactUrl(config.databaseUrl), migrations: opened.migrated });
   const storage = postgresStorage(opened.db);
+  const databaseSize = databaseSizeSampler(opened.db);
   return {
     engine: "postgres",
     pg: opened.db,
@@ -49,7 +71,10 @@ export async function composePostgres(config: Config, log: Logger): Promise<Comp
     committer: pgWriterBackend(opened.db),
     isBusyFailure: isPgBusyFailure,
     webhookOutbox: new PgWebhookOutbox(opened.db),
-    started() {},
+    databaseSize,
+    started() {
+      databaseSize(); // the first scrape then has a figure
+    },
     close: () => opened.close(),
   };
 }
