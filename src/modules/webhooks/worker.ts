@@ -38,7 +38,7 @@ export interface WebhookWorkerOptions {
 }
 
 export interface WebhookWorker {
-  /** Runs a round soon (after a commit): coalesced, never inline. */
+  /** Runs a round soon (after a commit): coalesced, never inline; skipped while the last round found no hook. */
   wake(): void;
   /** Aborts deliveries in flight (they stay pending and are sent after the restart), records the finished ones. */
   stop(): Promise<void>;
@@ -77,6 +77,8 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
   let flushTimer: ReturnType<typeof setTimeout> | null = null;
   let currentRound: Promise<void> | null = null;
   let roundAgain = false;
+  /** Whether the last round found any hook: without one, a commit wrote no event and needs no round. */
+  let hooksSeen = true;
   let flushing: Promise<void> | null = null;
   const aborter = new AbortController();
 
@@ -100,7 +102,9 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
   /** Starts the due events of every hook with a free slot. */
   async function claimRound() {
     try {
-      for (const hook of await outbox.hooks()) {
+      const hooks = await outbox.hooks();
+      hooksSeen = hooks.length > 0;
+      for (const hook of hooks) {
         if (stopped) break;
         if (busy(hook.id) >= hook.concurrency) continue;
         const free = hook.concurrency - busy(hook.id);
@@ -250,7 +254,10 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
   wake();
 
   return {
-    wake,
+    // Per committed change: nothing to do without hooks (one added meanwhile is found by the poll).
+    wake: () => {
+      if (hooksSeen) wake();
+    },
     async stop() {
       if (stopped) return;
       stopped = true;
