@@ -159,8 +159,7 @@ export function sqliteCommitter(db: Db): MessageCommitter {
   // The connection's own timeout, restored after each attempt (no import of client.ts: this file is
   // also bundled into the writer thread, which needs bun:sqlite only).
   const usual = Object.values(client.query("PRAGMA busy_timeout").get() as Record<string, number>)[0]!;
-  // Prepared once: Database.run compiles its text on every call (two per commit, ~12 % of a
-  // one-message commit's main-thread time in bench --profile).
+  // Prepared once: Database.run compiles its text on every call (two per commit).
   const shortWait = client.prepare(`PRAGMA busy_timeout = ${WRITE_BUSY_TIMEOUT_MS}`);
   const usualWait = client.prepare(`PRAGMA busy_timeout = ${usual}`);
   return {
