@@ -21,11 +21,14 @@
 // place would be a second, rarely run, copy of both paths.
 import type { Awaitable } from "../ports/stores";
 import type { Logger } from "../lib/logger";
-import { gauge } from "../modules/metrics/registry";
 import { BunHub, type ChatSocket } from "./bun-hub";
 import { RedisConn } from "./redis-conn";
 import { GapTracker, type Gap, type Repaired } from "./redis-gaps";
+import { entriesOf, readMark, revOf, type Fields, type RemoteChange } from "./redis-entries";
+import { brokerMetrics, type BrokerStats } from "./redis-metrics";
 import { ClusterPresence } from "./redis-presence";
+
+export type { BrokerStats, RemoteChange };
 
 /** Close code for "the broker came back: reconnect and sync" (RFC 6455 service restart). */
 export const CLOSE_BROKER_RESYNC = 1012;
@@ -34,19 +37,6 @@ const STREAM_MAXLEN = 100_000;
 const BLOCK_MS = 2_000;
 const READ_COUNT = 1_000;
 const MAX_BACKOFF_MS = 2_000;
-
-/**
- * Another instance's committed change as the relay sees it, for this instance's caches (the change
- * feed keeps them exact for its own commits only): a change that took a rev (`seq` when it was a
- * new message), or a conversation's members moved.
- */
-export type RemoteChange =
-  | { kind: "revision"; conversationId: string; rev: number; seq?: number }
-  | { kind: "members"; conversationId: string }
-  /** A member's read cursor moved (not a revision: it carries no rev). */
-  | { kind: "read"; conversationId: string; userId: string; seq: number }
-  /** The broker was unreachable: other instances' changes of that time were never relayed. */
-  | { kind: "outage" };
 
 export interface RedisBusOptions {
   url: string;
@@ -64,31 +54,6 @@ export interface RedisBusOptions {
   heartbeatMs?: number;
   /** Called for each change another instance committed, after its event was relayed. */
   onRemote?: (change: RemoteChange) => void;
-}
-
-export interface BrokerStats {
-  relayed: number;
-  gapsRepaired: number;
-  errors: number;
-  resyncs: number;
-}
-
-type Fields = Record<string, string>;
-
-/** The conversation, rev and seq an event carries (rev-bearing events only), from its topic or body. */
-function revOf(topic: string, event: any): { c: string; r: number; s?: number } | null {
-  if (typeof event?.rev !== "number") return null;
-  const c = topic.startsWith("conversation:")
-    ? topic.slice("conversation:".length)
-    : (event.conversation_id ?? event.conversation?.id ?? event.message?.conversation_id);
-  if (typeof c !== "string") return null;
-  return { c, r: event.rev, s: event.type === "new_message" ? event.message?.seq : undefined };
-}
-
-/** A read cursor's move, for other instances' caches (their unread counts and is_read). */
-function readMark(event: any): Fields {
-  if (event?.type !== "message_read" || typeof event.conversation_id !== "string") return {};
-  return { rd: `${event.user_id} ${event.last_read_seq}`, c: event.conversation_id };
 }
 
 export class RedisBus extends BunHub {
@@ -144,14 +109,7 @@ export class RedisBus extends BunHub {
 
   /** This instance's broker counters in Prometheus text (appended to /metrics). */
   metrics(): string {
-    const counter = (name: string, help: string, value: number) => gauge(name, help, [[{}, value]], "counter");
-    return [
-      counter("chat_broker_events_relayed_total", "Events from other instances relayed to this instance's sockets.", this.stats.relayed),
-      counter("chat_broker_gaps_repaired_total", "Conversations whose missing revs were repaired from the database.", this.stats.gapsRepaired),
-      counter("chat_broker_errors_total", "Broker commands or connections that failed.", this.stats.errors),
-      counter("chat_broker_resyncs_total", "Broker outages after which local sockets were closed (1012) to resync.", this.stats.resyncs),
-      gauge("chat_broker_up", "1 while the broker answers this instance's reader.", [[{}, this.down ? 0 : 1]]),
-    ].join("\n");
+    return brokerMetrics(this.stats, !this.down);
   }
 
   // ---- the Hub, local first, then the stream ----
@@ -353,14 +311,4 @@ export class RedisBus extends BunHub {
     this.writer.close();
     await this.loop;
   }
-}
-
-/** The entries of one stream in an XREAD reply (RESP3 map, or RESP2 array of [key, entries]). */
-function entriesOf(reply: unknown, key: string): [string, string[]][] {
-  if (!reply) return [];
-  if (Array.isArray(reply)) {
-    const found = reply.find((r) => Array.isArray(r) && r[0] === key) as [string, [string, string[]][]] | undefined;
-    return found?.[1] ?? [];
-  }
-  return ((reply as Record<string, [string, string[]][]>)[key] ?? []) as [string, string[]][];
 }
