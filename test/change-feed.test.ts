@@ -129,9 +129,15 @@ test("a change still being read holds back its conversation's later events, not 
     `publish conversation:${row.id} new_message`,
   ]);
   expect(consumed.map((c) => c.type)).toEqual(["message_created", "message_updated", "message_created"]);
-  // A pending change that fails to read is logged; the conversation's events flow again.
-  feed.committedPending(row.id, Promise.reject(new Error("read failed")));
+  // A pending change settles once its event is out; the caller can answer after it.
+  let membersRead!: (change: Change) => void;
+  const out = feed.committedPending(row.id, new Promise<Change>((resolve) => (membersRead = resolve)));
+  expect(out).toBeInstanceOf(Promise);
+  membersRead({ type: "conversation_created", conversationId: row.id, memberIds: [users[1]], at: 0 });
+  await out;
+  expect(log.slice(3)).toEqual([`join conversation:${row.id} 1`]);
+  // One that fails to read is logged; the conversation's events flow again.
+  await feed.committedPending(row.id, Promise.reject(new Error("read failed")));
   feed.committed(created(row.id, 3));
-  await Bun.sleep(0);
-  expect(log.slice(3)).toEqual(["warn change event failed", `publish conversation:${row.id} new_message`]);
+  expect(log.slice(4)).toEqual(["warn change event failed", `publish conversation:${row.id} new_message`]);
 });

@@ -41,8 +41,12 @@ export interface ChangeFeed {
    * conversation's events go out in the order of these calls, which must be commit order.
    */
   committed(change: Change): void;
-  /** As `committed`, for a change still being read after its commit: its place in the order is taken now. */
-  committedPending(conversationId: string, change: Awaitable<Change>): void;
+  /**
+   * As `committed`, for a change still being read after its commit: its place in the order is
+   * taken now. Returns, when the change is pending, a promise settled once its event is out (or
+   * its read failed, which is logged): the caller answers its client after caches and sockets moved.
+   */
+  committedPending(conversationId: string, change: Awaitable<Change>): Promise<void> | void;
   /** Adds a consumer called after caches and the bus; returns the function that removes it. */
   consume(consumer: ChangeConsumer): () => void;
 }

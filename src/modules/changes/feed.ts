@@ -22,19 +22,20 @@ export function createChangeFeed(states: ConversationStates, hub: Hub, log: Pick
   const waiting = new Map<string, Promise<void>>();
 
   /** Runs `work` after the conversation's waiting events; keeps it waiting in turn while it is pending. */
-  function inOrder(conversationId: string | null, work: () => Awaitable<void>) {
+  function inOrder(conversationId: string | null, work: () => Awaitable<void>): Promise<void> | undefined {
     // The common case (SQLite, or nothing pending): no lookup, no closure kept.
     const tail = conversationId === null || waiting.size === 0 ? undefined : waiting.get(conversationId);
     const done = tail ? tail.then(work) : work();
-    if (done instanceof Promise && conversationId !== null) track(conversationId, done);
+    if (done instanceof Promise && conversationId !== null) return track(conversationId, done);
   }
 
-  function track(conversationId: string, done: Promise<void>) {
+  function track(conversationId: string, done: Promise<void>): Promise<void> {
     const guarded = done.catch((error) => log.warn("change event failed", { conversation_id: conversationId, error: String(error) }));
     waiting.set(conversationId, guarded);
     guarded.then(() => {
       if (waiting.get(conversationId) === guarded) waiting.delete(conversationId);
     });
+    return guarded;
   }
 
   function deliver(change: Change): Awaitable<void> {
@@ -134,8 +135,8 @@ export function createChangeFeed(states: ConversationStates, hub: Hub, log: Pick
       inOrder(conversationOf(change), () => deliver(change));
     },
     committedPending(conversationId, change) {
-      if (!(change instanceof Promise)) return this.committed(change);
-      inOrder(conversationId, () => change.then(deliver));
+      if (!(change instanceof Promise)) return void this.committed(change);
+      return inOrder(conversationId, () => change.then(deliver));
     },
     consume(consumer) {
       consumers.add(consumer);

@@ -125,9 +125,9 @@ export async function reportConversationUpdated(
   const read = Promise.resolve(row).then((current) =>
     Promise.all([current, s.stores.conversations.memberIds(current.id), memberViewRenderer(s, hub, current)]),
   );
-  feed.committedPending(
+  await feed.committedPending(
     conversationId,
-    read.then(([current, memberIds, viewFor]): Change => ({ type: "conversation_updated", conversationId, rev, memberIds, ...moves, viewFor, at })),
+    read.then(([, memberIds, viewFor]): Change => ({ type: "conversation_updated", conversationId, rev, memberIds, ...moves, viewFor, at })),
   );
   return (await read)[0];
 }
