@@ -27,6 +27,8 @@ export interface MessageAckFrame {
   type: "message_ack";
   client_msg_id: string | null;
   message: Message;
+  /** v2: the message's rev (the same as `message.rev`). */
+  rev?: number;
 }
 export interface MessageReadFrame extends Stamped, Omit<ReadReceipt, "read_at"> {
   type: "message_read";

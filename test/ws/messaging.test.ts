@@ -36,7 +36,9 @@ describe("message", () => {
     const [b1, b2] = await devices(server, bob, 2);
     a1!.send({ type: "message", conversation_id: dm, content: "  hello bob  ", client_msg_id: "m-1" });
     const ack = await a1!.waitType("message_ack");
-    expectExactKeys(ack, ["client_msg_id", "message", "type"]);
+    // v1's keys plus v2's rev (every frame about a conversation carries the rev of its change).
+    expectExactKeys(ack, ["client_msg_id", "message", "rev", "type"]);
+    expect(ack.rev).toBe(ack.message.rev);
     expect(ack.client_msg_id).toBe("m-1");
     expectMessageView(ack.message);
     expect(ack.message).toMatchObject({

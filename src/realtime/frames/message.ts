@@ -30,11 +30,12 @@ export function createMessageFrame(deps: Deps, { send, sendError }: Reply) {
       deps.writer.submit(prepared, (error, result) => {
         if (error) return sendError(ws, error, id);
         const message = result!.message;
-        if (result!.created) return send(ws, { type: "message_ack", client_msg_id: id ?? null, message });
+        // rev: the message's, as on every frame about a conversation (the change it reports).
+        if (result!.created) return send(ws, { type: "message_ack", client_msg_id: id ?? null, message, rev: message.rev });
         // A repeat returns the original as it is now, as the REST send does: it may have been read since.
         andThen(readState(deps, message.conversation_id, userId), (state) => {
           const current = state ? { ...message, is_read: isReadFor(message, userId, state) } : message;
-          send(ws, { type: "message_ack", client_msg_id: id ?? null, message: current });
+          send(ws, { type: "message_ack", client_msg_id: id ?? null, message: current, rev: message.rev });
         });
       });
     const previous = submitted.get(ws);
