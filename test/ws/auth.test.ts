@@ -152,18 +152,21 @@ describe("nothing is delivered before ready", () => {
     const early = rawSocket(server.url);
     await early.opened;
     const aliceSocket = await connect(server.url, alice.token);
-    // All of these are published before the REST calls return, so had `early` been subscribed they would
-    // already be on its wire ahead of anything answering its token.
+    // Bob's authenticated device sees when each event has been published.
+    const bobSocket = await connect(server.url, bob.token);
+    // All of these are out before `early` sends its token, so had `early` been subscribed they would
+    // already be on its wire ahead of anything answering its token. (The typing frame is published
+    // after membership and block reads, which await on PostgreSQL: wait for it, not for a pong.)
     expect((await api.send(alice.token, dm, "while you were connecting")).status).toBe(201);
     aliceSocket.send({ type: "typing", conversation_id: dm });
-    await barrier(aliceSocket);
+    await bobSocket.waitType("user_typing");
     early.send({ token: bob.token });
     await early.waitType("ready");
     await barrier(early);
     expect(early.frames[0]!.type).toBe("ready");
     expect(early.ofType("new_message")).toHaveLength(0);
     expect(early.ofType("user_typing")).toHaveLength(0);
-    closeAll(early, aliceSocket);
+    closeAll(early, aliceSocket, bobSocket);
   });
 
   test("messages sent while a socket authenticates never precede its ready", async () => {
