@@ -22,11 +22,11 @@ export function createChangeFeed(states: ConversationStates, hub: Hub, log: Pick
   const waiting = new Map<string, Promise<void>>();
 
   /** Runs `work` after the conversation's waiting events; keeps it waiting in turn while it is pending. */
-  function inOrder(conversationId: string | null, work: () => Awaitable<void>): Promise<void> | undefined {
+  function inOrder(conversationId: string, work: () => Awaitable<void>): Promise<void> | undefined {
     // The common case (SQLite, or nothing pending): no lookup, no closure kept.
-    const tail = conversationId === null || waiting.size === 0 ? undefined : waiting.get(conversationId);
+    const tail = waiting.size === 0 ? undefined : waiting.get(conversationId);
     const done = tail ? tail.then(work) : work();
-    if (done instanceof Promise && conversationId !== null) return track(conversationId, done);
+    if (done instanceof Promise) return track(conversationId, done);
   }
 
   function track(conversationId: string, done: Promise<void>): Promise<void> {
@@ -145,7 +145,7 @@ export function createChangeFeed(states: ConversationStates, hub: Hub, log: Pick
   };
 }
 
-function conversationOf(change: Change): string | null {
+function conversationOf(change: Change): string {
   switch (change.type) {
     case "message_created":
       return change.message.conversation_id;
