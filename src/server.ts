@@ -82,7 +82,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const hub = config.brokerUrl
     ? new RedisBus({ url: config.brokerUrl, log, repair: repairFromDatabase(stored), onRemote: followRemoteChanges(stored.caches.conversationStates) })
     : new BunHub();
-  const storage = new StorageHealth(log, undefined, engine.walBacklog);
+  const storage = new StorageHealth(log, undefined, engine.walBacklog, engine.engine === "sqlite");
   const stopStorageWatch = storage.watch();
   let lost: (detail: string) => void = () => {};
   const storageLost = new Promise<string>((resolve) => (lost = resolve));
@@ -101,7 +101,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     probe: engine.probe,
     ...(engine.storageChanges ? { storageChanges: engine.storageChanges } : {}),
     caches: { ...stored.caches, recentMessages: "db" in engine ? new RecentMessages(engine.storage.stores.messages) : NO_RECENT_MESSAGES },
-    receipts: new DeliveryReceipts(stored, changes),
+    receipts: new DeliveryReceipts(stored, changes, () => storage.writesWait()),
     config,
     hub,
     log,
@@ -161,6 +161,11 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       // The URL is parsed only when it could be the socket path (a query string may follow it).
       if (request.url.includes(WS_PATH) && new URL(request.url).pathname === WS_PATH) {
         if (request.headers.get("upgrade")?.toLowerCase() === "websocket") return sockets.upgrade(received, server);
+      }
+      // While a commit waits on a stalled disk, writes wait for it here rather than block the loop.
+      if (request.method !== "GET" && request.method !== "HEAD") {
+        const stalled = storage.writesWait();
+        if (stalled) return stalled.then(() => telemetry.observe(request, handle));
       }
       return telemetry.observe(request, handle);
     },

@@ -10,6 +10,13 @@ type Log = { warn(msg: string, fields?: Record<string, unknown>): void; info(msg
 /** A commit pending longer than this is a stalled disk. */
 export const STALL_AFTER_MS = 2000;
 
+/**
+ * A commit pending longer than this holds back the writes still made on the event loop (signup,
+ * mark read, last_seen, …) until it returns: on a frozen file system even write() blocks, and one
+ * such write would stop the whole loop. Long enough that a big healthy batch never trips it.
+ */
+export const HOLD_WRITES_AFTER_MS = 150;
+
 export interface StorageProblem {
   code: StorageFaultCode | "storage_stalled";
   detail: string;
@@ -21,12 +28,16 @@ export class StorageHealth {
   private failing: { fault: StorageFault; since: number; error: string } | null = null;
   private pendingSince = 0;
   private stallLogged = false;
+  /** Settled when the pending commit returns; made only when a write asked to wait for it. */
+  private commitReturned: { promise: Promise<void>; resolve: () => void } | null = null;
 
   constructor(
     private readonly log: Log,
     private readonly clock: () => number = () => performance.now(),
     /** Frames in the WAL not yet copied into the database (db/checkpointer.ts walBacklog); null: unknown. */
     private readonly walBacklog: () => number | null = () => null,
+    /** Whether writes outside the writer block the event loop (SQLite's; PostgreSQL's await the network). */
+    private readonly loopWritesBlock = true,
   ) {}
 
   /**
@@ -79,6 +90,21 @@ export class StorageHealth {
       this.log.warn("storage stalled", { stalled_ms: stalledMs, event_loop_blocked: true });
     }
     this.pendingSince = 0;
+    const waiting = this.commitReturned;
+    this.commitReturned = null;
+    waiting?.resolve();
+  }
+
+  /**
+   * Null when a write may run now; otherwise a promise settled when the commit that has been
+   * waiting on the disk for HOLD_WRITES_AFTER_MS returns (the disk answers again). Writes on the
+   * event loop ask first, so a stalled disk holds them instead of the loop. A write that began
+   * before the commit had waited that long still blocks (the README says so).
+   */
+  writesWait(): Promise<void> | null {
+    if (!this.loopWritesBlock || !this.pendingSince || this.clock() - this.pendingSince < HOLD_WRITES_AFTER_MS) return null;
+    this.commitReturned ??= Promise.withResolvers<void>();
+    return this.commitReturned.promise;
   }
 
   /** Milliseconds the current commit has been waiting, 0 when none is. */

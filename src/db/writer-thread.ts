@@ -1,11 +1,10 @@
-// SQLite's group commit (ports/message-commit.ts) as the message writer gets it: inline on the
-// event loop over the main connection (default), or with --writer-thread on the writer thread
-// (writer-worker.ts) with its own connection, so a slow or frozen disk delays sends but never the
-// event loop: reads, /health, /metrics and sockets keep answering. Messages to and from the thread
-// are JSON text (Bun's structured clone was most of the hop's cost). Inline is the default: with one
-// message in flight per sender every send is its own batch and pays a thread round trip (W2 at 1 in
-// flight ~30 % lower with the thread, alternating runs on a shared 2-core machine); with batches
-// (W2 at 16 in flight) it is within noise and W5 POST was higher with it.
+// SQLite's group commit (ports/message-commit.ts) as the message writer gets it: on the writer
+// thread (writer-worker.ts, the default) with its own connection, so a slow or frozen disk delays
+// sends but never the event loop: reads, /health, /metrics and sockets keep answering; or, with
+// --writer-thread false, inline on the event loop over the main connection. Messages to and from
+// the thread are JSON text (Bun's structured clone was most of the hop's cost). The thread costs
+// ~15 % of W2's sends/s when the server is confined to one core (the two threads share it) and is
+// within noise on two cores (alternating runs, 2026-12-01); a frozen disk no longer stops the server.
 import type { CommitResult, MessageCommitter } from "../ports/message-commit";
 import type { Db } from "./client";
 import { externalChanges } from "./external-changes";
@@ -15,7 +14,7 @@ import type { FromWorker, ToWorker } from "./writer-worker";
 export { isBusyFailure } from "./stores/message-commit";
 
 export interface SqliteWriterOptions {
-  /** Commit on the writer thread, or inline on the event loop (default). */
+  /** Commit on the writer thread (the server's default), or inline on the event loop. */
   thread?: boolean;
   /** The database file, for the writer thread's own connection. */
   path?: string;

@@ -29,7 +29,14 @@ export interface Presence {
   disconnected(userId: string): void;
 }
 
-export function createPresence(storage: Storage, hub: BunHub & ClusterPresenceHooks, log: Logger, delayMs = PRESENCE_OFFLINE_DELAY_MS): Presence {
+export function createPresence(
+  storage: Storage,
+  hub: BunHub & ClusterPresenceHooks,
+  log: Logger,
+  delayMs = PRESENCE_OFFLINE_DELAY_MS,
+  /** StorageHealth.writesWait: last_seen is written after a stalled disk answers again, not into it. */
+  writesWait: () => Promise<void> | null = () => null,
+): Presence {
   const offlineTimers = new Map<string, ReturnType<typeof setTimeout>>();
 
   const announce = async (userId: string, isOnline: boolean) => {
@@ -58,9 +65,14 @@ export function createPresence(storage: Storage, hub: BunHub & ClusterPresenceHo
     },
     disconnected(userId) {
       // Best effort (a closed or failing database): last_seen is a hint.
-      try {
-        void Promise.resolve(touchLastSeen(storage, userId)).catch(() => {});
-      } catch {}
+      const touch = () => {
+        try {
+          void Promise.resolve(touchLastSeen(storage, userId)).catch(() => {});
+        } catch {}
+      };
+      const stalled = writesWait();
+      if (stalled) void stalled.then(touch);
+      else touch();
       hub.lingering.add(userId);
       const timer = setTimeout(() => {
         offlineTimers.delete(userId);

@@ -35,6 +35,41 @@ describe("storage stalls", () => {
     expect(lines.map(([msg]) => msg)).toEqual(["storage stalled", "storage stall over"]);
   });
 
+  test("writes on the event loop wait only once a commit has been pending 150 ms, and go when it returns", async () => {
+    const { storage, advance } = withLog();
+    expect(storage.writesWait()).toBeNull(); // no commit pending
+    storage.commitStarted();
+    advance(149);
+    expect(storage.writesWait()).toBeNull(); // a healthy batch
+    advance(1);
+    const first = storage.writesWait();
+    const second = storage.writesWait();
+    expect(first).toBeInstanceOf(Promise);
+    expect(second).toBe(first!); // one promise for every held write
+    let released = false;
+    void first!.then(() => (released = true));
+    advance(5000);
+    await Bun.sleep(0);
+    expect(released).toBe(false);
+    storage.commitFinished();
+    await first;
+    expect(released).toBe(true);
+    expect(storage.writesWait()).toBeNull();
+    // The next commit that stalls holds writes again, with a new promise.
+    storage.commitStarted();
+    advance(200);
+    expect(storage.writesWait()).not.toBe(first!);
+  });
+
+  test("where writes do not block the loop (PostgreSQL) nothing is held", () => {
+    let now = 1000;
+    const storage = new StorageHealth({ warn() {}, info() {} }, () => now, undefined, false);
+    storage.commitStarted();
+    now += 10_000;
+    expect(storage.writesWait()).toBeNull();
+    expect(storage.problem()?.code).toBe("storage_stalled");
+  });
+
   test("after a full disk, writes are held only while the WAL has frames not yet checkpointed", () => {
     let backlog: number | null = 12;
     const storage = new StorageHealth({ warn() {}, info() {} }, undefined, () => backlog);

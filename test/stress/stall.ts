@@ -1,4 +1,4 @@
-// (9) A stalled disk, with --writer-thread true: the data directory on a loop-mounted ext4, frozen with fsfreeze for
+// (9) A stalled disk, default configuration (the writer thread): the data directory on a loop-mounted ext4, frozen with fsfreeze for
 // 21 s (5 s with --quick) while REST and socket senders run. Commits wait on the writer thread; the
 // event loop must keep answering: /health (503 storage_stalled once a commit has waited > 2 s),
 // /metrics and cached reads. After the thaw every pending send is acknowledged; nothing is lost or
@@ -12,7 +12,7 @@ export async function stall(quick: boolean): Promise<ScenarioResult> {
   const disk = mountFreezableDisk();
   if (typeof disk === "string") return { line: `skipped: ${disk}`, failures: [] };
   const failures: string[] = [];
-  const server = new BinaryServer(undefined, ["--rate-limit", "false", "--writer-thread", "true"], disk.dir);
+  const server = new BinaryServer(undefined, ["--rate-limit", "false"], disk.dir);
   const freezeMs = quick ? 5000 : 21_000;
   try {
     await server.start();

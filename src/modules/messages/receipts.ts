@@ -34,6 +34,8 @@ export class DeliveryReceipts {
   constructor(
     private readonly storage: Storage,
     private readonly feed: ChangeFeed,
+    /** StorageHealth.writesWait: a flush waits for a stalled disk rather than block the loop. */
+    private readonly writesWait: () => Promise<void> | null = () => null,
   ) {}
 
   /** Notes that the user's devices hold the conversation up to seq; 404 when not a member. */
@@ -54,6 +56,8 @@ export class DeliveryReceipts {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.pending.size === 0) return;
+    const stalled = this.writesWait();
+    if (stalled) return stalled.then(() => this.flush());
     const batch = [...this.pending.values()];
     this.pending.clear();
     if (this.known.size > MAX_KNOWN) this.known.clear();

@@ -48,9 +48,14 @@ export function createFrameHandler(deps: Deps & { hub: BunHub }) {
     if (typeof type !== "string") throw frameError("validation_error", "type: must be a string");
     switch (type) {
       case "message":
-        return onMessage(ws, userId, frame);
-      case "mark_read":
+      case "mark_read": {
+        // Writes: while a commit waits on a stalled disk they wait for it, in arrival order, instead
+        // of blocking the loop (a DM created by recipient_id, a read cursor).
+        const stalled = deps.storage?.writesWait();
+        if (stalled) return stalled.then(() => dispatch(ws, userId, frame));
+        if (type === "message") return onMessage(ws, userId, frame);
         return markRead(deps, deps.changes, userId, field(frame, "message_id", "uuid")!);
+      }
       case "typing":
         return onTyping(userId, field(frame, "conversation_id", "uuid")!);
       case "received":
