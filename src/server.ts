@@ -73,17 +73,17 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     throw error;
   }
   configurePasswords({ memoryKib: config.passwordMemoryKib });
-  // Attachments: the files directory (temporaries of unfinished uploads removed) and the sweep of unused uploads.
+  // Attachments: the files directory (temporaries of unfinished uploads removed); the sweep of unused uploads starts below.
   prepareFilesDir(filesDirOf(config.dataDir));
   // The storage ports, and the caches in front of them (Deps.caches).
   const { storage: stored } = engine;
-  const stopUploadSweeper = startUploadSweeper(stored, filesDirOf(config.dataDir), config.unusedUploadTtlSeconds, log);
   // --broker-url: the same local hub, plus the other instances' events through Redis.
   const hub = config.brokerUrl
     ? new RedisBus({ url: config.brokerUrl, log, repair: repairFromDatabase(stored), onRemote: followRemoteChanges(stored.caches.conversationStates) })
     : new BunHub();
   const storage = new StorageHealth(log, undefined, engine.walBacklog, engine.engine === "sqlite");
   const stopStorageWatch = storage.watch();
+  const stopUploadSweeper = startUploadSweeper(stored, filesDirOf(config.dataDir), config.unusedUploadTtlSeconds, log, () => storage.writesWait());
   let lost: (detail: string) => void = () => {};
   const storageLost = new Promise<string>((resolve) => (lost = resolve));
   const stopFileWatch = engine.watchedFile ? storage.watchFile(engine.watchedFile, lost) : () => {};
@@ -133,6 +133,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     allowPrivate: config.webhookAllowPrivate,
     timeoutMs: config.webhookTimeoutSeconds * 1000,
     log,
+    writesWait: () => storage.writesWait(),
   });
   const stopWakingWebhooks = changes.consume(() => webhooks.wake());
   telemetry.sources = {

@@ -35,6 +35,8 @@ export interface WebhookWorkerOptions {
   leaseMs?: number;
   /** The resolver of hook hosts (tests stand in for DNS); the system's by default. */
   lookup?: Lookup;
+  /** StorageHealth.writesWait: outcomes are recorded after a stalled disk answers, not into it. */
+  writesWait?: () => Promise<void> | null;
 }
 
 export interface WebhookWorker {
@@ -213,6 +215,8 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
   function flush(): Promise<void> {
     if (flushing) return flushing.then(() => (outcomes.length > 0 ? flush() : undefined));
     if (outcomes.length === 0) return Promise.resolve();
+    const stalled = options.writesWait?.();
+    if (stalled) return stalled.then(flush);
     const batch = outcomes;
     outcomes = [];
     flushing = (async () => {
