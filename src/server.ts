@@ -89,7 +89,15 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const stopFileWatch = engine.watchedFile ? storage.watchFile(engine.watchedFile, lost) : () => {};
   const telemetry = new Telemetry(log, VERSION, storage);
   const changes = createChangeFeed(stored.caches.conversationStates, hub, log);
-  const writer = createMessageWriter(stored.stores.messages, changes, { committer: engine.committer, isBusyFailure: engine.isBusyFailure, stats: telemetry.writerStats, storage });
+  // Webhook outcomes are recorded between two message commits, when the write lock is free (set below).
+  let recordWebhookOutcomes = () => {};
+  const writer = createMessageWriter(stored.stores.messages, changes, {
+    committer: engine.committer,
+    isBusyFailure: engine.isBusyFailure,
+    stats: telemetry.writerStats,
+    storage,
+    betweenCommits: () => recordWebhookOutcomes(),
+  });
   // The peer address is only known while Bun still holds the request (it can be gone once the body
   // has been read), so it is captured on arrival for the requests that may ask for it: writes (the
   // login rate limit) and every request when request logs are on. Reads skip the lookup.
@@ -135,6 +143,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     log,
     writesWait: () => storage.writesWait(),
   });
+  recordWebhookOutcomes = webhooks.recordOutcomes;
   const stopWakingWebhooks = changes.consume(() => webhooks.wake());
   telemetry.sources = {
     hub,

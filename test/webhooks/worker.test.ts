@@ -227,3 +227,32 @@ test("on its own connection, recorded deliveries are another connection's commit
   await Bun.sleep(5);
   expect(changes.version()).toBeGreaterThan(before);
 });
+
+test("a recording refused at once (SQLITE_BUSY, thrown synchronously) is retried, and the event loop keeps turning", async () => {
+  const r = startReceiver(() => new Response("ok"));
+  receivers.push(r);
+  await addWebhook(sqliteStorage(db), { url: r.url, events: "message.created", allowPrivate: true });
+  conversation("c1");
+  for (let seq = 1; seq <= 3; seq++) message("c1", seq, `m${seq}`);
+  // The lock is held elsewhere for the first attempts: SQLite throws before any await.
+  let refusals = 5;
+  const shared = new SqliteWebhookOutbox({ path: join(dir, DB_FILE) });
+  const record = shared.record.bind(shared);
+  shared.record = (outcomes) => {
+    if (refusals-- > 0) throw Object.assign(new Error("database is locked"), { code: "SQLITE_BUSY" });
+    return record(outcomes);
+  };
+  outbox = shared;
+  worker = createWebhookWorker({ outbox: shared, allowPrivate: true, timeoutMs: 5000, log: silentLogger, pollMs: 20, baseBackoffMs: 50 });
+  // Timers fire while the refusals last: before the fix the worker spun in microtasks for good.
+  let ticks = 0;
+  const ticker = setInterval(() => ticks++, 10);
+  try {
+    await until(() => pending() === 0, "every delivery recorded after the refusals");
+  } finally {
+    clearInterval(ticker);
+  }
+  expect(refusals).toBeLessThan(0);
+  expect(ticks).toBeGreaterThan(0);
+  expect(new Set(r.deliveries.map((d) => d.data.content))).toEqual(new Set(["m1", "m2", "m3"]));
+});

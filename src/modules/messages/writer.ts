@@ -50,6 +50,12 @@ export interface WriterOptions {
   isBusyFailure?: (failure: WriteFailure) => boolean;
   stats?: WriterStats;
   storage?: StorageHealth;
+  /**
+   * Called after each commit has been answered and before the next one starts: the moment the
+   * write lock is surely free, for other small writes of the same connection's process (webhook
+   * outcomes), which with the writer thread would otherwise find it held.
+   */
+  betweenCommits?: () => void;
 }
 
 const MAX_BATCH = 512;
@@ -112,6 +118,13 @@ export function createMessageWriter(messages: Pick<MessageStore, "reactions">, f
           inFlight = false;
           storage?.commitFinished();
           finish(batch, result, at);
+          if (options.betweenCommits) {
+            try {
+              options.betweenCommits();
+            } catch {
+              // Its own failures are its own to report; the next batch must go.
+            }
+          }
           if (!inFlight && !scheduled && queue.length && later) flush();
           if (!inFlight && !queue.length) drained?.();
         },

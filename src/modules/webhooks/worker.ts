@@ -46,12 +46,24 @@ export interface WebhookWorker {
   stop(): Promise<void>;
   /** Prometheus lines: deliveries by result since start, events waiting now. */
   metrics(): string;
+  /**
+   * Records finished deliveries now, if any: called by the message writer between two of its
+   * commits, when the write lock is free (with the writer thread it is held almost always under
+   * load, and a recording at another moment finds it busy).
+   */
+  recordOutcomes(): void;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const BUSY_RETRY_MS = 50;
 /** Deliveries one key may chain back to back before its slot goes back to the round. */
 const MAX_CHAIN = 64;
+/**
+ * Events sent but not yet recorded, at most: past it no delivery starts until outcomes are
+ * recorded. Each round re-reads the due events plus this many (they stay due until recorded),
+ * so without a bound a lock that keeps refusing the recording made every round read more.
+ */
+const MAX_UNRECORDED = 1000;
 /** Beyond the HTTP timeout: name resolution and recording the outcome. */
 const LEASE_MARGIN_MS = 60_000;
 
@@ -107,7 +119,7 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
       const hooks = await outbox.hooks();
       hooksSeen = hooks.length > 0;
       for (const hook of hooks) {
-        if (stopped) break;
+        if (stopped || inFlight.size >= MAX_UNRECORDED) break;
         if (busy(hook.id) >= hook.concurrency) continue;
         const free = hook.concurrency - busy(hook.id);
         for (const event of await outbox.claimDue(hook.id, free, Date.now(), leaseMs, inFlight)) {
@@ -142,7 +154,7 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
       // A busy conversation keeps its slot (held while the next is claimed) for a while, then yields
       // it to the others' heads.
       let next: OutboxEvent | null = null;
-      if (error === null && !stopped && chained < MAX_CHAIN) {
+      if (error === null && !stopped && chained < MAX_CHAIN && inFlight.size < MAX_UNRECORDED) {
         try {
           next = await outbox.claimNext(event, Date.now(), leaseMs);
         } catch {
@@ -219,7 +231,10 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
     if (stalled) return stalled.then(flush);
     const batch = outcomes;
     outcomes = [];
-    flushing = (async () => {
+    // Cleared after the assignment below: SQLite's record throws SQLITE_BUSY synchronously, and
+    // an IIFE whose `finally` ran before `flushing` was assigned left it set to a settled promise,
+    // which turned every later flush into a microtask loop (the event loop never turned again).
+    const recording = (async () => {
       try {
         const gaveUp = await outbox.record(batch);
         for (const { event, error } of gaveUp) {
@@ -232,10 +247,11 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
         outcomes = batch.concat(outcomes);
         log.debug("webhook outcomes not recorded yet", { error: String(error) });
         flushSoon(BUSY_RETRY_MS);
-      } finally {
-        flushing = null;
       }
     })();
+    flushing = recording.finally(() => {
+      flushing = null;
+    });
     return flushing;
   }
 
@@ -261,6 +277,9 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
     // Per committed change: nothing to do without hooks (one added meanwhile is found by the poll).
     wake: () => {
       if (hooksSeen) wake();
+    },
+    recordOutcomes: () => {
+      if (outcomes.length > 0 && !flushing && !stopped) void flush().then(wake);
     },
     async stop() {
       if (stopped) return;
