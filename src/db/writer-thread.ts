@@ -3,8 +3,8 @@
 // sends but never the event loop: reads, /health, /metrics and sockets keep answering; or, with
 // --writer-thread false, inline on the event loop over the main connection. Messages to and from
 // the thread are JSON text (Bun's structured clone was most of the hop's cost). The thread costs
-// ~15 % of W2's sends/s when the server is confined to one core (the two threads share it) and is
-// within noise on two cores (alternating runs, 2026-12-01); a frozen disk no longer stops the server.
+// 15–18 % of W2's sends/s when the server is confined to one core (the two threads share it) and
+// 6–9 % on two cores (medians of alternating runs, 2026-12-01); a frozen disk no longer stops the server.
 import type { CommitResult, MessageCommitter } from "../ports/message-commit";
 import type { Db } from "./client";
 import { externalChanges } from "./external-changes";

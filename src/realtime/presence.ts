@@ -33,9 +33,9 @@ export function createPresence(
   storage: Storage,
   hub: BunHub & ClusterPresenceHooks,
   log: Logger,
-  delayMs = PRESENCE_OFFLINE_DELAY_MS,
   /** StorageHealth.writesWait: last_seen is written after a stalled disk answers again, not into it. */
   writesWait: () => Promise<void> | null = () => null,
+  delayMs = PRESENCE_OFFLINE_DELAY_MS,
 ): Presence {
   const offlineTimers = new Map<string, ReturnType<typeof setTimeout>>();
 

@@ -38,7 +38,7 @@ export function createSocketEndpoint(deps: Deps & { hub: BunHub }): SocketEndpoi
   };
   const allowed = new Set(config.allowedOrigins);
   const handleFrame = createFrameHandler(deps);
-  const presence = createPresence(deps, hub, log, undefined, () => deps.storage?.writesWait() ?? null);
+  const presence = createPresence(deps, hub, log, () => deps.storage?.writesWait() ?? null);
   if (deps.storageChanges) watchSessions(deps, deps.storageChanges, hub, log);
 
   const send = (ws: ChatSocket, event: object) => ws.send(JSON.stringify(event));
