@@ -99,6 +99,38 @@ describe("GET /conversations/{id}/changes", () => {
     expect(rev).toBe(7);
   });
 
+  test("a change bigger than limit (a reply and its parent share a rev) comes whole, so limit=1 still makes progress", async () => {
+    const { alice, bob, id } = await group();
+    await api.send(alice.token, id, "first");
+    const parent = (await api.send(alice.token, id, "parent")).body;
+    const reply = await api.post(`${API}/conversations/${id}/messages`, { content: "reply", reply_to_id: parent.id }, alice.token);
+    expect(reply.body.rev).toBe(3);
+    await api.send(alice.token, id, "last");
+    const pages: { rev: number; has_more: boolean; seqs: number[] }[] = [];
+    let rev = 1;
+    for (let round = 0; round < 6; round++) {
+      const page = (await changes(bob.token, id, `since_rev=${rev}&limit=1`)).body;
+      pages.push({ rev: page.rev, has_more: page.has_more, seqs: page.messages.map((m: any) => m.seq) });
+      rev = page.rev;
+      if (!page.has_more) break;
+    }
+    // rev 3 holds the reply (seq 3) and its parent's new reply_count (seq 2), in one page.
+    expect(pages).toEqual([
+      { rev: 3, has_more: true, seqs: [2, 3] },
+      { rev: 4, has_more: false, seqs: [4] },
+    ]);
+  });
+
+  test("since_rev above the conversation's rev answers the real rev and the conversation to start again from", async () => {
+    const { alice, bob, id } = await group();
+    for (let i = 1; i <= 3; i++) await api.send(alice.token, id, `m${i}`);
+    const ahead = await changes(bob.token, id, "since_rev=50");
+    expect(ahead.status).toBe(200);
+    expect(ahead.body).toMatchObject({ rev: 3, has_more: false, messages: [] });
+    expectConversationView(ahead.body.conversation, bob.user.id);
+    expect(ahead.body.conversation.rev).toBe(3);
+  });
+
   test("a non-member gets 404 like a missing conversation; bad since_rev and limit are 422", async () => {
     const { alice, carol, id } = await group();
     expectError(await changes(carol.token, id, "since_rev=0"), 404);

@@ -24,13 +24,13 @@ export const changesModule = (deps: Deps) =>
       params: IdParams("conversation_id"),
       query: t.Object({
         since_rev: QueryInt("since_rev", { minimum: 0, default: 0, description: "The last rev the client applied" }),
-        limit: QueryInt("limit", { minimum: 1, maximum: MAX_CHANGES_LIMIT, default: DEFAULT_CHANGES_LIMIT, description: `Messages per page, default ${DEFAULT_CHANGES_LIMIT}, max ${MAX_CHANGES_LIMIT}` }),
+        limit: QueryInt("limit", { minimum: 1, maximum: MAX_CHANGES_LIMIT, default: DEFAULT_CHANGES_LIMIT, description: `Messages per page, default ${DEFAULT_CHANGES_LIMIT}, max ${MAX_CHANGES_LIMIT}; a page never splits one change, so one bigger than limit (a reply and its parent share a rev) comes whole` }),
       }),
       response: { 200: ChangesView, ...errorResponses },
       detail: {
         summary: "Everything that changed after a rev",
         description:
-          "Every message created, edited, deleted (tombstone) or reacted to after since_rev in its current state, in rev order, and the Conversation when its name, members or roles changed. With has_more, ask again with since_rev = rev.",
+          "Every message created, edited, deleted (tombstone) or reacted to after since_rev in its current state, in rev order, and the Conversation when its name, members or roles changed. With has_more, ask again with since_rev = rev. A since_rev above the conversation's rev (a client ahead of a restored server) answers the real rev and the Conversation.",
         security: bearerSecurity,
       },
     },
