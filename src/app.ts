@@ -1,7 +1,8 @@
 // createApp(deps): the whole HTTP API as an Elysia instance, without listening, shared by the server and tests.
 import { Elysia } from "elysia";
 import type { Deps } from "./deps";
-import { ApiError, renderError } from "./errors";
+import { ApiError, methodNotAllowed, renderError } from "./errors";
+import { allowedMethods } from "./http/allowed-methods";
 import { attachmentsModule, UPLOAD_PATH } from "./modules/attachments";
 import { MULTIPART_OVERHEAD_BYTES, tooLarge } from "./modules/attachments/upload";
 import { authModule } from "./modules/auth";
@@ -17,11 +18,14 @@ import { searchModule } from "./modules/search";
 import { Telemetry } from "./modules/metrics/telemetry";
 import { usersModule } from "./modules/users";
 import { webModule } from "./modules/web";
+import { ErrorBody } from "./modules/shared-model";
+import { WS_PATH } from "./realtime/socket";
 
 
 export function createApp(deps: Deps) {
   const telemetry = deps.telemetry ?? new Telemetry(deps.log, deps.version);
-  return (
+  const methodsFor = allowedMethods(() => app.routes);
+  const app = (
     new Elysia({
       // Unknown body fields are a 422, not silently dropped.
       normalize: false,
@@ -31,6 +35,10 @@ export function createApp(deps: Deps) {
       // @ts-expect-error
       .onError({ as: "global" }, ({ code, error, request, route, user }) => {
         telemetry.tagHook({ request, route, user });
+        if (code === "NOT_FOUND") {
+          const allowed = methodsFor(new URL(request.url).pathname);
+          if (allowed.length > 0) return methodNotAllowed(request.method, allowed);
+        }
         return renderError(code, error, deps.log, deps.storage);
       })
       // Tags each request with its route template and user for the request log and metrics.
@@ -59,7 +67,19 @@ export function createApp(deps: Deps) {
       .use(searchModule(deps))
       .use(metricsModule(deps, telemetry))
       .use(webModule())
+      // Upgrades are taken before the app (server.ts); a plain GET of the socket path lands here.
+      .get(WS_PATH, () => {
+        throw new ApiError(426, "upgrade_required", "This endpoint is a WebSocket: open it with an upgrade request", { Upgrade: "websocket" });
+      }, {
+        response: { 426: ErrorBody },
+        detail: {
+          summary: "The WebSocket endpoint",
+          description: "Open it with a WebSocket upgrade (the frames are in the README). A plain GET answers 426.",
+          tags: ["realtime"],
+        },
+      })
   );
+  return app;
 }
 
 /** The API's type, for Eden treaty clients (client/): a wrong path or field is a compile error there. */

@@ -31,10 +31,14 @@ export function errorResponse(status: number, code: string, detail: string, head
   });
 }
 
+/** A path that exists, asked with a method it has no route for (the FastAPI service's 405). */
+export const methodNotAllowed = (method: string, allowed: string[]) =>
+  errorResponse(405, "method_not_allowed", `Method ${method} is not allowed here; use ${allowed.join(", ")}`, { Allow: allowed.join(", ") });
+
 /** Names the field and the rule it broke, without echoing the whole schema or value. */
 export function describeValidation(error: ValidationError): string {
   const first = error.all[0] as
-    | { path?: string; message?: string; summary?: string; schema?: { title?: string; anyOf?: { type?: string }[] } }
+    | { path?: string; message?: string; summary?: string; schema?: { title?: string; anyOf?: { type?: string }[] }; errors?: Iterable<VariantError>[] }
     | undefined;
   const where = error.type === "body" ? "body" : error.type;
   if (!first) return `${where}: invalid`;
@@ -43,8 +47,28 @@ export function describeValidation(error: ValidationError): string {
   let message = first.message ?? "invalid";
   if (/Unexpected property/i.test(message) || /additional/i.test(message)) message = "unknown field";
   // A query integer is a union of its string and number forms; "union value" tells a client nothing.
-  if (/union value/i.test(message) && first.schema?.anyOf?.some((s) => s.type === "integer")) message = "Expected integer";
+  if (/union value/i.test(message)) {
+    message = first.schema?.anyOf?.some((s) => s.type === "integer") ? "Expected integer" : (unionReason(first) ?? message);
+  }
   return `${field || where}: ${message}`;
+}
+
+interface VariantError {
+  message?: string;
+  schema?: { type?: string; const?: unknown };
+}
+
+/**
+ * Why a value matched no branch of a union, from TypeBox's per-branch errors: the allowed values
+ * of an enum of literals, else the rule the value broke in its non-null branch ("Expected string
+ * length less or equal to 100" for a too-long optional name), else null.
+ */
+function unionReason(error: { errors?: Iterable<VariantError>[] }): string | null {
+  const variants = (error.errors ?? []).map((branch) => [...branch][0]).filter((e): e is VariantError => e !== undefined);
+  const candidates = variants.filter((e) => e.schema?.type !== "null");
+  if (candidates.length === 0) return null;
+  if (candidates.every((e) => e.schema?.const !== undefined)) return `Expected one of ${candidates.map((e) => JSON.stringify(e.schema!.const)).join(", ")}`;
+  return candidates[0]!.message ?? null;
 }
 
 export type { StorageFault, StorageFaultCode };

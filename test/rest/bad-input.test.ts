@@ -274,25 +274,51 @@ describe("query parameters", () => {
 describe("unknown routes and methods", () => {
   test("an unknown path is a 404 in the contract shape", async () => {
     const w = await world();
-    for (const path of ["/nope", `${API}/nope`, `${API}/users/me/friends`, "/api/v2/users", `${API}/conversations/${w.dm}/members`]) {
+    for (const path of ["/nope", `${API}/nope`, `${API}/users/me/friends`, "/api/v2/users", `${API}/conversations/${w.dm}/nope`]) {
       expectError(await api.get(path, w.alice.token), 404, { code: "not_found", context: path });
       expectError(await api.get(path), 404, { context: `${path} anonymous` });
     }
   });
 
-  test("an unsupported method on a known path is a 404 or 405 in the contract shape", async () => {
+  test("an unsupported method on a known path is a 405 naming the allowed ones in Allow, as FastAPI did", async () => {
     const w = await world();
-    for (const [method, path] of [
-      ["DELETE", `${API}/conversations/${w.dm}`],
-      ["PATCH", `${API}/users/me`],
-      ["DELETE", `${API}/users/${w.alice.user.id}`],
-      ["POST", `${API}/messages/unread/count`],
-      ["GET", `${API}/auth/signup`],
+    for (const [method, path, allow] of [
+      ["DELETE", `${API}/conversations/${w.dm}`, "GET, HEAD, PUT"],
+      ["PATCH", `${API}/users/me`, "GET, HEAD, PUT"],
+      ["DELETE", `${API}/users/${w.alice.user.id}`, "GET, HEAD"],
+      ["POST", `${API}/messages/unread/count`, "GET, HEAD"],
+      ["GET", `${API}/auth/signup`, "POST"],
+      ["GET", `${API}/conversations/${w.dm}/members`, "POST"],
+      ["PUT", "/health", "GET, HEAD"],
     ] as const) {
-      const res = await api.request(method, path, { token: w.alice.token });
-      expect([404, 405], `${method} ${path}`).toContain(res.status);
-      expectError(res, res.status, { context: `${method} ${path}` });
+      for (const token of [w.alice.token, undefined]) {
+        const res = await api.request(method, path, { token });
+        expectError(res, 405, { code: "method_not_allowed", context: `${method} ${path}` });
+        expect(res.headers.get("allow"), `${method} ${path}`).toBe(allow);
+      }
     }
     expect((await api.get(`${API}/conversations/${w.dm}`, w.alice.token)).status).toBe(200);
+  });
+
+  test("a plain GET of the socket path is a 426 asking for the upgrade", async () => {
+    const res = await api.get(`${API}/ws`);
+    expectError(res, 426, { code: "upgrade_required" });
+    expect(res.headers.get("upgrade")).toBe("websocket");
+  });
+});
+
+describe("a value outside a union says what was expected", () => {
+  test("a too-long optional name, a bad role and an empty client_msg_id name the rule, not 'union value'", async () => {
+    const w = await world();
+    const cases: [string, string, unknown, string][] = [
+      ["PUT", `${API}/conversations/${w.group}`, { name: "x".repeat(300) }, "name: Expected string length less or equal to 128"],
+      ["PATCH", `${API}/conversations/${w.group}/members/${w.bob.user.id}`, { role: "superuser" }, 'role: Expected one of "owner", "admin", "member"'],
+      ["POST", `${API}/conversations/${w.group}/messages`, { content: "x", client_msg_id: "" }, "client_msg_id: Expected string length greater or equal to 1"],
+    ];
+    for (const [method, path, body, detail] of cases) {
+      const res = await api.request(method, path, { token: w.alice.token, body });
+      expectError(res, 422, { code: "validation_error", context: `${method} ${path}` });
+      expect(res.body.detail).toBe(detail);
+    }
   });
 });

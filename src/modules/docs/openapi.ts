@@ -46,6 +46,7 @@ export function createDocsApp(version: string, root: RouteSource) {
         { name: "messages", description: "Send, page, read cursors, unread counts" },
         { name: "search", description: "Full-text search over the messages of your conversations" },
         { name: "health", description: "Liveness" },
+        { name: "realtime", description: "The WebSocket: open /api/v1/ws with an upgrade; frames in the README" },
       ],
       components: {
         securitySchemes: {
