@@ -55,7 +55,8 @@ export function describeValidation(error: ValidationError): string {
 
 interface VariantError {
   message?: string;
-  schema?: { type?: string; const?: unknown };
+  /** `error` is a schema's own wording for its rule (t.String({ error })). */
+  schema?: { type?: string; const?: unknown; error?: unknown };
 }
 
 /**
@@ -68,7 +69,8 @@ function unionReason(error: { errors?: Iterable<VariantError>[] }): string | nul
   const candidates = variants.filter((e) => e.schema?.type !== "null");
   if (candidates.length === 0) return null;
   if (candidates.every((e) => e.schema?.const !== undefined)) return `Expected one of ${candidates.map((e) => JSON.stringify(e.schema!.const)).join(", ")}`;
-  return candidates[0]!.message ?? null;
+  const first = candidates[0]!;
+  return typeof first.schema?.error === "string" ? first.schema.error : (first.message ?? null);
 }
 
 export type { StorageFault, StorageFaultCode };

@@ -184,6 +184,20 @@ describe("PUT /users/me", () => {
     expectError(await api.put(`${API}/users/me`, { full_name: 42 }, me.token), 422, { field: "full_name" });
   });
 
+  test("avatar_url takes http(s) URLs and paths on this server, never javascript: or data: (422 naming it)", async () => {
+    const me = await userNamed(api, tag());
+    for (const bad of ["javascript:alert(1)", "JavaScript:alert(1)", "data:text/html,<script>alert(1)</script>", "vbscript:x", "//evil.example/a.png", "https://a b"]) {
+      const res = await api.put(`${API}/users/me`, { avatar_url: bad }, me.token);
+      expectError(res, 422, { field: "avatar_url", context: bad });
+      expect(res.body.detail).toBe("avatar_url: Expected an http(s) URL or a path on this server");
+    }
+    for (const good of ["https://example.com/a.png", "HTTP://example.com/a.png?x=1", "/api/v1/attachments/0190f0f0-0000-7000-8000-000000000000", "", null]) {
+      const res = await api.put(`${API}/users/me`, { avatar_url: good }, me.token);
+      expect(res.status, String(good)).toBe(200);
+      expect(res.body.avatar_url).toBe(good);
+    }
+  });
+
   test("changing the username lets you log in with the new one only", async () => {
     const me = await userNamed(api, tag());
     const next = tag();

@@ -6,6 +6,20 @@ export const Username = t.String({ minLength: 3, maxLength: 32, pattern: "^[A-Za
 export const Email = t.String({ format: "email", maxLength: 254 });
 export const Password = t.String({ minLength: 8, maxLength: 256 });
 const OptionalText = (max: number) => t.Optional(t.Union([t.String({ maxLength: max }), t.Null()]));
+/**
+ * An avatar is shown as an image by every client, so only http(s) URLs and paths on this server
+ * (an uploaded attachment: /api/v1/attachments/{id}) are taken: never javascript:, data: and the like.
+ */
+const AvatarUrl = t.Optional(
+  t.Union([
+    t.String({
+      maxLength: 2048,
+      pattern: "^(?:[Hh][Tt][Tt][Pp][Ss]?://[^\\s]+|/(?!/)[^\\s]*|)$",
+      error: "Expected an http(s) URL or a path on this server",
+    }),
+    t.Null(),
+  ]),
+);
 
 export const UserView = t.Object({
   id: Uuid,
@@ -27,7 +41,7 @@ export const UpdateMeBody = t.Object(
     full_name: OptionalText(128),
     email: t.Optional(Email),
     username: t.Optional(Username),
-    avatar_url: OptionalText(2048),
+    avatar_url: AvatarUrl,
     bio: OptionalText(1024),
     password: t.Optional(Password),
     current_password: t.Optional(t.String({ maxLength: 256 })),
