@@ -17,6 +17,9 @@ import { createMessageWriter } from "../src/modules/messages/writer";
 import type { Hub } from "../src/ports/bus";
 import type { Change } from "../src/ports/changes";
 
+/** No member has an open socket: nothing is rendered for anyone. */
+const offline = { isOnline: () => false };
+
 const dir = mkdtempSync(join(tmpdir(), "chat-feed-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -48,18 +51,18 @@ function setup() {
 
 test("a new conversation enters the feed once: members' sockets join its topic", async () => {
   const { db, s, feed, log, consumed, users } = setup();
-  const { row } = await createConversation(s, feed, users[0], { participant_ids: [users[1]], is_group: true, name: "g" });
+  const { row } = await createConversation(s, feed, offline, users[0], { participant_ids: [users[1]], is_group: true, name: "g" });
   expect(log).toEqual([`join conversation:${row.id} 2`]);
   expect(consumed.map((c) => c.type)).toEqual(["conversation_created"]);
 });
 
 test("a send is acked after its commit, then published once and consumed once; a repeat publishes nothing", async () => {
   const { db, s, feed, log, consumed, users } = setup();
-  const { row } = await createConversation(s, feed, users[0], { participant_ids: [users[1]], is_group: true, name: "g" });
+  const { row } = await createConversation(s, feed, offline, users[0], { participant_ids: [users[1]], is_group: true, name: "g" });
   log.length = 0;
   consumed.length = 0;
   const writer = createMessageWriter(s.stores.messages, feed, { committer: sqliteMessageCommitter(db), isBusyFailure });
-  const request = await prepareSend(s, feed, users[0], { conversationId: row.id, content: "hi", clientMsgId: "k1" });
+  const request = await prepareSend(s, feed, offline, users[0], { conversationId: row.id, content: "hi", clientMsgId: "k1" });
   const acked = await new Promise<string[]>((resolve, reject) =>
     writer.submit(request, (error) => (error ? reject(error) : resolve([...log]))),
   );
@@ -67,7 +70,7 @@ test("a send is acked after its commit, then published once and consumed once; a
   expect(log).toEqual([`publish conversation:${row.id} new_message`]);
   expect(consumed).toHaveLength(1);
   expect(consumed[0]).toMatchObject({ type: "message_created", message: { seq: 1, content: "hi", conversation_id: row.id } });
-  const repeat = await writer.send(await prepareSend(s, feed, users[0], { conversationId: row.id, content: "hi", clientMsgId: "k1" }));
+  const repeat = await writer.send(await prepareSend(s, feed, offline, users[0], { conversationId: row.id, content: "hi", clientMsgId: "k1" }));
   expect(repeat.created).toBe(false);
   expect(log).toHaveLength(1);
   expect(consumed).toHaveLength(1);
@@ -76,9 +79,9 @@ test("a send is acked after its commit, then published once and consumed once; a
 
 test("a read cursor that moves is one read_moved change; one that does not move is none", async () => {
   const { db, s, feed, log, consumed, users } = setup();
-  const { row } = await createConversation(s, feed, users[0], { participant_ids: [users[1]], is_group: true, name: "g" });
+  const { row } = await createConversation(s, feed, offline, users[0], { participant_ids: [users[1]], is_group: true, name: "g" });
   const writer = createMessageWriter(s.stores.messages, feed, { committer: sqliteMessageCommitter(db), isBusyFailure });
-  const sent = await writer.send(await prepareSend(s, feed, users[0], { conversationId: row.id, content: "hi" }));
+  const sent = await writer.send(await prepareSend(s, feed, offline, users[0], { conversationId: row.id, content: "hi" }));
   log.length = 0;
   consumed.length = 0;
   await markRead(s, feed, users[1], sent.message.id);
@@ -97,7 +100,7 @@ test("a consumer that throws is logged; the event is out and later consumers sti
   });
   const after: string[] = [];
   feed.consume((c) => after.push(c.type));
-  await createConversation(s, feed, users[0], { participant_ids: [users[1]], is_group: true, name: "g" });
+  await createConversation(s, feed, offline, users[0], { participant_ids: [users[1]], is_group: true, name: "g" });
   expect(log.some((l) => l.startsWith("join "))).toBe(true);
   expect(log).toContain("warn change consumer failed");
   expect(consumed).toHaveLength(1);
@@ -106,10 +109,10 @@ test("a consumer that throws is logged; the event is out and later consumers sti
 
 test("a change still being read holds back its conversation's later events, not other conversations'", async () => {
   const { db, s, feed, log, consumed, users } = setup();
-  const { row } = await createConversation(s, feed, users[0], { participant_ids: [users[1]], is_group: true, name: "g" });
-  const other = (await createConversation(s, feed, users[0], { participant_ids: [users[1]], is_group: true, name: "h" })).row;
+  const { row } = await createConversation(s, feed, offline, users[0], { participant_ids: [users[1]], is_group: true, name: "g" });
+  const other = (await createConversation(s, feed, offline, users[0], { participant_ids: [users[1]], is_group: true, name: "h" })).row;
   const writer = createMessageWriter(s.stores.messages, feed, { committer: sqliteMessageCommitter(db), isBusyFailure });
-  const sent = await writer.send(await prepareSend(s, feed, users[0], { conversationId: row.id, content: "hi" }));
+  const sent = await writer.send(await prepareSend(s, feed, offline, users[0], { conversationId: row.id, content: "hi" }));
   const record = s.stores.messages.byId(sent.message.id)!;
   await writer.close();
   log.length = 0;
@@ -133,7 +136,15 @@ test("a change still being read holds back its conversation's later events, not 
   let membersRead!: (change: Change) => void;
   const out = feed.committedPending(row.id, new Promise<Change>((resolve) => (membersRead = resolve)));
   expect(out).toBeInstanceOf(Promise);
-  membersRead({ type: "conversation_created", conversationId: row.id, memberIds: [users[1]], at: 0 });
+  membersRead({
+    type: "conversation_created",
+    conversationId: row.id,
+    memberIds: [users[1]],
+    viewFor: () => {
+      throw new Error("no member is online: no view is rendered");
+    },
+    at: 0,
+  });
   await out;
   expect(log.slice(3)).toEqual([`join conversation:${row.id} 1`]);
   // One that fails to read is logged; the conversation's events flow again.

@@ -16,6 +16,9 @@ import type { ChangeFeed } from "../src/ports/changes";
 import type { SendRequest } from "../src/ports/message-commit";
 import type { Caches, ConversationStateCache, Storage, Stores } from "../src/ports/stores";
 
+/** No member has an open socket: nothing is rendered for anyone. */
+const offline = { isOnline: () => false };
+
 const dir = mkdtempSync(join(tmpdir(), "chat-send-path-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -33,7 +36,7 @@ async function setup() {
     return id;
   }) as [string, string];
   const sqlite = sqliteStorage(db);
-  const { row } = await createConversation(sqlite, feed, alice, { participant_ids: [bob], is_group: true, name: "g" });
+  const { row } = await createConversation(sqlite, feed, offline, alice, { participant_ids: [bob], is_group: true, name: "g" });
   return { db, sqlite, alice, bob, conversationId: row.id };
 }
 
@@ -59,7 +62,7 @@ function later(storage: Storage): Storage {
 
 test("on SQLite a send is prepared and a page rendered without a promise", async () => {
   const { sqlite, alice, bob, conversationId } = await setup();
-  const request = prepareSend(sqlite, feed, alice, { conversationId, content: "hi @bob", clientMsgId: "k1" });
+  const request = prepareSend(sqlite, feed, offline, alice, { conversationId, content: "hi @bob", clientMsgId: "k1" });
   expect(request).not.toBeInstanceOf(Promise);
   expect(request).toMatchObject({ conversationId, senderId: alice, recipientId: null, content: "hi @bob", mentions: [bob], attachmentIds: [], replyToId: null });
   const caches = { ...sqlite.caches, recentMessages: new RecentMessages(sqlite.stores.messages) };
@@ -71,13 +74,13 @@ test("on SQLite a send is prepared and a page rendered without a promise", async
 test("over a store that answers later, the same send and page come as promises with the same values", async () => {
   const { sqlite, alice, bob, conversationId } = await setup();
   const async = later(sqlite);
-  const pending = prepareSend(async, feed, alice, { conversationId, content: "hi @bob", clientMsgId: "k1" });
+  const pending = prepareSend(async, feed, offline, alice, { conversationId, content: "hi @bob", clientMsgId: "k1" });
   expect(pending).toBeInstanceOf(Promise);
-  expect(await pending).toEqual(prepareSend(sqlite, feed, alice, { conversationId, content: "hi @bob", clientMsgId: "k1" }) as SendRequest);
+  expect(await pending).toEqual(prepareSend(sqlite, feed, offline, alice, { conversationId, content: "hi @bob", clientMsgId: "k1" }) as SendRequest);
   const page = messagePageJson({ stores: async.stores, caches: { ...async.caches, recentMessages: new RecentMessages(sqlite.stores.messages) } }, bob, conversationId, { limit: 50, before: 10 });
   expect(page).toBeInstanceOf(Promise);
   expect(new TextDecoder().decode(await page)).toBe("[]");
   // A non-member is refused the same way, as a rejected promise.
   const stranger = Bun.randomUUIDv7();
-  await expect(Promise.resolve(prepareSend(async, feed, stranger, { conversationId, content: "x" }))).rejects.toMatchObject({ status: 404 });
+  await expect(Promise.resolve(prepareSend(async, feed, offline, stranger, { conversationId, content: "x" }))).rejects.toMatchObject({ status: 404 });
 });

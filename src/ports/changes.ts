@@ -17,7 +17,8 @@ export type Change =
   | { type: "message_updated"; record: MessageRecord; reactions: Awaitable<ReactionTally[]>; at: number }
   | { type: "read_moved"; receipt: Omit<ReadReceipt, "read_at">; at: number }
   | { type: "delivered_moved"; conversationId: string; userId: string; lastDeliveredSeq: number; at: number }
-  | { type: "conversation_created"; conversationId: string; memberIds: string[]; at: number }
+  /** A new conversation (rev 0): its members' open sockets join it and are shown it. */
+  | { type: "conversation_created"; conversationId: string; memberIds: string[]; viewFor(userId: string): ConversationView; at: number }
   | {
       type: "conversation_updated";
       conversationId: string;

@@ -105,6 +105,37 @@ describe("a new member", () => {
   });
 });
 
+describe("a new conversation", () => {
+  test("members' open sockets are shown a new group and a new DM at once (conversation_updated, rev 0), before any message", async () => {
+    const [a, b, c] = await users(3);
+    const [a1, a2] = await devices(server, a!, 2);
+    const sb = await connect(server.url, b!.token);
+    const sc = await connect(server.url, c!.token);
+    const g = await api.group(a!.token, "fresh", [b!.user.id]);
+    expect(g.status).toBe(201);
+    for (const [s, me] of [[a1!, a!], [a2!, a!], [sb, b!]] as const) {
+      const f = await s.waitType("conversation_updated");
+      expect(f.rev).toBe(0);
+      expectConversationView(f.conversation, me.user.id);
+      expect(f.conversation).toMatchObject({ id: g.body.id, name: "fresh", rev: 0, member_count: 2, last_message: null });
+    }
+    // A DM opened by a socket send (recipient_id): the other side learns of it before the message.
+    a1!.send({ type: "message", recipient_id: c!.user.id, content: "hello c", client_msg_id: "dm1" });
+    const dmId = (await a1!.waitType("message_ack")).message.conversation_id;
+    await sc.waitType("new_message");
+    const kinds = sc.frames.filter((f) => f.type === "conversation_updated" || f.type === "new_message").map((f) => `${f.type} ${f.rev}`);
+    expect(kinds).toEqual(["conversation_updated 0", "new_message 1"]);
+    expect(sc.ofType("conversation_updated")[0].conversation).toMatchObject({ id: dmId, is_group: false });
+    // Asking again for an existing DM (200) creates nothing and shows nothing.
+    const before = sb.frames.length;
+    expect((await api.dm(b!.token, a!.user.id)).status).toBe(201);
+    expect((await api.dm(b!.token, a!.user.id)).status).toBe(200);
+    await sb.settle();
+    expect(sb.frames.slice(before).filter((f) => f.type === "conversation_updated")).toHaveLength(1);
+    closeAll(a1!, a2!, sb, sc);
+  });
+});
+
 describe("frames in a big group", () => {
   test("conversation_updated carries the view as the list shows it: the first 10, the reader, their own unread count and role", async () => {
     const [a, b, c] = await users(3);

@@ -101,10 +101,17 @@ export function createChangeFeed(states: ConversationStates, hub: Hub, log: Pick
           timestamp,
         });
         return;
-      case "conversation_created":
-        // Already open sockets of every member receive the conversation's events from now on.
+      case "conversation_created": {
+        // Already open sockets of every member receive the conversation's events from now on, and
+        // learn of it at once (as a member added later does), not only with its first message.
         hub.joinConversation(change.conversationId, change.memberIds);
+        for (const userId of change.memberIds) {
+          if (!hub.isOnline(userId)) continue;
+          const conversation = change.viewFor(userId);
+          hub.publish(userTopic(userId), { type: "conversation_updated", conversation, rev: conversation.rev, timestamp });
+        }
         return;
+      }
       case "conversation_updated": {
         const { conversationId, rev } = change;
         // Members changed: the cached state is re-read on next use, sockets follow at once.

@@ -34,7 +34,7 @@ export const conversationsModule = (deps: Deps) => {
             throw new ApiError(429, "rate_limited", `At most ${GROUPS_PER_HOUR} new groups per hour, try again later`, { "Retry-After": String(wait) });
           }
         }
-        const { row, created } = await createConversation(deps, deps.changes, user.id, body);
+        const { row, created } = await createConversation(deps, deps.changes, deps.hub, user.id, body);
         set.status = created ? 201 : 200;
         return view(user.id, row);
       },

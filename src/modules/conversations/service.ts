@@ -37,6 +37,7 @@ export async function assertUsersExist({ stores }: Storage, ids: string[], field
 export async function findOrCreateDirect(
   s: Storage,
   feed: ChangeFeed,
+  hub: Pick<Hub, "isOnline">,
   me: string,
   other: string,
   field = "participant_ids",
@@ -52,7 +53,7 @@ export async function findOrCreateDirect(
       { id: Bun.randomUUIDv7(), name: null, isGroup: false, createdBy: me, directKey: directKey(me, other), lastActivityAt: at, createdAt: at, updatedAt: at },
       [me, other],
     );
-    feed.committed({ type: "conversation_created", conversationId: row.id, memberIds: [me, other], at });
+    await reportCreated(s, feed, hub, row, [me, other], at);
     return { row, created: true };
   } catch (error) {
     // Lost a race with the other user creating the same pair: theirs is the one.
@@ -62,13 +63,21 @@ export async function findOrCreateDirect(
   }
 }
 
-export async function createConversation(s: Storage, feed: ChangeFeed, me: string, body: CreateConversationBody) {
+/** Reports a new conversation to the feed; resolves once its members' sockets joined it and saw it. */
+async function reportCreated(s: Storage, feed: ChangeFeed, hub: Pick<Hub, "isOnline">, row: ConversationRow, memberIds: string[], at: number) {
+  await feed.committedPending(
+    row.id,
+    memberViewRenderer(s, hub, row).then((viewFor): Change => ({ type: "conversation_created", conversationId: row.id, memberIds, viewFor, at })),
+  );
+}
+
+export async function createConversation(s: Storage, feed: ChangeFeed, hub: Pick<Hub, "isOnline">, me: string, body: CreateConversationBody) {
   const others = [...new Set(body.participant_ids)].filter((id) => id !== me);
   if (!body.is_group) {
     if (others.length !== 1) {
       throw unprocessable("participant_ids", "a direct conversation needs exactly one other participant (set is_group for more)");
     }
-    return findOrCreateDirect(s, feed, me, others[0]!);
+    return findOrCreateDirect(s, feed, hub, me, others[0]!);
   }
   const name = body.name?.trim();
   if (!name) throw unprocessable("name", "a group needs a name");
@@ -82,7 +91,7 @@ export async function createConversation(s: Storage, feed: ChangeFeed, me: strin
     { id: Bun.randomUUIDv7(), name, isGroup: true, createdBy: me, directKey: null, lastActivityAt: at, createdAt: at, updatedAt: at },
     [me, ...others],
   );
-  feed.committed({ type: "conversation_created", conversationId: row.id, memberIds: [me, ...others], at });
+  await reportCreated(s, feed, hub, row, [me, ...others], at);
   return { row, created: true };
 }
 

@@ -19,7 +19,7 @@ export const messagesModule = (deps: Deps) =>
     .post(
       "/conversations/:conversation_id/messages",
       async ({ params, body, user, set }) => {
-        const request = await prepareSend(deps, deps.changes, user.id, {
+        const request = await prepareSend(deps, deps.changes, deps.hub, user.id, {
           conversationId: params.conversation_id,
           content: body.content,
           clientMsgId: body.client_msg_id,

@@ -2,6 +2,7 @@
 // The socket's hot path: every step chains with andThen, so on a synchronous store (SQLite) a send
 // is prepared without a promise or a microtask; a networked store makes the result a promise.
 import { notFound, unprocessable } from "../../errors";
+import type { Hub } from "../../ports/bus";
 import type { ChangeFeed } from "../../ports/changes";
 import { andThen, type Awaitable, type Storage } from "../../ports/stores";
 import { checkAttachmentsForSend } from "../attachments/service";
@@ -24,12 +25,12 @@ export interface SendInput {
 /** With attachments the text may be empty. */
 const hasNoText = (content: unknown) => content === undefined || content === null || (typeof content === "string" && content.trim() === "");
 
-export function prepareSend(s: Storage, feed: ChangeFeed, senderId: string, input: SendInput): Awaitable<SendRequest> {
+export function prepareSend(s: Storage, feed: ChangeFeed, hub: Pick<Hub, "isOnline">, senderId: string, input: SendInput): Awaitable<SendRequest> {
   const withFiles = Array.isArray(input.attachmentIds) && input.attachmentIds.length > 0;
   const content = withFiles && hasNoText(input.content) ? "" : normalizeContent(input.content);
   if (input.conversationId) return prepareIn(s, senderId, input.conversationId, content, input);
   if (!input.recipientId) throw unprocessable("conversation_id", "conversation_id or recipient_id is required");
-  return findOrCreateDirect(s, feed, senderId, input.recipientId, "recipient_id").then(({ row }) => prepareIn(s, senderId, row.id, content, input));
+  return findOrCreateDirect(s, feed, hub, senderId, input.recipientId, "recipient_id").then(({ row }) => prepareIn(s, senderId, row.id, content, input));
 }
 
 function prepareIn(s: Storage, senderId: string, conversationId: string, content: string, input: SendInput): Awaitable<SendRequest> {

@@ -17,7 +17,7 @@ export function createMessageFrame(deps: Deps, { send, sendError }: Reply) {
   const submitted = new WeakMap<ChatSocket, Promise<unknown>>();
   return function onMessage(ws: ChatSocket, userId: string, frame: Record<string, unknown>) {
     const id = clientMsgId(frame);
-    const request = prepareSend(deps, deps.changes, userId, {
+    const request = prepareSend(deps, deps.changes, deps.hub, userId, {
       conversationId: field(frame, "conversation_id", "optional-uuid"),
       recipientId: field(frame, "recipient_id", "optional-uuid"),
       content: frame.content,
