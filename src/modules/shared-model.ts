@@ -59,13 +59,12 @@ function jsonTooDeep(text: string): boolean {
 
 const tooLarge = (maxBytes: number) => new ApiError(413, "payload_too_large", `Request body is larger than ${maxBytes} bytes`);
 
-/** The body as text, at most maxBytes of it whatever the framing: a chunked body has no Content-Length to check up front. */
-async function readBounded(request: Request, maxBytes: number): Promise<string> {
-  // A DELETE from a browser carries neither a body nor a Content-Length.
-  if (!request.body) return "";
-  if (request.headers.has("content-length")) return request.text(); // checked against the limit on arrival
-  if (!request.body) return ""; // a browser's DELETE: no body and no Content-Length
-  const reader = request.body!.getReader();
+/** The body's bytes, at most maxBytes of them whatever the framing: a chunked body has no Content-Length to check up front. */
+async function readBounded(request: Request, maxBytes: number): Promise<Uint8Array<ArrayBuffer>> {
+  // A browser's DELETE carries neither a body nor a Content-Length.
+  if (!request.body) return new Uint8Array(new ArrayBuffer(0));
+  if (request.headers.has("content-length")) return request.bytes(); // checked against the limit on arrival
+  const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
@@ -78,7 +77,32 @@ async function readBounded(request: Request, maxBytes: number): Promise<string> 
     }
     chunks.push(value);
   }
-  return new TextDecoder().decode(Buffer.concat(chunks));
+  const bytes = new Uint8Array(new ArrayBuffer(size));
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return bytes;
+}
+
+/**
+ * A multipart form (the OAuth2 login form may come that way) parsed from bytes already bounded:
+ * left to Elysia, a chunked multipart body was buffered whole (26 MB and more) before any limit.
+ */
+async function multipartFields(bytes: Uint8Array<ArrayBuffer>, contentType: string): Promise<Record<string, unknown>> {
+  let form: FormData;
+  try {
+    form = await new Response(bytes, { headers: { "content-type": contentType } }).formData();
+  } catch {
+    throw new ApiError(400, "malformed_body", "Request body could not be parsed");
+  }
+  const fields: Record<string, unknown> = {};
+  form.forEach((value, key) => {
+    // An own data property even for "__proto__": unknown fields are then a 422, as in JSON.
+    Object.defineProperty(fields, key, { value, enumerable: true, configurable: true, writable: true });
+  });
+  return fields;
 }
 
 /**
@@ -104,11 +128,12 @@ const mayShadowConversion = (text: string) => text.includes("toString") || text.
 
 /**
  * The modules' `onParse`: JSON (also when no content type is given, as the original service did) and the
- * OAuth2 form, bounded in size and depth. Multipart is left to Elysia.
+ * OAuth2 form (URL-encoded or multipart), all bounded in size, JSON also in depth. Uploads parse their own.
  */
 export const parseBody = (maxBytes: number) => async ({ request }: { request: Request }, contentType: string) => {
-  if (contentType === "multipart/form-data") return undefined;
-  const text = await readBounded(request, maxBytes);
+  const bytes = await readBounded(request, maxBytes);
+  if (contentType === "multipart/form-data") return multipartFields(bytes, request.headers.get("content-type") ?? contentType);
+  const text = new TextDecoder().decode(bytes);
   if (contentType === "application/x-www-form-urlencoded") return Object.fromEntries(new URLSearchParams(text));
   if (contentType !== "application/json" && contentType !== "") return text;
   // No body at all: validation then says what was expected (422); undefined lets Elysia see "no body".

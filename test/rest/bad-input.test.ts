@@ -191,6 +191,40 @@ describe("oversize bodies are a 413 in the contract shape", () => {
     }
     expect((await sapi.get(`${API}/conversations/${dm}/messages`, alice.token)).body).toEqual([]);
   });
+
+  test("a chunked multipart body over the limit is a 413 too, before any token check (it was read whole)", async () => {
+    const chunked = (text: string) =>
+      new ReadableStream({
+        start(c) {
+          c.enqueue(new TextEncoder().encode(text));
+          c.close();
+        },
+      });
+    const form = (value: string) => `--BB\r\nContent-Disposition: form-data; name="username"\r\n\r\n${value}\r\n--BB--\r\n`;
+    for (const path of [`${API}/auth/login`, `${API}/conversations`]) {
+      const res = await fetch(`${small.url}${path}`, {
+        method: "POST",
+        headers: { "content-type": "multipart/form-data; boundary=BB" },
+        body: chunked(form("A".repeat(100_000))),
+      });
+      expect(res.status, path).toBe(413);
+      const text = await res.text();
+      if (text) expect(JSON.parse(text)).toMatchObject({ code: "payload_too_large" });
+    }
+    // Under the limit the multipart login form still works, and a __proto__ field is an unknown field.
+    const alice = await sapi.newUser("mp");
+    const login = new FormData();
+    login.set("username", alice.user.username);
+    login.set("password", alice.password);
+    const ok = await fetch(`${small.url}${API}/auth/login`, { method: "POST", body: login });
+    expect(ok.status).toBe(200);
+    expect((await ok.json()).access_token).toBeString();
+    const proto = `--BB\r\nContent-Disposition: form-data; name="__proto__"\r\n\r\nx\r\n` + form("u").slice(0);
+    const odd = await fetch(`${small.url}${API}/auth/login`, { method: "POST", headers: { "content-type": "multipart/form-data; boundary=BB" }, body: proto });
+    expect(odd.status).toBe(422);
+    const broken = await fetch(`${small.url}${API}/auth/login`, { method: "POST", headers: { "content-type": "multipart/form-data; boundary=BB" }, body: "--BB\r\nnot a part" });
+    expect([400, 422]).toContain(broken.status);
+  });
 });
 
 describe("ids in paths", () => {

@@ -125,7 +125,7 @@ describe("a new conversation", () => {
     await sc.waitType("new_message");
     const kinds = sc.frames.filter((f) => f.type === "conversation_updated" || f.type === "new_message").map((f) => `${f.type} ${f.rev}`);
     expect(kinds).toEqual(["conversation_updated 0", "new_message 1"]);
-    expect(sc.ofType("conversation_updated")[0].conversation).toMatchObject({ id: dmId, is_group: false });
+    expect(sc.ofType("conversation_updated")[0]!.conversation).toMatchObject({ id: dmId, is_group: false });
     // Asking again for an existing DM (200) creates nothing and shows nothing.
     const before = sb.frames.length;
     expect((await api.dm(b!.token, a!.user.id)).status).toBe(201);
