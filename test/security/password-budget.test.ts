@@ -7,7 +7,8 @@ import { freshServers } from "../support/server";
 
 const fresh = freshServers();
 
-const login = (api: Api, username: string, password: string) => api.post("/api/v1/auth/login", { username, password });
+const login = (api: Api, username: string, password: string, headers: Record<string, string> = {}) =>
+  api.request("POST", "/api/v1/auth/login", { body: { username, password }, headers });
 const changePassword = (api: Api, token: string, current: string) =>
   api.put("/api/v1/users/me", { password: "a brand new password", current_password: current }, token);
 
@@ -64,6 +65,40 @@ describe("one budget per account", () => {
     const me = await api.newUser("off");
     for (let i = 0; i < 12; i++) expect((await changePassword(api, me.token, `wrong-${i}`)).status).toBe(403);
     expect((await changePassword(api, me.token, me.password)).status).toBe(200);
+  });
+});
+
+describe("guessing cannot lock the owner out", () => {
+  test("an address the account logged in from keeps its own count: the owner there still gets in, a new address does not", async () => {
+    const { api } = await fresh({ trustProxy: true });
+    const victim = await api.newUser("owner");
+    const home = { "x-forwarded-for": "198.51.100.7" };
+    expect((await login(api, victim.user.username, victim.password, home)).status).toBe(200);
+    // Someone else guesses from elsewhere until the account's shared count is spent.
+    for (let i = 0; i < 10; i++) expect((await login(api, victim.user.email, `guess-${i}`, { "x-forwarded-for": "203.0.113.9" })).status).toBe(401);
+    expect429(await login(api, victim.user.username, "guess", { "x-forwarded-for": "203.0.113.10" }), "any unknown address");
+    expect429(await login(api, victim.user.username, victim.password, { "x-forwarded-for": "192.0.2.1" }), "the owner at a new address");
+    expect((await login(api, victim.user.username, victim.password, home)).status).toBe(200);
+    // The known address is still limited on its own: ten wrong from there, then 429 even with the right one.
+    for (let i = 0; i < 10; i++) expect((await login(api, victim.user.username, `typo-${i}`, home)).status).toBe(401);
+    expect429(await login(api, victim.user.username, victim.password, home), "known address after its own ten");
+  });
+});
+
+describe("email changes", () => {
+  test("at most 10 tried per hour (a 409 tells an email is taken), then 429; other profile edits go on", async () => {
+    const { api } = await fresh();
+    const me = await api.newUser("mail");
+    const taken = await api.newUser("taken");
+    for (let i = 0; i < 10; i++) {
+      const res = await api.put("/api/v1/users/me", { email: i % 2 ? taken.user.email : `probe${i}@example.com` }, me.token);
+      expect(res.status).toBe(i % 2 ? 409 : 200);
+    }
+    expect429(await api.put("/api/v1/users/me", { email: "probe-last@example.com" }, me.token), "11th email change");
+    expect((await api.put("/api/v1/users/me", { bio: "fine" }, me.token)).status).toBe(200);
+    // Sending the email you already have is no change.
+    const current = (await api.get("/api/v1/auth/me", me.token)).body.email;
+    expect((await api.put("/api/v1/users/me", { email: current }, me.token)).status).toBe(200);
   });
 });
 

@@ -5,14 +5,16 @@ import { ErrorBody, errorResponses, parseBody } from "../shared-model";
 import { UserView } from "../users/model";
 import { toUserView } from "../users/service";
 import { LoginBody, SignupBody, TokenResponse } from "./model";
-import { loginBudget, loginKeyOf, rateLimited } from "./login-budget";
+import { loginBudget, rateLimited } from "./login-budget";
 import { authPlugin, bearerSecurity } from "./plugin";
 import { checkCredentials, findUserByLogin, issueToken, signup } from "./service";
 
 // Brute force: 10 failed-or-not attempts per account (by username and by email together, and
-// current_password checks too) and 50 per address in any minute; 10 signups per address in 10 minutes.
+// current_password checks too; an address the account logged in from has its own 10) and 50 per
+// address in any minute; 10 signups per address in 10 minutes.
 export const authModule = (deps: Deps) => {
-  const { perAccount, perAddress, signupsPerAddress } = loginBudget(deps);
+  const budget = loginBudget(deps);
+  const { perAccount, perAddress, signupsPerAddress } = budget;
 
   return new Elysia({ prefix: "/api/v1/auth", tags: ["auth"] })
     .use(authPlugin(deps))
@@ -38,11 +40,11 @@ export const authModule = (deps: Deps) => {
         const address = deps.clientAddress(request);
         // One lookup: it keys the account's budget (username and email alike) and is checked below.
         const row = await findUserByLogin(deps, body.username);
-        const account = loginKeyOf(body.username, row);
+        const account = budget.loginKey(body.username, row, address);
         const wait = Math.max(await perAddress.hit(address), await perAccount.hit(account));
         if (wait) throw rateLimited("login attempts", wait);
         const user = await checkCredentials(row, body.password);
-        perAccount.reset(account);
+        budget.succeeded(user.id, address);
         // A bearer token must not be kept by any cache on the way (RFC 6749 §5.1).
         set.headers["cache-control"] = "no-store";
         set.headers.pragma = "no-cache";
