@@ -78,6 +78,44 @@ describe("what a block stops", () => {
     closeAll(sa, sb);
   });
 
+  test("in the direct conversation the blocked user cannot edit or react either (403 blocked), and the blocker hears nothing of it", async () => {
+    const [a, b] = await users(2);
+    const dm = (await api.dm(b!.token, a!.user.id)).body.id;
+    const old = (await api.send(b!.token, dm, "an old message")).body;
+    const mine = (await api.send(a!.token, dm, "the blocker's message")).body;
+    expect((await api.request("PUT", `${API}/messages/${mine.id}/reactions/👍`, { token: b!.token })).status).toBe(200);
+    await blockUser(a!.token, b!.user.id);
+    const sa = await connect(server.url, a!.token);
+    expectError(await api.request("PATCH", `${API}/messages/${old.id}`, { token: b!.token, body: { content: `abuse @${a!.user.username}` } }), 403, { code: "blocked" });
+    expectError(await api.request("PUT", `${API}/messages/${mine.id}/reactions/🖕`, { token: b!.token }), 403, { code: "blocked" });
+    // Taking a reaction back and deleting one's own message stay possible.
+    expect((await api.request("DELETE", `${API}/messages/${mine.id}/reactions/👍`, { token: b!.token })).status).toBe(200);
+    await barrier(sa);
+    expect(sa.ofType("message_updated").map((f) => f.message.reactions)).toEqual([[]]);
+    const history = (await api.get(`${API}/conversations/${dm}/messages`, a!.token)).body;
+    expect(history.map((m: any) => [m.content, m.edited_at, m.reactions])).toEqual([
+      ["an old message", null, []],
+      ["the blocker's message", null, []],
+    ]);
+    expect((await api.get(`${API}/messages/unread/count`, a!.token)).body.mention_count ?? 0).toBe(0);
+    // Once unblocked, editing works again.
+    await unblockUser(a!.token, b!.user.id);
+    expect((await api.request("PATCH", `${API}/messages/${old.id}`, { token: b!.token, body: { content: "fixed" } })).status).toBe(200);
+    closeAll(sa);
+  });
+
+  test("the blocked user cannot start a direct conversation with the blocker (REST or a socket send by recipient_id)", async () => {
+    const [a, b] = await users(2);
+    await blockUser(a!.token, b!.user.id);
+    expectError(await api.dm(b!.token, a!.user.id), 403, { code: "blocked" });
+    const sb = await connect(server.url, b!.token);
+    expect((await errorFor(sb, { type: "message", recipient_id: a!.user.id, content: "hi", client_msg_id: "x1" })).code).toBe("blocked");
+    expect((await api.get(`${API}/conversations`, a!.token)).body).toEqual([]);
+    // The blocker may still start one with the blocked user.
+    expect((await api.dm(a!.token, b!.user.id)).status).toBe(201);
+    closeAll(sb);
+  });
+
   test("blocks in a group do not stop sending there", async () => {
     const [a, b, c] = await users(3);
     const g = await api.group(a!.token, "g", [b!.user.id, c!.user.id]);

@@ -38,6 +38,21 @@ export function hasBlocked(s: Storage, blocker: string, blocked: string): Awaita
 
 export const blockedError = (detail: string) => new ApiError(403, "blocked", detail);
 
+/**
+ * 403 `blocked` when `userId` writes into a direct conversation whose other member blocked them:
+ * a new message, and also an edit or a reaction, which put new text in front of the blocker too.
+ */
+export function assertNotBlockedInDirect(s: Storage, userId: string, conversationId: string, what: string): Awaitable<void> {
+  return andThen(s.caches.conversationStates.get(conversationId), (state) => {
+    if (!state || state.isGroup) return;
+    const other = [...state.cursors.keys()].find((id) => id !== userId);
+    if (other === undefined) return;
+    return andThen(hasBlocked(s, other, userId), (blocked) => {
+      if (blocked) throw blockedError(`You cannot ${what} in this conversation`);
+    });
+  });
+}
+
 /** 403 `blocked` when any of `userIds` has blocked `adder` (they cannot be put into a group by them). */
 export function assertNotBlockedBy(s: Storage, adder: string, userIds: Iterable<string>): Awaitable<void> {
   return andThen(blockersOf(s, adder), (blockers) => {

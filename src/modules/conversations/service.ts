@@ -4,7 +4,7 @@ import { iso, now } from "../../lib/time";
 import type { Hub } from "../../ports/bus";
 import type { Change, ChangeFeed } from "../../ports/changes";
 import { andThenAll, type Awaitable, type ConversationRow, type MessageRecord, type Storage } from "../../ports/stores";
-import { assertNotBlockedBy } from "../blocks/service";
+import { assertNotBlockedBy, blockedError, hasBlocked } from "../blocks/service";
 import { commitRevision } from "../changes/revision";
 import { isReadFor, readState, toMessageView, unreadCounts } from "../messages/service";
 import { toUserView } from "../users/service";
@@ -46,6 +46,8 @@ export async function findOrCreateDirect(
   const existing = await findDirect(s, me, other);
   if (existing) return { row: existing, created: false };
   await assertUsersExist(s, [other], field);
+  // Someone who blocked you cannot be put into a new conversation with you (as into a group).
+  if (await hasBlocked(s, other, me)) throw blockedError("You cannot start a conversation with this user");
   const at = now();
   try {
     const row = await insertConversation(

@@ -8,6 +8,7 @@
 // client_msg_id; content becomes "", mentions and reactions go.
 import { ApiError, notFound } from "../../errors";
 import { releaseAttachments } from "../attachments/service";
+import { assertNotBlockedInDirect } from "../blocks/service";
 import type { ChangeFeed } from "../../ports/changes";
 import { andThen, type Storage } from "../../ports/stores";
 import { commitRevision, NO_CHANGE } from "../changes/revision";
@@ -48,6 +49,7 @@ export async function editMessage(s: Storage, feed: ChangeFeed, userId: string, 
   const message = await visibleMessage(s, userId, messageId);
   if (message.sender_id !== userId) throw forbidden("Only the sender can edit a message");
   if (message.deleted_at !== null) throw deletedMessage();
+  await assertNotBlockedInDirect(s, userId, message.conversation_id, "edit messages");
   const content = normalizeContent(rawContent);
   if (content === message.content) return viewFor(s, userId, message);
   const mentions = await findMentions(s, message.conversation_id, content);

@@ -3,6 +3,7 @@
 // message as it is. Each real change is one revision that stamps the message with its rev.
 import { unprocessable } from "../../errors";
 import type { ChangeFeed } from "../../ports/changes";
+import { assertNotBlockedInDirect } from "../blocks/service";
 import { commitRevision, NO_CHANGE } from "../changes/revision";
 import { deletedMessage, reportMessageUpdated, viewFor, visibleMessage } from "./edit";
 import { andThen, type Storage } from "../../ports/stores";
@@ -34,6 +35,8 @@ export async function setReaction(s: Storage, feed: ChangeFeed, userId: string, 
   const emoji = checkEmoji(rawEmoji);
   const message = await visibleMessage(s, userId, messageId);
   if (message.deleted_at !== null) throw deletedMessage();
+  // Taking a reaction back is always allowed; adding one is writing to whoever blocked you.
+  if (on) await assertNotBlockedInDirect(s, userId, message.conversation_id, "react");
   let gone = false;
   const committed = await commitRevision(s, message.conversation_id, {}, ({ messages }, rev, at) =>
     andThen(messages.touch(messageId, rev, at), (record) => {
