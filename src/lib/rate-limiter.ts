@@ -68,6 +68,8 @@ export function createRateLimiter(limit: number, windowMs: number, enabled = tru
 export interface TokenBucket {
   /** Takes `cost` tokens; false (and nothing taken) when there are not enough. */
   take(cost?: number): boolean;
+  /** Milliseconds until `cost` tokens are there (at least 1). */
+  waitMs(cost?: number): number;
 }
 
 export function createTokenBucket(ratePerSecond: number, capacity: number, clock: () => number = monotonicMs): TokenBucket {
@@ -82,6 +84,11 @@ export function createTokenBucket(ratePerSecond: number, capacity: number, clock
       if (tokens < cost) return false;
       tokens -= cost;
       return true;
+    },
+    waitMs(cost = 1) {
+      const t = clock();
+      const now = Math.min(capacity, tokens + (Math.max(0, t - at) * ratePerSecond) / 1000);
+      return Math.max(1, Math.ceil(((cost - now) * 1000) / ratePerSecond));
     },
   };
 }

@@ -1,5 +1,5 @@
 // What the endpoint keeps per socket (in ws.data: Elysia and Bun give a new wrapper per event).
-import type { TokenBucket } from "../lib/rate-limiter";
+import type { FrameThrottle } from "./frame-throttle";
 import type { SocketData } from "./bun-hub";
 import type { SyncRequest } from "./protocol";
 
@@ -14,8 +14,8 @@ export interface SocketState extends SocketData {
   authTimer: ReturnType<typeof setTimeout> | null;
   /** Frames that arrived while the token was being checked, handled in order after ready. */
   backlog: string[] | null;
-  /** Frame budget (null when rate limits are off). */
-  frames: TokenBucket | null;
+  /** Frame budget: frames over it wait their turn (null when rate limits are off). */
+  frames: FrameThrottle | null;
   /** The token version the socket authenticated with: a bump (password change, disable) ends it. Null for an API token. */
   tokenVersion: number | null;
   /** The API token it authenticated with (null for a login token): revoking that token closes it. */

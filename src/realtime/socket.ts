@@ -4,7 +4,7 @@
 import type { Server, WebSocketHandler } from "bun";
 import type { Deps } from "../deps";
 import { errorResponse } from "../errors";
-import { createTokenBucket } from "../lib/rate-limiter";
+import { createFrameThrottle } from "./frame-throttle";
 import { iso, now } from "../lib/time";
 import { bearerToken, sessionForToken } from "../modules/auth/service";
 import { conversationIdsOf } from "../modules/conversations/service";
@@ -68,6 +68,29 @@ export function createSocketEndpoint(deps: Deps & { hub: BunHub }): SocketEndpoi
     for (const frame of backlog) handleFrame(ws, frame);
   }
 
+  /** One frame within the socket's budget: the token first, then frames in order. */
+  function receive(ws: ChatSocket, raw: string) {
+    const state = ws.data as SocketState;
+    if (state.userId) {
+      handleFrame(ws, raw);
+      return;
+    }
+    if (state.backlog) {
+      // Token check in flight: keep order, but do not let an unauthenticated peer queue without bound.
+      if (state.backlog.length >= MAX_BACKLOG) return ws.close(CLOSE.flood, "too many frames before ready");
+      state.backlog.push(raw);
+      return;
+    }
+    let token: unknown;
+    try {
+      const parsed = JSON.parse(raw);
+      token = parsed && typeof parsed === "object" ? parsed.token : undefined;
+    } catch {}
+    if (typeof token !== "string") return ws.close(CLOSE.unauthorized, "first frame must be {token}");
+    state.backlog = [];
+    void authenticate(ws, token);
+  }
+
   const websocket: WebSocketHandler<SocketData> = {
     maxPayloadLength: MAX_FRAME_BYTES,
     idleTimeout: 60,
@@ -89,29 +112,15 @@ export function createSocketEndpoint(deps: Deps & { hub: BunHub }): SocketEndpoi
     message(ws, message) {
       const state = ws.data as SocketState;
       const raw = typeof message === "string" ? message : new TextDecoder().decode(message);
-      if (state.frames && !state.frames.take(frameCost(raw.length))) return ws.close(CLOSE.flood, "too many frames");
-      if (state.userId) {
-        handleFrame(ws, raw);
-        return;
+      if (!state.frames) return receive(ws, raw);
+      if (!state.frames.offer(raw, frameCost(raw.length), (frame) => state.closed || receive(ws, frame))) {
+        ws.close(CLOSE.flood, "too many frames");
       }
-      if (state.backlog) {
-        // Token check in flight: keep order, but do not let an unauthenticated peer queue without bound.
-        if (state.backlog.length >= MAX_BACKLOG) return ws.close(CLOSE.flood, "too many frames before ready");
-        state.backlog.push(raw);
-        return;
-      }
-      let token: unknown;
-      try {
-        const parsed = JSON.parse(raw);
-        token = parsed && typeof parsed === "object" ? parsed.token : undefined;
-      } catch {}
-      if (typeof token !== "string") return ws.close(CLOSE.unauthorized, "first frame must be {token}");
-      state.backlog = [];
-      void authenticate(ws, token);
     },
     close(ws) {
       const state = ws.data as SocketState;
       state.closed = true;
+      state.frames?.stop();
       if (state.authTimer) clearTimeout(state.authTimer);
       if (state.expiryTimer) clearTimeout(state.expiryTimer);
       if (state.syncTimer) clearTimeout(state.syncTimer);
@@ -139,8 +148,8 @@ export function createSocketEndpoint(deps: Deps & { hub: BunHub }): SocketEndpoi
       authTimer: null,
       backlog: null,
       // A bucket, not a window: a client whose frames queued up while either side was stopped may
-      // deliver them in one burst of up to twice the per-second limit without being taken for a flood.
-      frames: config.rateLimit ? createTokenBucket(config.wsMaxFramesPerSecond, 2 * config.wsMaxFramesPerSecond) : null,
+      // deliver them in one burst of up to twice the per-second limit; beyond it they wait their turn.
+      frames: config.rateLimit ? createFrameThrottle(config.wsMaxFramesPerSecond, 2 * config.wsMaxFramesPerSecond) : null,
       tokenVersion: null,
       apiTokenId: null,
       expiryTimer: null,

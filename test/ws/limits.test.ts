@@ -132,7 +132,7 @@ describe("closing limits", () => {
     s.close();
   });
 
-  test("a frame flood closes the socket with 1008; a burst within the limit and other sockets are fine", async () => {
+  test("a frame flood (more than the burst waiting) closes the socket with 1008; a burst within the limit and other sockets are fine", async () => {
     const strict = await startTestServer({ wsMaxFramesPerSecond: 5 });
     try {
       const sapi = client(strict.url);
@@ -172,18 +172,44 @@ describe("closing limits", () => {
     }
   });
 
-  test("large frames count for more against the frame limit: a few 60 KB frames in a row are a flood", async () => {
+  test("large frames count for more against the frame limit: a second 60 KB frame waits its turn, a third is a flood", async () => {
     const strict = await startTestServer({ wsMaxFramesPerSecond: 5 });
     try {
       const user = await client(strict.url).newUser("heavy");
       const s = await connect(strict.url, user.token);
       const since: Record<string, number> = {};
       while (JSON.stringify({ type: "sync", since }).length < 60_000) since[crypto.randomUUID()] = 0;
-      // A burst of ten small frames is fine (above), but two frames of 60 KB cost more than ten.
+      // A burst of ten small frames is fine (above), but three frames of 60 KB cost more than ten.
+      s.send({ type: "sync", since });
       s.send({ type: "sync", since });
       s.send({ type: "sync", since });
       expect((await s.waitClose(5000)).code).toBe(1008);
       expect(s.ofType("sync_done").length).toBeLessThan(2);
+    } finally {
+      await strict.close();
+    }
+  });
+
+  test("a client that waits for each answer is slowed to the rate, never closed, and its frames keep their order", async () => {
+    const strict = await startTestServer({ wsMaxFramesPerSecond: 20 });
+    try {
+      const user = await client(strict.url).newUser("steady");
+      const s = await connect(strict.url, user.token);
+      const started = performance.now();
+      // One ping in flight at a time, twice the burst: the later ones wait for the budget.
+      for (let i = 1; i <= 80; i++) {
+        s.send({ type: "ping" });
+        await s.waitFor(() => s.ofType("pong").length === i, 10_000);
+      }
+      expect(s.closed).toBeNull();
+      // 40 frames of burst, then 20 a second: the other 40 cannot all have been answered at once.
+      expect(performance.now() - started).toBeGreaterThan(1_000);
+      // A few frames sent at once while the budget is spent wait and are answered in order.
+      for (let i = 0; i < 5; i++) s.send({ type: "message", conversation_id: crypto.randomUUID(), content: "x", client_msg_id: `o${i}` });
+      await s.waitFor(() => s.ofType("error").length === 5, 10_000);
+      expect(s.ofType("error").map((e) => e.ref)).toEqual(["o0", "o1", "o2", "o3", "o4"]);
+      expect(s.closed).toBeNull();
+      s.close();
     } finally {
       await strict.close();
     }
