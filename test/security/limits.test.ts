@@ -155,6 +155,18 @@ describe("lists are bounded", () => {
   });
 });
 
+describe("search", () => {
+  test("20 searches per user in any 10 s, then 429 with Retry-After; another user is unaffected", async () => {
+    const [me, other] = await Promise.all([api.newUser("srch"), api.newUser("srch")]);
+    for (let i = 0; i < 20; i++) expect((await api.get(`/api/v1/search/messages?q=word${i}`, me.token)).status).toBe(200);
+    const limited = await api.get("/api/v1/search/messages?q=again", me.token);
+    expect(limited.status).toBe(429);
+    expectErrorBody(limited.body);
+    expect(limited.headers.get("retry-after")).toMatch(/^[1-9]\d*$/);
+    expect((await api.get("/api/v1/search/messages?q=again", other.token)).status).toBe(200);
+  });
+});
+
 describe("participants", () => {
   test("1000 other participants are accepted; 1001 are 422 naming participant_ids; nothing is stored", async () => {
     const ids = Array.from({ length: 1001 }, () => randomUuid());
