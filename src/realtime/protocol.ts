@@ -61,7 +61,11 @@ export function field(frame: Record<string, unknown>, name: string, kind: "uuid"
     throw frameError("validation_error", `${name}: required`);
   }
   if (typeof value !== "string") throw frameError("validation_error", `${name}: must be a string`);
-  if (kind.endsWith("uuid") && !UUID.test(value)) throw frameError("validation_error", `${name}: must be a UUID`);
+  if (kind.endsWith("uuid")) {
+    if (!UUID.test(value)) throw frameError("validation_error", `${name}: must be a UUID`);
+    // UUIDs are case-insensitive (REST takes upper-case ones too); ours are stored lower-case.
+    return value.toLowerCase();
+  }
   return value;
 }
 

@@ -126,6 +126,27 @@ describe("message", () => {
   });
 });
 
+describe("ids in frames", () => {
+  test("are case-insensitive like REST's: upper-case conversation_id, recipient_id, message_id and reply_to_id work", async () => {
+    const { alice, bob, dm } = await pair();
+    const [sa, sb] = [await connect(server.url, alice.token), await connect(server.url, bob.token)];
+    sa.send({ type: "message", conversation_id: dm.toUpperCase(), content: "upper", client_msg_id: "u1" });
+    const first = (await sa.waitType("message_ack")).message;
+    expect(first).toMatchObject({ conversation_id: dm, content: "upper" });
+    sa.send({ type: "message", recipient_id: bob.user.id.toUpperCase(), content: "by recipient", client_msg_id: "u2", reply_to_id: first.id.toUpperCase() });
+    await sa.waitFor((f) => f.type === "message_ack" && f.client_msg_id === "u2");
+    const second = sa.ofType("message_ack")[1]!.message;
+    expect(second).toMatchObject({ conversation_id: dm, reply_to_id: first.id });
+    sb.send({ type: "typing", conversation_id: dm.toUpperCase() });
+    expect((await sa.waitType("user_typing")).conversation_id).toBe(dm);
+    sb.send({ type: "mark_read", message_id: second.id.toUpperCase() });
+    expect((await sa.waitType("message_read")).last_read_seq).toBe(2);
+    await barrier(sb);
+    expect(sb.ofType("error")).toEqual([]);
+    closeAll(sa, sb);
+  });
+});
+
 describe("idempotency", () => {
   async function threeSockets() {
     const { alice, bob, dm } = await pair();

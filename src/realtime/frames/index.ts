@@ -60,7 +60,7 @@ export function createFrameHandler(deps: Deps & { hub: BunHub }) {
         return onTyping(userId, field(frame, "conversation_id", "uuid")!);
       case "received":
         // Coalesced in memory (receipts.ts): clients send one per message they display.
-        return receipts.note(userId, field(frame, "conversation_id", "uuid")!.toLowerCase(), seqField(frame, "seq"));
+        return receipts.note(userId, field(frame, "conversation_id", "uuid")!, seqField(frame, "seq"));
       case "ping":
         return send(ws, { type: "pong", timestamp: iso(now()) });
       case "sync":
