@@ -125,7 +125,10 @@ export interface ConversationStore {
   addMembers(conversationId: string, userIds: string[], at: number): Awaitable<void>;
   /** Removes a member; the members left. */
   removeMember(conversationId: string, userId: string): Awaitable<number>;
-  /** Deletes the conversation with everything in it (messages, reactions, cursors). */
+  /**
+   * Deletes the conversation with everything in it (messages, reactions, cursors). Its messages'
+   * attachments are not rows of it: release them first (AttachmentStore.releaseForConversation).
+   */
   delete(conversationId: string): Awaitable<void>;
   setRole(conversationId: string, userId: string, role: MemberRole): Awaitable<void>;
   /** A member's own settings (not a revision). */
@@ -157,6 +160,8 @@ export interface AttachmentStore {
   uses(ids: string[]): Awaitable<Map<string, AttachmentUse>>;
   /** Deletes a message's attachments in one transaction; their sha256s (blobs to check). */
   releaseForMessage(messageId: string): Awaitable<string[]>;
+  /** Deletes the attachments of every message of a conversation (before the conversation goes); their sha256s. */
+  releaseForConversation(conversationId: string): Awaitable<string[]>;
   /** Deletes up to `max` uploads no message took, older than `olderThan`; their sha256s. */
   sweepUnclaimed(olderThan: number, max: number): Awaitable<string[]>;
   /** Whether any attachment still names these bytes. */

@@ -446,6 +446,51 @@ describe("cleaning up", () => {
   });
 });
 
+describe("a group deleted by its last member leaving", () => {
+  const fresh = freshServers();
+  const leave = (api: Api, token: string, id: string, userId: string) => api.request("DELETE", `${API}/conversations/${id}/members/${userId}`, { token });
+
+  test("takes its messages' files: 404 for the uploader, the blob deleted, the quota free again", async () => {
+    const { server, api } = await fresh({ uploadQuotaBytes: 100, rateLimit: false });
+    const [alice, bob] = [await api.newUser("ga"), await api.newUser("gb")];
+    const group = (await api.group(alice.token, "short-lived", [bob.user.id])).body.id as string;
+    const file = await upload(server.url, alice.token, "g".repeat(60), { type: "text/plain" });
+    const second = await upload(server.url, bob.token, unique("bob's"), { type: "text/plain" });
+    const send = (token: string, body: Record<string, unknown>) => api.request("POST", `${API}/conversations/${group}/messages`, { token, body });
+    expect((await send(alice.token, { content: "", attachment_ids: [file.body.id] })).status).toBe(201);
+    expect((await send(bob.token, { content: "mine", attachment_ids: [second.body.id] })).status).toBe(201);
+    expectError((await upload(server.url, alice.token, "h".repeat(60), { type: "text/plain" })) as any, 413, { code: "quota_exceeded" });
+    expect((await leave(api, bob.token, group, bob.user.id)).status).toBe(204);
+    expect((await download(server.url, alice.token, file.body.id)).status).toBe(200);
+    expect((await leave(api, alice.token, group, alice.user.id)).status).toBe(204);
+    expect((await download(server.url, alice.token, file.body.id)).status).toBe(404);
+    expect((await download(server.url, bob.token, second.body.id)).status).toBe(404);
+    expect(await sqlNumber(server, "SELECT count(*) AS n FROM attachments")).toBe(0);
+    expect(filesOnDisk(server.dataDir)).toEqual([]);
+    expect((await upload(server.url, alice.token, "h".repeat(60), { type: "text/plain" })).status).toBe(201);
+  });
+
+  test("keeps a blob another upload of the same bytes still names, and that upload stays readable", async () => {
+    const { alice, bob, dm } = await pair();
+    const text = unique("shared bytes");
+    const group = (await api.group(alice.token, "g", [bob.user.id])).body.id as string;
+    const inGroup = await upload(server.url, alice.token, text, { type: "text/plain" });
+    const inDm = await upload(server.url, bob.token, text, { type: "text/plain" });
+    const lonely = await upload(server.url, alice.token, unique("only in the group"), { type: "text/plain" });
+    expect((await sendWith(alice.token, group, { content: "two", attachment_ids: [inGroup.body.id, lonely.body.id] })).status).toBe(201);
+    expect((await sendWith(bob.token, dm, { content: "same bytes", attachment_ids: [inDm.body.id] })).status).toBe(201);
+    expect((await leave(api, alice.token, group, alice.user.id)).status).toBe(204);
+    expect((await leave(api, bob.token, group, bob.user.id)).status).toBe(204);
+    expect((await download(server.url, alice.token, inGroup.body.id)).status).toBe(404);
+    expect((await download(server.url, alice.token, lonely.body.id)).status).toBe(404);
+    expect(await Bun.file(blobOf(server.dataDir, lonely.body.sha256)).exists()).toBe(false);
+    expect(await Bun.file(blobOf(server.dataDir, sha256(text))).exists()).toBe(true);
+    const kept = await download(server.url, alice.token, inDm.body.id);
+    expect(kept.status).toBe(200);
+    expect(new TextDecoder().decode(kept.bytes)).toBe(text);
+  });
+});
+
 test("a JSON file downloads as a file: its own headers, ranges, and never recompressed", async () => {
   const { alice } = await pair();
   const json = JSON.stringify({ big: "x".repeat(5000), tag: randomUuid() });

@@ -14,6 +14,20 @@ test("private, loopback, link-local, CGNAT, multicast and unspecified addresses 
   for (const address of allowed) expect(refusedRange(address), address).toBeNull();
 });
 
+test("SIIT-translated (::ffff:0:0:0/96) addresses are judged by their IPv4 address; local-use NAT64 (64:ff9b:1::/48) is refused", () => {
+  for (const address of ["::ffff:0:7f00:1", "::ffff:0:127.0.0.1", "::ffff:0:a00:1", "::ffff:0:a9fe:a9fe", "0:0:0:0:ffff:0:c0a8:101"]) {
+    expect(refusedRange(address), address).not.toBeNull();
+  }
+  expect(refusedRange("::ffff:0:808:808")).toBeNull();
+  // Where its IPv4 address sits depends on the network's prefix length: refused whatever it holds.
+  for (const address of ["64:ff9b:1::7f00:1", "64:ff9b:1::127.0.0.1", "64:ff9b:1:7f00:1::", "64:ff9b:1::808:808", "64:ff9b:1:ffff:ffff:ffff:ffff:ffff"]) {
+    expect(refusedRange(address), address).toContain("64:ff9b:1::/48");
+  }
+  // Only that /48: the well-known prefix keeps its reading, and 64:ff9b:2:: is not NAT64.
+  expect(refusedRange("64:ff9b::808:808")).toBeNull();
+  expect(refusedRange("64:ff9b:2::7f00:1")).toBeNull();
+});
+
 test("decimal, octal and hex IPv4 hosts are read as the address they mean; only http(s) URLs are targets", () => {
   for (const url of ["http://2130706433/", "http://0x7f.1/", "http://0177.0.0.1/", "http://127.1/"]) expect(parseTarget(url).hostname).toBe("127.0.0.1");
   for (const url of ["ftp://example.com/", "file:///etc/passwd", "javascript:alert(1)", "not a url", "http://user:pw@example.com/"]) {

@@ -195,6 +195,28 @@ test("a name that resolves inward at delivery time is refused before any connect
   expect(r.deliveries).toHaveLength(0);
 });
 
+test("a name that resolves to an IPv4-translated or local-use NAT64 address of loopback is refused at delivery time", async () => {
+  const r = startReceiver();
+  receivers.push(r);
+  const inward = { "siit.invalid": "::ffff:0:7f00:1", "nat64.invalid": "64:ff9b:1::7f00:1" };
+  for (const name of Object.keys(inward)) {
+    await addWebhook(sqliteStorage(db), { url: `http://${name}:${r.port}/hook`, events: "message.created", allowPrivate: true });
+  }
+  conversation("c1");
+  message("c1", 1, "one");
+  run({ allowPrivate: false, lookup: async (host) => [inward[host as keyof typeof inward]] });
+  const errors = () =>
+    db.$client
+      .query<{ url: string; last_error: string | null }, []>("SELECT w.url, o.last_error FROM webhook_outbox o JOIN webhooks w ON w.id = o.hook_id ORDER BY w.url")
+      .all();
+  await until(() => errors().length === 2 && errors().every((e) => e.last_error !== null), "both delivery attempts recorded");
+  expect(errors().map((e) => e.last_error)).toEqual([
+    expect.stringContaining("nat64.invalid resolves to 64:ff9b:1::7f00:1, a local-use NAT64"),
+    expect.stringContaining("siit.invalid resolves to ::ffff:0:7f00:1, a loopback address"),
+  ]);
+  expect(r.deliveries).toHaveLength(0);
+});
+
 test("on the server's own connection, recorded deliveries are not another process's change (caches stay)", async () => {
   const r = startReceiver();
   receivers.push(r);

@@ -74,6 +74,18 @@ export class SqliteAttachmentStore implements AttachmentStore {
     return rows.map((r) => r.sha256);
   }
 
+  releaseForConversation(conversationId: string): string[] {
+    // One statement, so atomic on its own; inside a revision it is part of that transaction.
+    return this.db.$client
+      .query<{ sha256: string }, [string]>(
+        `DELETE FROM attachments WHERE id IN (
+           SELECT ma.attachment_id FROM messages m JOIN message_attachments ma ON ma.message_id = m.id WHERE m.conversation_id = ?)
+         RETURNING sha256`,
+      )
+      .all(conversationId)
+      .map((r) => r.sha256);
+  }
+
   sweepUnclaimed(olderThan: number, max: number): string[] {
     const client = this.db.$client;
     const rows = client

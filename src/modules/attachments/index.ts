@@ -78,7 +78,7 @@ export const attachmentsModule = (deps: Deps) => {
           description:
             "The body is the file (its Content-Type, and `?filename=`), or multipart/form-data with one part named `file`. " +
             "Streamed to disk; over --max-upload-bytes (default 25 MiB) 413 payload_too_large, over the user's --upload-quota-bytes " +
-            `413 quota_exceeded; empty 422. ${UPLOADS_PER_MINUTE} uploads per minute and ${MAX_PENDING_UPLOADS} not yet sent per user (429). ` +
+            `413 quota_exceeded; empty 422; a body cut off by the client closing the connection 400 upload_aborted. ${UPLOADS_PER_MINUTE} uploads per minute and ${MAX_PENDING_UPLOADS} not yet sent per user (429). ` +
             "PNG, JPEG, GIF and WebP are recognised by their bytes (with width and height); a claimed image that is none of them is stored as application/octet-stream. " +
             "Uploads no message uses are deleted after 24 hours (--unused-upload-ttl).",
           security: bearerSecurity,

@@ -1,5 +1,6 @@
 // Attachments in the database: rows of uploads, who may see them, quota, the checks of a send that
-// carries attachment_ids, releasing a deleted message's files and sweeping uploads no message used.
+// carries attachment_ids, releasing a deleted message's (or group's) files and sweeping uploads no
+// message used.
 import { notFound, unprocessable } from "../../errors";
 import { iso } from "../../lib/time";
 import { andThen, andThenAll, type AttachmentRow, type Awaitable, type Storage } from "../../ports/stores";
@@ -72,8 +73,11 @@ export function checkAttachmentsForSend(
   });
 }
 
-/** Unlinks the blobs among these no attachment names any more (checked, then unlinked, with nothing in between on SQLite). */
-function dropUnusedBlobs({ stores }: Storage, hashes: string[], filesDir: string): Awaitable<void> {
+/**
+ * Unlinks the blobs among these no attachment names any more (checked, then unlinked, with nothing in
+ * between on SQLite). For hashes whose rows were deleted: call it after that delete committed.
+ */
+export function dropUnusedBlobs({ stores }: Storage, hashes: string[], filesDir: string): Awaitable<void> {
   const unique = [...new Set(hashes)];
   return andThen(andThenAll(unique.map((sha256) => stores.attachments.blobInUse(sha256))), (inUse) => {
     const used = new Set(unique.filter((_, i) => inUse[i]));

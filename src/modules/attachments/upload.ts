@@ -1,6 +1,7 @@
 // Receiving one upload: the request body (raw, or the `file` part of a multipart form) is streamed
 // into a BlobWriter chunk by chunk, never held whole in memory, and refused with a 413 the moment it
 // passes the size limit or the user's remaining quota, whether or not a Content-Length announced it.
+// A client that closes the connection mid-body gets 400 upload_aborted and leaves no temporary file.
 import { ApiError, unprocessable } from "../../errors";
 import { boundaryOf, MultipartParser } from "./multipart";
 import { needsLongerHead, PEEK_BYTES, SNIFF_BYTES } from "./sniff";
@@ -28,6 +29,16 @@ export interface UploadLimits {
 export const tooLarge = (maxBytes: number) =>
   new ApiError(413, "payload_too_large", `The file is larger than the upload limit of ${maxBytes} bytes`);
 export const quotaExceeded = () => new ApiError(413, "quota_exceeded", "The file does not fit in your remaining upload quota");
+export const uploadAborted = () => new ApiError(400, "upload_aborted", "The connection closed before the upload's body was complete");
+
+/**
+ * Whether reading the body failed because the client went away (Bun rejects the read with an
+ * AbortError, "The connection was closed.", and aborts the request's signal).
+ */
+function clientWentAway(request: Request, error: unknown): boolean {
+  if (error instanceof ApiError) return false;
+  return request.signal.aborted || (error instanceof Error && error.name === "AbortError");
+}
 
 /**
  * Counts, bounds, hashes and writes the file's bytes; keeps only its first PEEK_BYTES (a JPEG's
@@ -136,6 +147,8 @@ export async function receiveUpload(request: Request, filesDir: string, limits: 
     return { sha256, size: blob.size, head: await sink.head(), claimedType, filename, blob };
   } catch (error) {
     blob.discard();
+    // The client's doing, not the server's: a 4xx (which nobody reads) instead of an unhandled 500.
+    if (clientWentAway(request, error)) throw uploadAborted();
     throw error;
   }
 }

@@ -4,6 +4,7 @@
 // removed: the change feed then drops the cached members and moves open sockets in or out of the
 // conversation's topic in the same step. Settings are the member's own and not a revision.
 import { andThen, type ConversationRow, type MemberSettings, type Storage, type Stores } from "../../ports/stores";
+import type { Config } from "../../config";
 import { ApiError, notFound, unprocessable } from "../../errors";
 import { now } from "../../lib/time";
 import type { Hub } from "../../ports/bus";
@@ -13,6 +14,8 @@ import { MAX_MEMBERS, type Role } from "../conversations/model";
 import { memberViewRenderer } from "../conversations/member-views";
 import { assertUsersExist, getConversationRow, reportConversationUpdated } from "../conversations/service";
 import { assertNotBlockedBy } from "../blocks/service";
+import { dropUnusedBlobs } from "../attachments/service";
+import { filesDirOf } from "../attachments/store";
 import type { SettingsBody } from "./model";
 
 const RANK: Record<Role, number> = { owner: 3, admin: 2, member: 1 };
@@ -73,9 +76,17 @@ function ensureOwner(tx: Stores, conversationId: string) {
 /**
  * Removes a member: anyone removes themselves (leaving), an owner or admin removes someone with a
  * lower role. When the owner leaves, the longest-standing admin (else member) becomes owner in the
- * same change; when the last member leaves, the group is deleted with its messages.
+ * same change; when the last member leaves, the group is deleted with its messages and their files.
+ * `s.config.dataDir` locates those files (the route passes its Deps).
  */
-export async function removeMember(s: Storage, feed: ChangeFeed, hub: Pick<Hub, "isOnline">, me: string, conversationId: string, userId: string) {
+export async function removeMember(
+  s: Storage & { config: Pick<Config, "dataDir"> },
+  feed: ChangeFeed,
+  hub: Pick<Hub, "isOnline">,
+  me: string,
+  conversationId: string,
+  userId: string,
+) {
   await groupFor(s, me, conversationId, "conversation_id");
   const revision = await commitRevision(s, conversationId, { meta: true }, (tx) => {
     const store = tx.conversations;
@@ -88,9 +99,13 @@ export async function removeMember(s: Storage, feed: ChangeFeed, hub: Pick<Hub, 
         }
         return andThen(store.removeMember(conversationId, userId), (left) =>
           left === 0
-            ? // Nobody can see it any more: its messages, reactions and cursors go with it (cascade).
-              andThen(store.delete(conversationId), () => ({ deleted: true }))
-            : andThen(ensureOwner(tx, conversationId), () => ({ deleted: false })),
+            ? // Nobody can see it any more: its messages, reactions and cursors go with it (cascade), and
+              // its messages' attachments as a deleted message's do, released first (the cascade takes
+              // the links that find them) and in this transaction (a rolled-back delete keeps them).
+              andThen(tx.attachments.releaseForConversation(conversationId), (released) =>
+                andThen(store.delete(conversationId), () => ({ deleted: true, released })),
+              )
+            : andThen(ensureOwner(tx, conversationId), () => ({ deleted: false, released: [] as string[] })),
         );
       });
     });
@@ -113,6 +128,8 @@ export async function removeMember(s: Storage, feed: ChangeFeed, hub: Pick<Hub, 
     },
     at: revision.at,
   });
+  // The blobs after the commit, once no other upload of the same bytes names them.
+  if (revision.result.released.length > 0) await dropUnusedBlobs(s, revision.result.released, filesDirOf(s.config.dataDir));
 }
 
 /**

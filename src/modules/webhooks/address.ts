@@ -36,10 +36,17 @@ function refusedV6(b: number[]): string | null {
   const v4 = (at: number) => refusedV4(b.slice(at, at + 4));
   if (zeroTo(15) && b[15] === 0) return "an unspecified (::) address";
   if (zeroTo(15) && b[15] === 1) return "a loopback address";
-  // ::ffff:a.b.c.d (mapped), ::a.b.c.d (compatible), 64:ff9b::a.b.c.d (NAT64) reach an IPv4 host.
+  // ::ffff:a.b.c.d (mapped), ::ffff:0:a.b.c.d (SIIT translated), ::a.b.c.d (compatible) and
+  // 64:ff9b::a.b.c.d (well-known NAT64) reach an IPv4 host: the embedded address decides.
   if (zeroTo(10) && b[10] === 0xff && b[11] === 0xff) return v4(12);
+  if (zeroTo(8) && b[8] === 0xff && b[9] === 0xff && b[10] === 0 && b[11] === 0) return v4(12);
   if (zeroTo(12)) return v4(12);
   if (b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && b.slice(4, 12).every((x) => x === 0)) return v4(12);
+  // The local-use NAT64 prefix (RFC 8215) leads to an IPv4 host too, but where the IPv4 address sits
+  // depends on the prefix length the network chose (/48 to /96, RFC 6052), so no one reading decides.
+  if (b[0] === 0x00 && b[1] === 0x64 && b[2] === 0xff && b[3] === 0x9b && b[4] === 0x00 && b[5] === 0x01) {
+    return "a local-use NAT64 (64:ff9b:1::/48) address";
+  }
   if (b[0] === 0x20 && b[1] === 0x02) return v4(2); // 6to4
   if (b[0] === 0xfe && (b[1]! & 0xc0) === 0x80) return "a link-local address";
   if (b[0] === 0xfe && (b[1]! & 0xc0) === 0xc0) return "a site-local address";

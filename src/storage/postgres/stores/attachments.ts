@@ -104,6 +104,15 @@ export class PgAttachmentStore implements AttachmentStore {
     return rows.map((r) => r.sha256);
   }
 
+  async releaseForConversation(conversationId: string): Promise<string[]> {
+    const rows = await rowsOf<{ sha256: string }>(
+      this.db,
+      sql`DELETE FROM attachments a USING message_attachments ma, messages m
+          WHERE ma.attachment_id = a.id AND m.id = ma.message_id AND m.conversation_id = ${stripNul(conversationId)} RETURNING a.sha256`,
+    );
+    return rows.map((r) => r.sha256);
+  }
+
   async sweepUnclaimed(olderThan: number, max: number): Promise<string[]> {
     // SKIP LOCKED: two instances sweeping at once take different rows instead of waiting.
     const rows = await rowsOf<{ sha256: string }>(
