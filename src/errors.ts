@@ -70,7 +70,9 @@ function unionReason(error: { errors?: Iterable<VariantError>[] }): string | nul
   if (candidates.length === 0) return null;
   if (candidates.every((e) => e.schema?.const !== undefined)) return `Expected one of ${candidates.map((e) => JSON.stringify(e.schema!.const)).join(", ")}`;
   const first = candidates[0]!;
-  return typeof first.schema?.error === "string" ? first.schema.error : (first.message ?? null);
+  // A schema's own wording is for its pattern; its length rules keep TypeBox's.
+  const patternFailed = /to match/.test(first.message ?? "");
+  return patternFailed && typeof first.schema?.error === "string" ? first.schema.error : (first.message ?? null);
 }
 
 export type { StorageFault, StorageFaultCode };

@@ -15,6 +15,17 @@ export const UuidInput = t
   .Encode((id) => id);
 export const IdParams = <K extends string>(key: K) => t.Object({ [key]: UuidInput } as { [P in K]: typeof UuidInput });
 
+/**
+ * A name shown to other people (a full name, a group name): no control characters (NUL, line breaks)
+ * and no bidirectional overrides or isolates, which reorder the text after them ("\u202eadmin").
+ */
+export const DisplayName = (maxLength: number) =>
+  t.String({
+    maxLength,
+    pattern: "^[^\\u0000-\\u001f\\u007f\\u202a-\\u202e\\u2066-\\u2069]*$",
+    error: "Must not contain control characters or bidirectional overrides",
+  });
+
 export const Timestamp = t.String({ format: "date-time", description: "ISO-8601 UTC, millisecond precision, Z suffix" });
 export const NullableTimestamp = t.Union([Timestamp, t.Null()]);
 

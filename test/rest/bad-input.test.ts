@@ -341,6 +341,31 @@ describe("unknown routes and methods", () => {
   });
 });
 
+describe("names shown to others", () => {
+  test("full names and group names refuse control characters and bidi overrides; a group name needs a visible character", async () => {
+    const w = await world();
+    const detail = "Must not contain control characters or bidirectional overrides";
+    for (const bad of ["\u202eadmin", "nul\u0000here", "two\nlines", "iso\u2066late"]) {
+      const me = await api.request("PUT", `${API}/users/me`, { token: w.alice.token, body: { full_name: bad } });
+      expectError(me, 422, { field: "full_name", context: JSON.stringify(bad) });
+      expect(me.body.detail).toBe(`full_name: ${detail}`);
+      const rename = await api.request("PUT", `${API}/conversations/${w.group}`, { token: w.alice.token, body: { name: bad } });
+      expectError(rename, 422, { field: "name", context: JSON.stringify(bad) });
+      const signup = await api.request("POST", `${API}/auth/signup`, {
+        body: { username: `nm${Date.now().toString(36)}`, email: `nm${Date.now().toString(36)}@example.com`, password: "long enough pw", full_name: bad },
+      });
+      expectError(signup, 422, { field: "full_name" });
+    }
+    for (const invisible of ["\u200b", "\u200b\u2800"]) {
+      expectError(await api.group(w.alice.token, invisible, [w.bob.user.id]), 422, { field: "name" });
+      expectError(await api.request("PUT", `${API}/conversations/${w.group}`, { token: w.alice.token, body: { name: invisible } }), 422, { field: "name" });
+    }
+    // Right-to-left text itself is fine: only the invisible override characters are refused.
+    expect((await api.request("PUT", `${API}/users/me`, { token: w.alice.token, body: { full_name: "שלום עולם" } })).status).toBe(200);
+    expect((await api.request("PUT", `${API}/conversations/${w.group}`, { token: w.alice.token, body: { name: "مجموعة" } })).status).toBe(200);
+  });
+});
+
 describe("a value outside a union says what was expected", () => {
   test("a too-long optional name, a bad role and an empty client_msg_id name the rule, not 'union value'", async () => {
     const w = await world();

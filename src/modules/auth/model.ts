@@ -1,13 +1,14 @@
 // Auth schemas: signup, login (JSON or OAuth2 form) and the token response.
 import { t } from "elysia";
 import { Email, Password, Username } from "../users/model";
+import { DisplayName } from "../shared-model";
 
 export const SignupBody = t.Object(
   {
     username: Username,
     email: Email,
     password: Password,
-    full_name: t.Optional(t.Union([t.String({ maxLength: 128 }), t.Null()])),
+    full_name: t.Optional(t.Union([DisplayName(128), t.Null()])),
   },
   { additionalProperties: false },
 );

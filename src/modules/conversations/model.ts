@@ -1,7 +1,7 @@
 // Conversation schemas: the view (with participants, last message and the caller's unread count) and bodies.
 import { t, type Static } from "elysia";
 import { MessageView } from "../messages/model";
-import { Limit, Offset, Timestamp, Uuid, UuidInput } from "../shared-model";
+import { DisplayName, Limit, Offset, Timestamp, Uuid, UuidInput } from "../shared-model";
 import { UserView } from "../users/model";
 
 export const MAX_PARTICIPANTS = 1000;
@@ -50,7 +50,7 @@ export const ConversationView = t.Object({
 });
 export type ConversationView = Static<typeof ConversationView>;
 
-const Name = t.String({ maxLength: 128 });
+const Name = DisplayName(128);
 
 export const CreateConversationBody = t.Object(
   {

@@ -6,6 +6,7 @@ import type { Change, ChangeFeed } from "../../ports/changes";
 import { andThenAll, type Awaitable, type ConversationRow, type MessageRecord, type Storage } from "../../ports/stores";
 import { assertNotBlockedBy, blockedError, hasBlocked } from "../blocks/service";
 import { commitRevision } from "../changes/revision";
+import { isInvisibleOnly } from "../messages/content";
 import { isReadFor, readState, toMessageView, unreadCounts } from "../messages/service";
 import { toUserView } from "../users/service";
 import { conversationView } from "./conversation-view";
@@ -83,6 +84,7 @@ export async function createConversation(s: Storage, feed: ChangeFeed, hub: Pick
   }
   const name = body.name?.trim();
   if (!name) throw unprocessable("name", "a group needs a name");
+  if (isInvisibleOnly(name)) throw unprocessable("name", "must contain a visible character");
   if (others.length === 0) throw unprocessable("participant_ids", "a group needs at least one other participant");
   await assertUsersExist(s, others);
   // Creating a group adds its members: someone who blocked the creator cannot be put in it.
@@ -111,6 +113,7 @@ export async function renameConversation(
   if (!row.isGroup) throw unprocessable("name", "a direct conversation cannot be renamed");
   const trimmed = name?.trim();
   if (!trimmed) throw unprocessable("name", "a group needs a name");
+  if (isInvisibleOnly(trimmed)) throw unprocessable("name", "must contain a visible character");
   if (trimmed === row.name) return row;
   const revision = await commitRevision(s, conversationId, { meta: true }, (tx) => tx.conversations.rename(conversationId, trimmed) as Awaitable<ConversationRow>);
   if (!revision) return row;

@@ -15,7 +15,7 @@ function codePoints(text: string): number {
  */
 const INVISIBLE_ONLY = /^[\p{Cc}\p{Cf}\p{Z}\p{Default_Ignorable_Code_Point}\u2800]+$/u;
 
-function isInvisibleOnly(text: string): boolean {
+export function isInvisibleOnly(text: string): boolean {
   const first = text.charCodeAt(0);
   // Most messages start with a visible ASCII character: no regex for them.
   if (first > 0x20 && first < 0x7f) return false;

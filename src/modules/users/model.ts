@@ -1,6 +1,6 @@
 // User schemas: the public view, the profile update body, the search query.
 import { t, type Static } from "elysia";
-import { Limit, NullableTimestamp, Offset, Timestamp, Uuid } from "../shared-model";
+import { DisplayName, Limit, NullableTimestamp, Offset, Timestamp, Uuid } from "../shared-model";
 
 export const Username = t.String({ minLength: 3, maxLength: 32, pattern: "^[A-Za-z0-9_.-]+$" });
 export const Email = t.String({ format: "email", maxLength: 254 });
@@ -38,7 +38,7 @@ export type UserView = Static<typeof UserView>;
 
 export const UpdateMeBody = t.Object(
   {
-    full_name: OptionalText(128),
+    full_name: t.Optional(t.Union([DisplayName(128), t.Null()])),
     email: t.Optional(Email),
     username: t.Optional(Username),
     avatar_url: AvatarUrl,
