@@ -14,7 +14,7 @@ import { checkCredentials, findUserByLogin, issueToken, signup } from "./service
 // address in any minute; 10 signups per address in 10 minutes.
 export const authModule = (deps: Deps) => {
   const budget = loginBudget(deps);
-  const { perAccount, perAddress, signupsPerAddress } = budget;
+  const { perAddress, signupsPerAddress } = budget;
 
   return new Elysia({ prefix: "/api/v1/auth", tags: ["auth"] })
     .use(authPlugin(deps))
@@ -40,8 +40,7 @@ export const authModule = (deps: Deps) => {
         const address = deps.clientAddress(request);
         // One lookup: it keys the account's budget (username and email alike) and is checked below.
         const row = await findUserByLogin(deps, body.username);
-        const account = budget.loginKey(body.username, row, address);
-        const wait = Math.max(await perAddress.hit(address), await perAccount.hit(account));
+        const wait = Math.max(await perAddress.hit(address), await budget.spend(budget.loginKeys(body.username, row, address)));
         if (wait) throw rateLimited("login attempts", wait);
         const user = await checkCredentials(row, body.password);
         budget.succeeded(user.id, address);

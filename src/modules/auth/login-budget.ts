@@ -2,10 +2,12 @@
 // by email, `current_password` on PUT /users/me) spends from the same per-account count, and logins
 // also from a per-address count. Signups have their own per-address count.
 //
-// An account's count is shared by every address, so guesses spread over many addresses are limited
-// too; but then ten wrong logins a minute from anywhere would lock its owner out for good. So an
-// address the account has logged in from (in this process, recently) spends its own count for that
-// account: the owner at a known address is not locked out by someone guessing elsewhere.
+// Each try spends the account's count at its address (`id:<user>@<address>`), and, unless the
+// account has logged in from that address before, also the account's count over all addresses
+// (`id:<user>`): guesses spread over many addresses are limited together, while the owner at an
+// address they logged in from is not locked out by someone guessing elsewhere. Known addresses are
+// remembered per process; both counts are the cluster's (shared limiters), so an address known only
+// to another instance is merely held to both there.
 import type { Deps } from "../../deps";
 import { ApiError } from "../../errors";
 import { createRateLimiter, type SharedRateLimiter } from "../../lib/rate-limiter";
@@ -23,11 +25,13 @@ export interface LoginBudget {
   perAccount: SharedRateLimiter;
   perAddress: SharedRateLimiter;
   signupsPerAddress: SharedRateLimiter;
-  /** The per-account key a password try spends from (see above); `address` is the client's. */
-  accountKey(userId: string, address: string): string;
-  /** The key a login spends from: its account's, else the login text's own. */
-  loginKey(login: string, account: { id: string } | null | undefined, address: string): string;
-  /** A right password from `address`: its tries for the account start again, on a count of its own. */
+  /** The per-account keys a password try spends from (see above); `address` is the client's. */
+  accountKeys(userId: string, address: string): string[];
+  /** The keys a login spends from: its account's, else the login text's own. */
+  loginKeys(login: string, account: { id: string } | null | undefined, address: string): string[];
+  /** Spends one try from each key; the longest wait, or 0 when every count had room. */
+  spend(keys: string[]): Promise<number>;
+  /** A right password from `address`: its tries start again, and the address is known from now on. */
   succeeded(userId: string, address: string): void;
 }
 
@@ -72,16 +76,22 @@ export function loginBudget(deps: Pick<Deps, "config" | "limiters">): LoginBudge
     return enabled && deps.limiters ? deps.limiters.create(name, limit, windowMs, local) : local;
   };
   const known = knownAddresses();
-  const accountKey = (userId: string, address: string) => (known.has(userId, address) ? `id:${userId}@${address}` : `id:${userId}`);
+  const accountKeys = (userId: string, address: string) =>
+    known.has(userId, address) ? [`id:${userId}@${address}`] : [`id:${userId}@${address}`, `id:${userId}`];
   const perAccount = limiter("login-account", TRIES_PER_ACCOUNT, MINUTE_MS);
   budget = {
     perAccount,
     perAddress: limiter("login-address", TRIES_PER_ADDRESS, MINUTE_MS),
     signupsPerAddress: limiter("signup-address", SIGNUPS_PER_ADDRESS, SIGNUP_WINDOW_MS),
-    accountKey,
-    loginKey: (login, account, address) => (account ? accountKey(account.id, address) : `login:${login.toLowerCase()}`),
+    accountKeys,
+    loginKeys: (login, account, address) => (account ? accountKeys(account.id, address) : [`login:${login.toLowerCase()}`]),
+    async spend(keys) {
+      let wait = 0;
+      for (const key of keys) wait = Math.max(wait, await perAccount.hit(key));
+      return wait;
+    },
     succeeded(userId, address) {
-      perAccount.reset(accountKey(userId, address));
+      for (const key of accountKeys(userId, address)) perAccount.reset(key);
       known.add(userId, address);
     },
   };

@@ -40,7 +40,7 @@ export const usersModule = (deps: Deps) => {
         const checksPassword = body.password !== undefined && !!body.current_password;
         const address = deps.clientAddress(request);
         if (checksPassword) {
-          const wait = await budget.perAccount.hit(budget.accountKey(user.id, address));
+          const wait = await budget.spend(budget.accountKeys(user.id, address));
           if (wait) throw rateLimited("password attempts", wait);
         }
         if (body.email !== undefined && body.email.toLowerCase() !== user.email.toLowerCase()) {
