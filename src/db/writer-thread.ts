@@ -28,9 +28,16 @@ export function sqliteMessageCommitter(db: Db, options: SqliteWriterOptions = {}
   // The thread's commits are not this connection's: data_version would report them as another
   // process's. They are accounted for while in flight; others' commits the thread reports.
   const changes = externalChanges(db);
-  const thread = threadBackend(options.path, options.synchronous ?? "FULL", options.log, () => changes.reported());
+  // A thread that cannot even start (its code missing) would fail every send: commit inline instead.
+  let inline: MessageCommitter | null = null;
+  const unavailable = () => {
+    options.log?.error("writer thread cannot start: committing on the event loop instead (as with --writer-thread false)");
+    inline = sqliteCommitter(db);
+  };
+  const thread = threadBackend(options.path, options.synchronous ?? "FULL", options.log, () => changes.reported(), unavailable);
   return {
     commit(requests, at, done) {
+      if (inline) return inline.commit(requests, at, done);
       changes.writing(true);
       thread.commit(requests, at, (result) => {
         changes.writing(false);
@@ -38,17 +45,38 @@ export function sqliteMessageCommitter(db: Db, options: SqliteWriterOptions = {}
         done(result);
       });
     },
-    close: () => thread.close(),
+    close: () => (inline ? Promise.resolve() : thread.close()),
   };
 }
 
-function threadBackend(path: string, synchronous: "FULL" | "NORMAL", log: SqliteWriterOptions["log"], onForeign: () => void): MessageCommitter {
+/**
+ * Where the worker's code is. In the compiled binary it is an embedded entrypoint (scripts/build.ts),
+ * found by its path under the executable's root, the entrypoints' common folder (src/). There,
+ * `new URL(…, import.meta.url)` was compiled to the build machine's absolute source path, which
+ * exists only where the binary was built: anywhere else every send failed.
+ */
+const workerSpecifier = () => (Bun.isStandaloneExecutable ? "./db/writer-worker.ts" : new URL("./writer-worker.ts", import.meta.url).href);
+
+/** Crashes before the thread ever answered, in a row, after which it is taken to be unable to start. */
+const FAILED_STARTS = 3;
+
+function threadBackend(
+  path: string,
+  synchronous: "FULL" | "NORMAL",
+  log: SqliteWriterOptions["log"],
+  onForeign: () => void,
+  onUnavailable: () => void,
+): MessageCommitter {
   let worker: Worker;
   let waiting: ((result: CommitResult) => void) | null = null;
   let closed: (() => void) | null = null;
+  let answered = false;
+  let failedStarts = 0;
   const start = () => {
-    worker = new Worker(new URL("./writer-worker.ts", import.meta.url));
+    worker = new Worker(workerSpecifier());
     worker.onmessage = (event: MessageEvent<string>) => {
+      answered = true;
+      failedStarts = 0;
       const m = JSON.parse(event.data) as FromWorker;
       if (m.type === "result") {
         const done = waiting!;
@@ -64,7 +92,9 @@ function threadBackend(path: string, synchronous: "FULL" | "NORMAL", log: Sqlite
       const done = waiting;
       waiting = null;
       worker.terminate();
-      start();
+      if (!answered && ++failedStarts >= FAILED_STARTS) onUnavailable();
+      else start();
+      answered = false;
       if (done) {
         const failure = { code: "", message: "writer thread crashed" };
         done({ busy: false, failed: failure, outcomes: [] });
