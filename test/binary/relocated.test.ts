@@ -51,3 +51,11 @@ test("built from sources that are gone, the binary stores, acks and delivers mes
   aliceSocket.close();
   bobSocket.close();
 });
+
+test("its web client, docs and SDK bundle are embedded too", async () => {
+  for (const path of ["/", "/web/app.js", "/client.js", "/docs", "/openapi.json"]) {
+    const res = await fetch(server!.url + path);
+    expect(res.status, path).toBe(200);
+    expect((await res.text()).length, path).toBeGreaterThan(100);
+  }
+});
